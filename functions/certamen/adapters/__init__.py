@@ -1,0 +1,1 @@
+"""Thin adapters between our contract and the servers: Kafka, Redis, MongoDB."""

@@ -1,0 +1,89 @@
+"""Kafka through kafka-python: clients created once, records mapped to cloudevents' KafkaMessage.
+
+Nothing here knows what a vote is; the contract's codecs turn KafkaMessage into votes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+from typing import Any
+
+from cloudevents.kafka import KafkaMessage
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+from certamen.settings import Settings
+
+VOTES_PARTITIONS = 6
+
+
+def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
+    """The one producer of a process: every record acknowledged by all in-sync replicas."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        "acks": "all",
+        "enable_idempotence": True,
+        "linger_ms": 5,
+        "batch_size": 64 * 1024,
+        "max_block_ms": int(settings.kafka_timeout_s * 1000),
+        "request_timeout_ms": int(settings.kafka_timeout_s * 1000),
+        "retry_backoff_ms": 100,
+        "client_id": "certamen-producer",
+    }
+    options.update(overrides)
+    return KafkaProducer(**options)
+
+
+def make_consumer(settings: Settings, *topics: str, **overrides: Any) -> KafkaConsumer:
+    """A group consumer that never commits on its own: callers commit what they finished."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        "group_id": settings.source.consumer_group,
+        "enable_auto_commit": False,
+        "auto_offset_reset": settings.source.initial_offset,
+        "client_id": "certamen-consumer",
+    }
+    options.update(overrides)
+    return KafkaConsumer(*topics, **options)
+
+
+def make_admin(settings: Settings) -> KafkaAdminClient:
+    """An admin client, for topics and health checks."""
+    return KafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        request_timeout_ms=int(settings.kafka_timeout_s * 1000),
+        client_id="certamen-admin",
+    )
+
+
+def ensure_topics(admin: KafkaAdminClient, topics: Iterable[tuple[str, int]]) -> list[str]:
+    """Create the topics that do not exist yet; return the names created."""
+    existing = set(admin.list_topics())
+    wanted = [NewTopic(name, partitions, 1) for name, partitions in topics if name not in existing]
+    if not wanted:
+        return []
+    with contextlib.suppress(TopicAlreadyExistsError):  # another process won the race
+        admin.create_topics(wanted)
+    return [t.name for t in wanted]
+
+
+def contest_topics(settings: Settings) -> list[tuple[str, int]]:
+    """The topics a contest needs: ``votes`` (6 partitions) and ``votes-dlq``."""
+    return [(settings.votes_topic, VOTES_PARTITIONS), (settings.dlq_topic, 1)]
+
+
+def send_message(producer: KafkaProducer, topic: str, message: KafkaMessage) -> Any:
+    """Send a KafkaMessage; returns kafka-python's future (``.get()`` waits for the ack)."""
+    key = message.key.encode() if isinstance(message.key, str) else message.key
+    value = message.value.encode() if isinstance(message.value, str) else message.value
+    return producer.send(
+        topic, key=key, value=value, headers=[(k, v) for k, v in message.headers.items()]
+    )
+
+
+def message_from_record(record: Any) -> KafkaMessage:
+    """A kafka-python ConsumerRecord as a client-independent KafkaMessage."""
+    headers = {k: bytes(v) for k, v in (record.headers or [])}
+    return KafkaMessage(headers=headers, key=record.key, value=record.value or b"")

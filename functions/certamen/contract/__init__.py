@@ -1,0 +1,41 @@
+"""The vote contract, in one place: ballots, canonical votes, ids, the catalog and the event."""
+
+from certamen.contract.ballot import MAX_BODY_BYTES, Ballot, ballot_from_pairs, parse_ballot
+from certamen.contract.catalog import Candidate, Catalog, load_catalog
+from certamen.contract.errors import CatalogError, ContractError, InvalidVote
+from certamen.contract.event import (
+    VOTE_EVENT_TYPE,
+    event_from_kafka,
+    source_for,
+    vote_event,
+    vote_from_event,
+    vote_to_kafka,
+)
+from certamen.contract.ids import new_vote_id, resolve_vote_id
+from certamen.contract.vote import CHANNELS, Channel, Vote, album_key, format_timestamp
+
+__all__ = [
+    "CHANNELS",
+    "MAX_BODY_BYTES",
+    "VOTE_EVENT_TYPE",
+    "Ballot",
+    "Candidate",
+    "Catalog",
+    "CatalogError",
+    "Channel",
+    "ContractError",
+    "InvalidVote",
+    "Vote",
+    "album_key",
+    "ballot_from_pairs",
+    "event_from_kafka",
+    "format_timestamp",
+    "load_catalog",
+    "new_vote_id",
+    "parse_ballot",
+    "resolve_vote_id",
+    "source_for",
+    "vote_event",
+    "vote_from_event",
+    "vote_to_kafka",
+]

@@ -1,0 +1,194 @@
+"""Configuration, read once from the environment at the edge of each process.
+
+No other module reads ``os.environ``: entry points call :func:`load` and pass
+the result (or the parts they need) inward. A bad value fails fast with the
+variable's name.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+DEFAULT_KAFKA = "127.0.0.1:9092"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+DEFAULT_MONGODB = "mongodb://127.0.0.1:27017/"
+
+Ordering = Literal["ordered", "unordered"]
+BackoffPolicy = Literal["linear", "exponential"]
+InitialOffset = Literal["earliest", "latest"]
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value we cannot use."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSettings:
+    """The local KafkaSource stand-in, configured like a KafkaSource spec."""
+
+    sink: str = "http://127.0.0.1:8081"
+    consumer_group: str = "certamen-consumer"
+    initial_offset: InitialOffset = "earliest"
+    ordering: Ordering = "unordered"
+    window: int = 50
+    retry: int = 10
+    backoff_policy: BackoffPolicy = "exponential"
+    backoff_delay_s: float = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class Ports:
+    """Where the local stack's parts listen (``CERTAMEN_<PART>_PORT``); Knative sets ``PORT``."""
+
+    kafka: int = 9092
+    kafka_controller: int = 9093
+    redis: int = 6379
+    mongodb: int = 27017
+    producer_grpc: int = 50051
+    producer_wasm: int = 8080
+    consumer: int = 8081
+    streamlit: int = 8501
+    source_metrics: int = 9464
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a Certamen process may need, typed and validated."""
+
+    kafka_bootstrap_servers: str = DEFAULT_KAFKA
+    redis_url: str = DEFAULT_REDIS
+    mongodb_uri: str = DEFAULT_MONGODB
+    mongodb_database: str = "certamen"
+    votes_topic: str = "votes"
+    dlq_topic: str = "votes-dlq"
+    catalog_path: Path | None = None
+    state_dir: Path = Path(".certamen")
+    port: int | None = None
+    kafka_timeout_s: float = 5.0
+    source: SourceSettings = field(default_factory=SourceSettings)
+    ports: Ports = field(default_factory=Ports)
+    # Which servers the user pointed us at: those are used, never started.
+    external: frozenset[str] = frozenset()
+
+    @property
+    def mongodb_uri_redacted(self) -> str:
+        """The MongoDB URI without its password, fit for logs and tables."""
+        return redact_url(self.mongodb_uri)
+
+    @property
+    def redis_url_redacted(self) -> str:
+        """The Redis URL without its password, fit for logs and tables."""
+        return redact_url(self.redis_url)
+
+
+def load(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings once; call this at a process's entry point only."""
+    env = os.environ if environ is None else environ
+    external = frozenset(
+        name for name in ("KAFKA_BOOTSTRAP_SERVERS", "REDIS_URL", "MONGODB_URI") if env.get(name)
+    )
+    catalog = env.get("CERTAMEN_CATALOG") or None
+    ports = Ports(
+        **{
+            name: _int(env, f"CERTAMEN_{name.upper()}_PORT", default, low=1, high=65535)
+            for name, default in asdict(Ports()).items()
+        }
+    )
+    source = SourceSettings(
+        sink=_text(env, "K_SINK", f"http://127.0.0.1:{ports.consumer}"),
+        consumer_group=_text(env, "CERTAMEN_SOURCE_GROUP", "certamen-consumer"),
+        initial_offset=_choice(
+            env, "CERTAMEN_SOURCE_INITIAL_OFFSET", ("earliest", "latest"), "earliest"
+        ),
+        ordering=_choice(env, "CERTAMEN_SOURCE_ORDERING", ("ordered", "unordered"), "unordered"),
+        window=_int(env, "CERTAMEN_SOURCE_WINDOW", 50, low=1, high=10_000),
+        retry=_int(env, "CERTAMEN_SOURCE_RETRY", 10, low=0, high=1_000),
+        backoff_policy=_choice(
+            env, "CERTAMEN_SOURCE_BACKOFF_POLICY", ("linear", "exponential"), "exponential"
+        ),
+        backoff_delay_s=_float(env, "CERTAMEN_SOURCE_BACKOFF_DELAY", 0.2, low=0.0),
+    )
+    port = env.get("PORT")
+    return Settings(
+        kafka_bootstrap_servers=_text(env, "KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{ports.kafka}"),
+        redis_url=_url(
+            env, "REDIS_URL", f"redis://127.0.0.1:{ports.redis}/0", ("redis", "rediss", "unix")
+        ),
+        mongodb_uri=_url(
+            env, "MONGODB_URI", f"mongodb://127.0.0.1:{ports.mongodb}/", ("mongodb", "mongodb+srv")
+        ),
+        mongodb_database=_text(env, "MONGODB_DATABASE", "certamen"),
+        votes_topic=_text(env, "CERTAMEN_TOPIC", "votes"),
+        dlq_topic=_text(env, "CERTAMEN_DLQ_TOPIC", "votes-dlq"),
+        catalog_path=Path(catalog) if catalog else None,
+        state_dir=Path(_text(env, "CERTAMEN_STATE_DIR", ".certamen")),
+        port=None if not port else _int(env, "PORT", 0, low=1, high=65535),
+        kafka_timeout_s=_float(env, "CERTAMEN_KAFKA_TIMEOUT", 5.0, low=0.1),
+        source=source,
+        ports=ports,
+        external=external,
+    )
+
+
+def redact_url(url: str) -> str:
+    """Replace the password of a URL with ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _text(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, "").strip()
+    return value or default
+
+
+def _url(env: Mapping[str, str], name: str, default: str, schemes: tuple[str, ...]) -> str:
+    value = _text(env, name, default)
+    scheme = urlsplit(value).scheme
+    if scheme not in schemes:
+        raise SettingsError(name, f"scheme must be one of {', '.join(schemes)}, not {scheme!r}")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(name, f"must be a whole number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(name, f"must be between {low} and {high}, not {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, *, low: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(name, f"must be a number, not {raw!r}") from None
+    if not value >= low:
+        raise SettingsError(name, f"must be at least {low}, not {raw}")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> Any:
+    raw = env.get(name, "").strip() or default
+    if raw not in choices:
+        raise SettingsError(name, f"must be one of {', '.join(choices)}, not {raw!r}")
+    return raw

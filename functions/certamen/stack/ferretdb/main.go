@@ -1,0 +1,43 @@
+// Command certamen-ferretdb runs FerretDB v1 (SQLite backend) as Certamen's local
+// MongoDB-protocol server. It embeds FerretDB's public package because
+// `go install github.com/FerretDB/FerretDB/cmd/ferretdb@v1.24.2` panics outside
+// FerretDB's own checkout (its version file is generated there, not shipped).
+package main
+
+import (
+	"context"
+	"flag"
+	"log"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+func main() {
+	listen := flag.String("listen-addr", "127.0.0.1:27017", "host:port to listen on")
+	dataDir := flag.String("data-dir", "data", "folder for the SQLite files")
+	flag.Parse()
+
+	if err := os.MkdirAll(*dataDir, 0o700); err != nil {
+		log.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	server, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: *listen},
+		Logger:    logger,
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + *dataDir + "/",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log.Printf("FerretDB listening on %s, data in %s", *listen, *dataDir)
+	if err := server.Run(ctx); err != nil {
+		log.Fatal(err)
+	}
+}

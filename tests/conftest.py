@@ -1,0 +1,62 @@
+"""Shared fixtures: real servers, started once per session, and an isolated contest per test.
+
+Integration tests talk to real Kafka, Redis and a MongoDB-protocol server. The
+``infra`` fixture makes sure they run (starting them with the same code as
+``certamen up`` when they do not); ``contest`` gives a test its own topics,
+MongoDB database and an empty Redis database, so tests never see each other's votes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+from certamen.settings import Settings, load
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    """The settings of the test session, from the environment like any process."""
+    return load()
+
+
+@pytest.fixture(scope="session")
+def infra(settings: Settings) -> Settings:
+    """Kafka, Redis and the MongoDB-protocol server, running and reachable."""
+    from certamen.stack.infra import ensure_infra
+
+    ensure_infra(settings)
+    return settings
+
+
+@pytest.fixture
+def contest(infra: Settings) -> Iterator[Settings]:
+    """Settings for a fresh contest: new topics, a new MongoDB database, an empty Redis db."""
+    import redis
+    from pymongo import MongoClient
+
+    from certamen.adapters.kafka import contest_topics, ensure_topics, make_admin
+
+    suffix = uuid.uuid4().hex[:10]
+    isolated = replace(
+        infra,
+        votes_topic=f"votes-{suffix}",
+        dlq_topic=f"votes-dlq-{suffix}",
+        mongodb_database=f"certamen_{suffix}",
+    )
+    admin = make_admin(isolated)
+    try:
+        ensure_topics(admin, contest_topics(isolated))
+    finally:
+        admin.close()
+    store = redis.Redis.from_url(isolated.redis_url)
+    store.flushdb()
+    yield isolated
+    store.flushdb()
+    store.close()
+    mongo: MongoClient[dict[str, object]] = MongoClient(isolated.mongodb_uri)
+    mongo.drop_database(isolated.mongodb_database)
+    mongo.close()
