@@ -15,6 +15,7 @@ from certamen.settings import SettingsError, load
 
 # subcommand -> (module with ``run(settings, args) -> int``, help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "setup": ("certamen.stack.install", "install what the local stack needs (Java, Kafka, ...)"),
     "up": ("certamen.stack.commands", "start what is not running, wait until ready, show a table"),
     "down": ("certamen.stack.commands", "stop what `up` started (data is kept)"),
     "status": ("certamen.stack.commands", "show each part: running or not, address, pid, log"),
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = {name: sub.add_parser(name, help=text) for name, (_, text) in COMMANDS.items()}
 
     commands["up"].add_argument("parts", nargs="*", help="only these parts (and what they need)")
+    commands["status"].add_argument("--json", action="store_true", help="machine-readable")
     commands["down"].add_argument("--wipe", action="store_true", help="also delete the state")
     commands["logs"].add_argument("part", help="kafka, redis, mongodb, consumer, source, ...")
     commands["logs"].add_argument("-n", "--lines", type=int, default=50)

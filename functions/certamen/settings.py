@@ -72,6 +72,8 @@ class Settings:
     dlq_topic: str = "votes-dlq"
     catalog_path: Path | None = None
     state_dir: Path = Path(".certamen")
+    # Downloads and builds shared by every clone: Kafka's jars, the FerretDB binary.
+    cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "certamen")
     port: int | None = None
     kafka_timeout_s: float = 5.0
     source: SourceSettings = field(default_factory=SourceSettings)
@@ -131,12 +133,18 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         dlq_topic=_text(env, "CERTAMEN_DLQ_TOPIC", "votes-dlq"),
         catalog_path=Path(catalog) if catalog else None,
         state_dir=Path(_text(env, "CERTAMEN_STATE_DIR", ".certamen")),
+        cache_dir=Path(_text(env, "CERTAMEN_CACHE_DIR", "~/.cache/certamen")).expanduser(),
         port=None if not port else _int(env, "PORT", 0, low=1, high=65535),
         kafka_timeout_s=_float(env, "CERTAMEN_KAFKA_TIMEOUT", 5.0, low=0.1),
         source=source,
         ports=ports,
         external=external,
     )
+
+
+def child_environment(overrides: Mapping[str, str]) -> dict[str, str]:
+    """This process's environment plus ``overrides``: for the processes ``certamen up`` starts."""
+    return {**os.environ, **overrides}
 
 
 def redact_url(url: str) -> str:
