@@ -55,15 +55,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--wasm-weight", type=int, default=1)
     demo.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for counts")
     demo.add_argument("--down", action="store_true", help="stop the stack afterwards")
+    demo.add_argument("--seed", type=int, default=2026, help="seed of the generated contest")
+    demo.add_argument("--fresh", action="store_true", help="reset the contest's tally first")
+    demo.add_argument("--json", metavar="PATH", help="also write the summary as JSON here")
 
     gen = commands["generate-votes"]
     gen.add_argument("--count", type=int, default=10_000)
     gen.add_argument("--seed", type=int, default=2026)
     gen.add_argument("--output", required=True)
+    gen.add_argument("--counts", help='exact votes per album: "Band/Album=N;..." or a YAML file')
 
     bench = commands["bench"]
     bench.add_argument("--quick", action="store_true", help="short runs, for a smoke check")
     bench.add_argument("--output", default="load/RESULTS.md")
+    bench.add_argument("--only", nargs="*", default=[], help="run only these load/bench_*.py")
     return parser
 
 
