@@ -1,0 +1,204 @@
+"""From what a user picked or typed to MongoDB queries, never letting input become an operator.
+
+Pure functions only (no Streamlit, no client) so that every rule is unit-tested:
+text is matched literally (``re.escape``), lists must hold short strings (channels
+and dead-letter rules from a fixed alphabet), times must be datetimes and the
+page size is capped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeGuard
+
+from certamen.contract import CHANNELS, format_timestamp
+
+PAGE_SIZES = (20, 50, 100, 200, 500)
+MAX_PAGE_SIZE = PAGE_SIZES[-1]
+MAX_CSV_ROWS = 50_000
+MAX_TEXT = 120  # the contract's longest band or album name
+MAX_CHOICES = 200
+VOTES_NEWEST_FIRST = [("received_at", -1), ("_id", -1)]
+DEAD_LETTERS_NEWEST_FIRST = [("failed_at", -1), ("_id", -1)]
+VOTE_COLUMNS = (
+    "received_at",
+    "name",
+    "album",
+    "year",
+    "rank",
+    "channel",
+    "vote_id",
+    "partition",
+    "offset",
+)
+_RULE = re.compile(r"[a-z][a-z0-9_]{0,39}")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class FilterError(ValueError):
+    """A filter value we refuse to query with; ``field`` names the filter."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class VoteFilters:
+    """The checked filters of the vote log; the empty default matches every vote."""
+
+    bands: tuple[str, ...] = ()
+    albums: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PageWindow:
+    """Which slice of a result to fetch: ``skip`` documents, then at most ``limit``."""
+
+    page: int
+    size: int
+
+    @property
+    def skip(self) -> int:
+        return (self.page - 1) * self.size
+
+    @property
+    def limit(self) -> int:
+        return self.size
+
+
+def vote_filters(
+    *,
+    bands: object = (),
+    albums: object = (),
+    channels: object = (),
+    since: object = None,
+    until: object = None,
+    text: object = "",
+) -> VoteFilters:
+    """Check raw widget values; raise :class:`FilterError` naming the first bad one."""
+    checked_channels = _names("channel", channels)
+    for channel in checked_channels:
+        if channel not in CHANNELS:
+            raise FilterError("channel", f"must be one of {', '.join(CHANNELS)}")
+    start, end = _moment("since", since), _moment("until", until)
+    if start is not None and end is not None and start > end:
+        raise FilterError("until", "the end of the time range is before its start")
+    if not isinstance(text, str):
+        raise FilterError("text", "must be text")
+    if len(text) > MAX_TEXT:
+        raise FilterError("text", f"at most {MAX_TEXT} characters")
+    return VoteFilters(
+        bands=_names("band", bands),
+        albums=_names("album", albums),
+        channels=checked_channels,
+        since=start,
+        until=end,
+        text=text.strip(),
+    )
+
+
+def vote_query(filters: VoteFilters) -> dict[str, Any]:
+    """The MongoDB filter of the vote log; every user value sits under an operator we chose."""
+    query: dict[str, Any] = {}
+    if filters.bands:
+        query["name"] = {"$in": list(filters.bands)}
+    if filters.albums:
+        query["album"] = {"$in": list(filters.albums)}
+    if filters.channels:
+        query["channel"] = {"$in": list(filters.channels)}
+    received: dict[str, str] = {}
+    if filters.since is not None:
+        received["$gte"] = format_timestamp(filters.since)
+    if filters.until is not None:
+        received["$lte"] = format_timestamp(filters.until)
+    if received:
+        query["received_at"] = received
+    if filters.text:
+        pattern = {"$regex": re.escape(filters.text), "$options": "i"}
+        query["$or"] = [{"name": pattern}, {"album": dict(pattern)}]
+    return query
+
+
+def dead_letter_query(rules: object = ()) -> dict[str, Any]:
+    """The MongoDB filter of the dead letters, by the rule that rejected them."""
+    checked = _names("rule", rules)
+    for rule in checked:
+        if not _RULE.fullmatch(rule):
+            raise FilterError("rule", "a rule is a short lower-case word")
+    return {"reason.rule": {"$in": list(checked)}} if checked else {}
+
+
+def page_window(page: object, size: object) -> PageWindow:
+    """A page of results: sizes are capped at :data:`MAX_PAGE_SIZE`, pages start at 1."""
+    if not _is_int(size):
+        raise FilterError("page size", "must be a whole number")
+    if not _is_int(page) or page < 1:
+        raise FilterError("page", "must be a whole number from 1")
+    return PageWindow(page=page, size=min(max(size, 1), MAX_PAGE_SIZE))
+
+
+def page_count(total: int, size: int) -> int:
+    """How many pages ``total`` results fill (at least one, so a pager can always show)."""
+    return max(1, math.ceil(total / size))
+
+
+def vote_rows(documents: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The vote log's columns, in display order, from stored vote documents."""
+    return [{column: document.get(column) for column in VOTE_COLUMNS} for document in documents]
+
+
+def votes_csv(documents: Iterable[Mapping[str, Any]]) -> str:
+    """CSV of votes; text that a spreadsheet would run as a formula is quoted with ``'``."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=VOTE_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in vote_rows(documents):
+        writer.writerow({column: _cell(value) for column, value in row.items()})
+    return out.getvalue()
+
+
+def _names(field: str, values: object) -> tuple[str, ...]:
+    if values is None:
+        return ()
+    if isinstance(values, str | bytes | Mapping) or not isinstance(values, Iterable):
+        raise FilterError(field, "must be a list of names")
+    names = tuple(values)
+    if len(names) > MAX_CHOICES:
+        raise FilterError(field, f"at most {MAX_CHOICES} choices")
+    for name in names:
+        if not isinstance(name, str) or not name.strip():
+            raise FilterError(field, "each choice must be non-empty text")
+        if len(name) > MAX_TEXT:
+            raise FilterError(field, f"each choice at most {MAX_TEXT} characters")
+    return names
+
+
+def _moment(field: str, value: object) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise FilterError(field, "must be a date and time")
+    # Times on the page are UTC, like received_at.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _cell(value: object) -> object:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value

@@ -1,0 +1,1 @@
+"""One module per page of the app; ``app.py`` registers them with ``st.navigation``."""

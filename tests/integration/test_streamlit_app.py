@@ -1,0 +1,238 @@
+"""The Streamlit pages, run with AppTest on real Redis and MongoDB filled by the consumer code.
+
+Each test points the app at its own contest through the same environment
+variables the app reads in production, then checks what a user would see.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from certamen.contract import CHANNELS, album_key
+from certamen.settings import Settings
+from streamlit_app import store
+from streamlit_app.components import NO_RANK
+from streamlit_app.queries import votes_csv
+from tests.support.tally_fill import (
+    CATALOG_PATH,
+    Pipeline,
+    example_catalog,
+    pipeline,
+    sample_votes,
+    store_contest,
+)
+
+pytestmark = pytest.mark.integration
+__all__ = ["store_contest"]  # the fixture, imported for pytest
+
+APP = str(Path(__file__).resolve().parents[2] / "streamlit_app" / "app.py")
+LOGS = "views/logs.py"
+DEAD_PORT = 17999  # nothing listens here: a server that is down
+
+
+@pytest.fixture
+def filled(store_contest: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pipeline]:
+    """45 votes and two dead letters in the contest the app is pointed at."""
+    _point_app_at(monkeypatch, store_contest)
+    catalog = example_catalog()
+    with pipeline(store_contest, catalog) as pipe:
+        pipe.count(sample_votes(catalog, 45))
+        pipe.dead_letter("letter-1", "rank", "range", {"rank": "101"})
+        pipe.dead_letter("letter-2", "name", "not_in_catalog", {"name": "Nadie"})
+        yield pipe
+
+
+def _point_app_at(monkeypatch: pytest.MonkeyPatch, settings: Settings, **extra: str) -> None:
+    monkeypatch.setenv("REDIS_URL", settings.redis_url)
+    monkeypatch.setenv("MONGODB_URI", settings.mongodb_uri)
+    monkeypatch.setenv("MONGODB_DATABASE", settings.mongodb_database)
+    monkeypatch.setenv("CERTAMEN_CATALOG", str(CATALOG_PATH))
+    for name, value in extra.items():
+        monkeypatch.setenv(name, value)
+    st.cache_resource.clear()  # the app reads its settings and clients once per process
+
+
+def _run(page: str | None = None) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=30).run()
+    if page is not None:
+        app.switch_page(page).run()
+    assert not app.exception, [e.message for e in app.exception]
+    return app
+
+
+def _metrics(app: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in app.metric}
+
+
+def _logged(pipe: Pipeline) -> list[dict[str, Any]]:
+    return list(pipe.db["votes"].find())
+
+
+def _matching(app: AppTest) -> int:
+    shown = next(m.value for m in app.markdown if "matching votes" in m.value)
+    found = re.match(r"\*\*([\d,]+)\*\* matching votes", shown)
+    assert found, shown
+    return int(found.group(1).replace(",", ""))
+
+
+def test_results_show_what_the_databases_hold(filled: Pipeline) -> None:
+    logged = _logged(filled)
+    app = _run()
+    metrics = _metrics(app)
+    assert metrics["Total votes"] == str(len(logged)) == "45"
+    for channel in CHANNELS:
+        assert metrics[f"Votes via {channel}"] == str(sum(d["channel"] == channel for d in logged))
+    assert metrics["Dead letters"] == "2"
+
+    bands, albums = (table.value for table in app.table)
+    per_band = Counter(d["name"] for d in logged)
+    assert dict(zip(bands["Band"], bands["Votes"], strict=True)) == {
+        band: per_band.get(band, 0) for band in example_catalog().bands
+    }
+    votes: Counter[str] = Counter()
+    ranks: dict[str, float] = defaultdict(float)
+    for d in logged:
+        votes[album_key(d["name"], d["album"])] += 1
+        ranks[album_key(d["name"], d["album"])] += d["rank"]
+    shown = {
+        album_key(band, album): (count, average)
+        for band, album, count, average in albums.itertuples(index=False)
+    }
+    assert len(shown) == len(example_catalog().candidates)  # unvoted albums show as zero rows
+    for label, (count, average) in shown.items():
+        assert count == votes.get(label, 0)
+        expected = f"{ranks[label] / votes[label]:.2f}" if votes.get(label) else NO_RANK
+        assert average == expected
+
+
+def test_results_follow_new_votes(filled: Pipeline) -> None:
+    app = _run()
+    assert _metrics(app)["Total votes"] == "45"
+    filled.count(sample_votes(example_catalog(), 3, seed=99))
+    app.run()
+    assert _metrics(app)["Total votes"] == "48"
+
+
+def test_the_log_lists_the_newest_votes_first_with_the_matching_count(filled: Pipeline) -> None:
+    app = _run(LOGS)
+    newest = sorted(_logged(filled), key=lambda d: (d["received_at"], d["_id"]), reverse=True)
+    assert _matching(app) == 45
+    page = app.dataframe[0].value
+    assert list(page["vote_id"]) == [d["_id"] for d in newest[:20]]
+    assert app.pagination[0].value == 1
+
+    app.pagination[0].set_value(3).run()
+    assert list(app.dataframe[0].value["vote_id"]) == [d["_id"] for d in newest[40:]]
+
+    app.selectbox(key="log_page_size").set_value(50).run()
+    assert len(app.dataframe[0].value) == 45
+    assert not app.pagination  # one page: no pager
+
+
+def test_filters_match_what_mongodb_holds(filled: Pipeline) -> None:
+    logged = _logged(filled)
+    band = logged[0]["name"]
+    app = _run(LOGS)
+    app.multiselect(key="log_bands").set_value([band]).run()
+    assert _matching(app) == sum(d["name"] == band for d in logged)
+    assert set(app.dataframe[0].value["name"]) == {band}
+
+    app.multiselect(key="log_channels").set_value(["wasm"]).run()
+    expected = [d for d in logged if d["name"] == band and d["channel"] == "wasm"]
+    assert _matching(app) == len(expected)
+
+    app.multiselect(key="log_bands").set_value([]).run()
+    app.multiselect(key="log_channels").set_value([]).run()
+    app.text_input(key="log_text").input(band[2:7].upper()).run()  # part of a name, any case
+    assert _matching(app) == sum(
+        band[2:7].casefold() in (d["name"] + " " + d["album"]).casefold() for d in logged
+    )
+
+    app.text_input(key="log_text").input("").run()
+    times = sorted(d["received_at"] for d in logged)
+    since = datetime.strptime(times[10], "%Y-%m-%dT%H:%M:%S.%fZ").replace(second=0, microsecond=0)
+    app.datetime_input(key="log_since").set_value(since).run()
+    app.datetime_input(key="log_until").set_value(since + timedelta(minutes=1)).run()
+    # The pickers have minutes: "to" includes its whole minute.
+    low = since.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    high = (since + timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert _matching(app) == sum(low <= t < high for t in times) > 0
+
+
+@pytest.mark.parametrize("text", ['{"$gt": ""}', ".*", "(", "^", "Alux|Bohemia"])
+def test_hostile_search_text_is_just_text(filled: Pipeline, text: str) -> None:
+    app = _run(LOGS)
+    app.text_input(key="log_text").input(text).run()
+    assert not app.exception
+    assert _matching(app) == 0
+    assert len(app.dataframe[0].value) == 0
+
+
+def test_an_impossible_time_range_is_explained(filled: Pipeline) -> None:
+    app = _run(LOGS)
+    moment = datetime(2026, 11, 26, 12, 0)
+    app.datetime_input(key="log_since").set_value(moment).run()
+    app.datetime_input(key="log_until").set_value(moment - timedelta(hours=1)).run()
+    assert not app.exception
+    assert any("time range" in w.value for w in app.warning)
+
+
+def test_the_csv_holds_every_matching_vote(filled: Pipeline) -> None:
+    band = _logged(filled)[0]["name"]
+    rows = votes_csv(store.votes_for_download(filled.db, {"name": {"$in": [band]}}))
+    lines = rows.strip().split("\n")
+    assert lines[0].startswith("received_at,name,album")
+    assert len(lines) - 1 == filled.db["votes"].count_documents({"name": band})
+    app = _run(LOGS)
+    assert app.get("download_button")  # offered on the page
+
+
+def test_dead_letters_have_their_own_tab_with_reasons(filled: Pipeline) -> None:
+    app = _run(LOGS)
+    assert [t.label for t in app.tabs] == ["Votes", "Dead letters"]
+    letters = app.dataframe[1].value
+    assert sorted(letters["rule"]) == ["not_in_catalog", "range"]
+    assert set(letters["field"]) == {"name", "rank"}
+    app.multiselect(key="dead_rules").set_value(["range"]).run()
+    assert list(app.dataframe[1].value["rule"]) == ["range"]
+
+
+def test_redis_down_is_said_on_results_and_logs_keep_working(
+    filled: Pipeline, monkeypatch: pytest.MonkeyPatch, store_contest: Settings
+) -> None:
+    _point_app_at(monkeypatch, store_contest, REDIS_URL=f"redis://127.0.0.1:{DEAD_PORT}/0")
+    app = _run()
+    assert [e.value for e in app.error if "Redis is not reachable" in e.value]
+    assert not app.metric
+    app.switch_page(LOGS).run()
+    assert not app.exception
+    assert _matching(app) == 45
+
+
+def test_mongodb_down_is_said_on_logs_and_results_keep_working(
+    filled: Pipeline, monkeypatch: pytest.MonkeyPatch, store_contest: Settings
+) -> None:
+    _point_app_at(monkeypatch, store_contest, MONGODB_URI=f"mongodb://127.0.0.1:{DEAD_PORT}/")
+    app = _run(LOGS)
+    assert not app.exception
+    assert [e.value for e in app.error if "MongoDB is not reachable" in e.value]
+    app.switch_page("views/results.py").run()
+    assert _metrics(app)["Total votes"] == "45"
+
+
+def test_a_bad_setting_is_shown_not_raised(
+    store_contest: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _point_app_at(monkeypatch, store_contest, CERTAMEN_CATALOG="/nonexistent/catalog.yaml")
+    app = AppTest.from_file(APP, default_timeout=30).run()
+    assert not app.exception
+    assert any("bad configuration" in e.value for e in app.error)
