@@ -21,6 +21,7 @@ DEFAULT_MONGODB = "mongodb://127.0.0.1:27017/"
 Ordering = Literal["ordered", "unordered"]
 BackoffPolicy = Literal["linear", "exponential"]
 InitialOffset = Literal["earliest", "latest"]
+KafkaCompression = Literal["none", "gzip", "lz4"]
 
 
 class SettingsError(ValueError):
@@ -58,6 +59,7 @@ class Ports:
     consumer: int = 8081
     streamlit: int = 8501
     source_metrics: int = 9464
+    producer_grpc_metrics: int = 9465
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +77,10 @@ class Settings:
     # Downloads and builds shared by every clone: Kafka's jars, the FerretDB binary.
     cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "certamen")
     port: int | None = None
+    # Where servers listen: 127.0.0.1 on one machine, 0.0.0.0 in a Knative pod.
+    bind_host: str = "127.0.0.1"
     kafka_timeout_s: float = 5.0
+    kafka_compression: KafkaCompression = "none"
     source: SourceSettings = field(default_factory=SourceSettings)
     ports: Ports = field(default_factory=Ports)
     # Which servers the user pointed us at: those are used, never started.
@@ -135,7 +140,11 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         state_dir=Path(_text(env, "CERTAMEN_STATE_DIR", ".certamen")),
         cache_dir=Path(_text(env, "CERTAMEN_CACHE_DIR", "~/.cache/certamen")).expanduser(),
         port=None if not port else _int(env, "PORT", 0, low=1, high=65535),
+        bind_host=_text(env, "CERTAMEN_BIND_HOST", "127.0.0.1"),
         kafka_timeout_s=_float(env, "CERTAMEN_KAFKA_TIMEOUT", 5.0, low=0.1),
+        kafka_compression=_choice(
+            env, "CERTAMEN_KAFKA_COMPRESSION", ("none", "gzip", "lz4"), "none"
+        ),
         source=source,
         ports=ports,
         external=external,
