@@ -2,20 +2,38 @@
 
 A producer answers success only after :meth:`Intake.cast` returned, that is after
 Kafka acknowledged the record with ``acks=all``. Anything else is an error.
+
+Public API used by producer-grpc and producer-wasm (keep it stable; owner: the
+producer-grpc maintainer):
+
+- :func:`make_intake_producer` — the process's one KafkaProducer, tuned for votes.
+- :class:`Intake` (``cast``, ``cast_many``, ``stamp``, ``reject``, ``year_now``) and
+  :class:`Unavailable`; ``Intake(..., readiness=...)`` answers Unavailable at once
+  while Kafka is known to be unreachable instead of holding a thread for the timeout.
+- :class:`IntakeMetrics`: ``certamen_producer_votes_total{channel,outcome}``,
+  ``certamen_producer_rejected_total{channel,field,rule}``,
+  ``certamen_producer_cast_seconds{channel}``, ``certamen_producer_kafka_ready{channel}``.
+- :class:`KafkaReadiness` + :func:`kafka_check`: the background Kafka probe behind
+  gRPC health and HTTP ``/readyz``; read ``readiness.ready``, never probe per request.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
+import zlib
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from kafka import KafkaProducer
+from kafka import KafkaAdminClient, KafkaProducer
 from kafka.errors import KafkaError
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from kafka.partitioner.abc import Partitioner
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from certamen.adapters.kafka import send_message
+from certamen.adapters.kafka import make_admin, make_producer, send_message
 from certamen.contract import (
     Ballot,
     Catalog,
@@ -25,6 +43,14 @@ from certamen.contract import (
     resolve_vote_id,
     vote_to_kafka,
 )
+from certamen.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# The oldest broker we support. Fixed, so that kafka-python does not probe the broker
+# in the producer's constructor: the producer can be created while Kafka is down, and
+# start-up does not wait for a round trip. Request versions are still negotiated.
+KAFKA_API_VERSION = (3, 0)
 
 
 class Unavailable(Exception):
@@ -59,6 +85,12 @@ class IntakeMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=registry,
         )
+        self.kafka_ready = Gauge(
+            "certamen_producer_kafka_ready",
+            "1 while the background probe reaches Kafka and the votes topic, else 0.",
+            ["channel"],
+            registry=registry,
+        )
 
     def reject(self, channel: Channel, error: InvalidVote) -> None:
         """Count a rejected ballot under its field and rule."""
@@ -79,6 +111,7 @@ class Intake:
         timeout_s: float,
         metrics: IntakeMetrics,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        readiness: KafkaReadiness | None = None,
     ) -> None:
         self._producer = producer
         self._topic = topic
@@ -87,6 +120,15 @@ class Intake:
         self._timeout_s = timeout_s
         self.metrics = metrics
         self._clock = clock
+        self._readiness = readiness
+        # Bound once: ``labels()`` is a dict lookup under a lock on every call otherwise.
+        self._accepted = metrics.votes.labels(channel, "accepted")
+        self._failed = metrics.votes.labels(channel, "failed")
+        self._latency = metrics.latency.labels(channel)
+
+    def year_now(self) -> int:
+        """The current year by the intake's clock: the upper bound of a ballot's year."""
+        return self._clock().year
 
     def stamp(self, ballot: Ballot, transport_key: str | None = None) -> Vote:
         """Check the catalog, choose the vote id and stamp the ballot; raise InvalidVote."""
@@ -106,14 +148,22 @@ class Intake:
         self.metrics.reject(self._channel, error)
 
     def cast(self, ballot: Ballot, transport_key: str | None = None) -> Vote:
-        """Stamp and queue one vote; return it once Kafka acknowledged it."""
+        """Stamp and queue one vote; return it once Kafka acknowledged it.
+
+        Raises :class:`InvalidVote` for a bad vote (counted) and :class:`Unavailable`
+        when Kafka did not acknowledge it within the timeout or is known to be down.
+        """
         vote: Vote = self._wait([self._send(self.stamp(ballot, transport_key))])[0]
         return vote
 
     def cast_many(
         self, items: Sequence[tuple[Ballot, str | None] | InvalidVote]
     ) -> list[Vote | InvalidVote | Unavailable]:
-        """Queue a batch in one go; each item gets its own vote, error or unavailability."""
+        """Queue a batch in one go; each item gets its own vote, error or unavailability.
+
+        An :class:`InvalidVote` item (a ballot the transport could not parse) is
+        counted as rejected here, so callers must not count it themselves.
+        """
         pending: list[Vote | InvalidVote | tuple[Vote, Any]] = []
         for item in items:
             if isinstance(item, InvalidVote):
@@ -132,6 +182,8 @@ class Intake:
 
     def _send(self, vote: Vote) -> tuple[Vote, Any]:
         started = time.perf_counter()
+        if self._readiness is not None and not self._readiness.ready:
+            return vote, (KafkaUnreachable("the readiness probe cannot reach Kafka"), started)
         try:
             future = send_message(self._producer, self._topic, vote_to_kafka(vote))
         except KafkaError as e:
@@ -143,17 +195,155 @@ class Intake:
         deadline = time.monotonic() + self._timeout_s
         for vote, (future, started) in sent:
             try:
-                if isinstance(future, KafkaError):
+                if isinstance(future, KafkaError | KafkaUnreachable):
                     raise future
                 future.get(timeout=max(0.0, deadline - time.monotonic()))
-            except KafkaError as e:
-                self.metrics.votes.labels(self._channel, "failed").inc()
+            except (KafkaError, KafkaUnreachable) as e:
+                self._failed.inc()
                 failure = Unavailable(vote.vote_id, type(e).__name__)
                 if raise_first:
                     raise failure from e
                 outcomes.append(failure)
                 continue
-            self.metrics.votes.labels(self._channel, "accepted").inc()
-            self.metrics.latency.labels(self._channel).observe(time.perf_counter() - started)
+            self._accepted.inc()
+            self._latency.observe(time.perf_counter() - started)
             outcomes.append(vote)
         return outcomes
+
+
+class KafkaUnreachable(Exception):
+    """The readiness probe says Kafka is down: the vote was not sent at all."""
+
+
+class _VoteIdPartitioner(Partitioner):  # type: ignore[misc]  # kafka-python is untyped
+    """Spreads records over partitions by a CRC-32 of the key (the vote_id).
+
+    kafka-python's default murmur2 is pure Python and cost ~13% of a producer's CPU;
+    zlib's CRC-32 is C and spreads UUIDs just as evenly. Nothing relies on Java's
+    partition assignment: the consumer is idempotent by vote_id on any partition.
+    """
+
+    def partition(
+        self,
+        topic: str,
+        key: Any,
+        serialized_key: bytes | None,
+        value: Any,
+        serialized_value: bytes | None,
+        cluster: Any,
+    ) -> int:
+        """The partition for a record of ``topic``."""
+        partitions = sorted(cluster.partitions_for_topic(topic))
+        return int(partitions[zlib.crc32(serialized_key or b"") % len(partitions)])
+
+
+def make_intake_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
+    """The one producer of a producer process: acks=all, idempotent, tuned for votes.
+
+    - ``api_version`` fixed (see :data:`KAFKA_API_VERSION`): no broker round trip at
+      start-up, and the producer exists even while Kafka is down.
+    - Batching: ``linger_ms`` 5 and 64 KiB batches (make_producer's defaults).
+    - Compression: ``settings.kafka_compression`` (default none). On one machine the
+      Python client is CPU-bound and lz4 cost ~25% of the batch throughput
+      (load/results/); on a cluster over a network, ``lz4`` is the choice.
+    """
+    options: dict[str, Any] = {
+        "api_version": KAFKA_API_VERSION,
+        "partitioner": _VoteIdPartitioner(),
+        "client_id": "certamen-intake",
+    }
+    if settings.kafka_compression != "none":
+        options["compression_type"] = settings.kafka_compression
+    options.update(overrides)
+    return make_producer(settings, **options)
+
+
+class KafkaReadiness:
+    """Whether Kafka can take votes now, from a check run in a background thread.
+
+    Both producers report it (gRPC health, HTTP ``/readyz``) and give it to
+    :class:`Intake`, which then answers Unavailable at once while Kafka is down. A
+    request never waits for a probe: it reads :attr:`ready`.
+    """
+
+    def __init__(
+        self,
+        check: Callable[[], None],
+        *,
+        interval_s: float = 1.0,
+        on_change: Callable[[bool], None] | None = None,
+    ) -> None:
+        self._check = check
+        self._interval_s = interval_s
+        self._on_change = on_change
+        self._ready = False
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def ready(self) -> bool:
+        """The last probe's answer (False until the first probe succeeded)."""
+        return self._ready
+
+    def check_now(self) -> bool:
+        """Probe once, in the caller's thread; report a change; return the answer."""
+        try:
+            self._check()
+            ready, problem = True, ""
+        except Exception as e:  # any failure of the check means "not ready"
+            ready, problem = False, f"{type(e).__name__}: {e}"
+        if ready != self._ready:
+            self._ready = ready
+            if ready:
+                log.info("kafka reachable", extra={"event": "kafka_ready"})
+            else:
+                log.warning(
+                    "kafka unreachable", extra={"event": "kafka_unready", "problem": problem}
+                )
+            if self._on_change is not None:
+                self._on_change(ready)
+        return ready
+
+    def start(self) -> bool:
+        """Probe once now, then every ``interval_s`` in a daemon thread; return the first answer."""
+        ready = self.check_now()
+        self._thread = threading.Thread(target=self._loop, name="kafka-readiness", daemon=True)
+        self._thread.start()
+        return ready
+
+    def stop(self) -> None:
+        """Stop probing (waits for a probe in progress)."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stopping.wait(self._interval_s):
+            self.check_now()
+
+
+def kafka_check(settings: Settings, topic: str, *, timeout_s: float = 2.0) -> Callable[[], None]:
+    """A check for :class:`KafkaReadiness`: the broker answers and ``topic`` has leaders.
+
+    One admin client is kept between probes and replaced after a failure:
+    kafka-python's admin client does not recover by itself once its broker went away.
+    """
+    probe_settings = replace(settings, kafka_timeout_s=min(timeout_s, settings.kafka_timeout_s))
+    admin: list[KafkaAdminClient] = []
+
+    def check() -> None:
+        try:
+            if not admin:
+                admin.append(make_admin(probe_settings))
+            (description,) = admin[0].describe_topics([topic])
+            if description["error_code"] != 0:
+                raise KafkaError(f"topic {topic!r}: error code {description['error_code']}")
+            partitions = description["partitions"]
+            if not partitions or any(p["leader_id"] < 0 for p in partitions):
+                raise KafkaError(f"topic {topic!r} has a partition without a leader")
+        except Exception:
+            if admin:
+                admin.pop().close()
+            raise
+
+    return check

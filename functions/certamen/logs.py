@@ -1,0 +1,48 @@
+"""Structured logs: one JSON object per line on stderr, for the workloads' processes.
+
+``extra={...}`` fields of a log call become keys of the object, so a log line is
+``{"time": ..., "level": "info", "logger": "certamen.producer_grpc", "message":
+"serving", "port": 50051}``: easy to grep, and what log collectors expect.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+# Attributes every LogRecord has; anything else on a record came from ``extra``.
+_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats a record as one line of JSON, ``extra`` fields included."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as a JSON object on one line."""
+        document: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        document.update((k, v) for k, v in vars(record).items() if k not in _STANDARD)
+        if record.exc_info:
+            document["exception"] = self.formatException(record.exc_info)
+        return json.dumps(document, default=str, ensure_ascii=False)
+
+
+def configure_json_logging(level: int = logging.INFO, quiet: tuple[str, ...] = ("kafka",)) -> None:
+    """Send every logger's records to stderr as JSON lines (call once, at a process's start).
+
+    ``quiet`` loggers (kafka-python's connection chatter by default) log warnings and up.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in quiet:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
