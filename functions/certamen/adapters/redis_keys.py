@@ -17,6 +17,7 @@ RATE_SEALED = "votes:rate:sealed"  # string: the last second written to RATE_STR
 DEAD_LETTERS = "votes:dead_letters"  # string counter: events sent to MongoDB dead_letters
 DEAD_LETTERS_BY_REASON = "votes:dead_letters:by_reason"  # hash rule -> count
 COUNTED_PREFIX = "votes:counted:"  # + vote_id: dedup marker (see docs/exactly-once.md)
+DEAD_LETTER_MARKER_PREFIX = "votes:dead_lettered:"  # + sha1(letter id): dead-letter dedup
 
 CONTEST_KEYS = (
     TOTAL,

@@ -1,0 +1,184 @@
+"""MongoDB, the vote log: one document per vote (``_id`` = vote_id) and the dead letters.
+
+The insert of the vote document is the commit point of the consumer: the vote
+exists once it is here, and a second insert of the same id is refused by the
+``_id`` index (docs/exactly-once.md). Indexes for the Streamlit app's queries are
+created here at start-up; the audit's recount is a server-side aggregation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, IndexModel, MongoClient
+from pymongo.collection import Collection
+from pymongo.database import Database
+from pymongo.errors import (
+    ConnectionFailure,
+    DuplicateKeyError,
+    ExecutionTimeout,
+    PyMongoError,
+    WTimeoutError,
+)
+
+from certamen.adapters.errors import StoreUnavailable
+from certamen.settings import Settings
+
+Document = dict[str, Any]
+
+VOTES = "votes"
+DEAD_LETTERS = "dead_letters"
+# Short by default: a consumer that cannot reach MongoDB answers 503 quickly and is retried.
+DEFAULT_TIMEOUT_S = 2.0
+
+VOTE_INDEXES = (
+    IndexModel([("received_at", DESCENDING)], name="received_at_desc"),
+    IndexModel([("name", ASCENDING), ("received_at", DESCENDING)], name="band_received_at"),
+    IndexModel(
+        [("name", ASCENDING), ("album", ASCENDING), ("received_at", DESCENDING)],
+        name="album_received_at",
+    ),
+    IndexModel([("channel", ASCENDING), ("received_at", DESCENDING)], name="channel_received_at"),
+)
+DEAD_LETTER_INDEXES = (
+    IndexModel([("failed_at", DESCENDING)], name="failed_at_desc"),
+    IndexModel([("reason.rule", ASCENDING), ("failed_at", DESCENDING)], name="rule_failed_at"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class GroupCount:
+    """Votes and the sum of their ranks for one (band, album, channel), as MongoDB counts them."""
+
+    band: str
+    album: str
+    channel: str
+    votes: int
+    rank_sum: float
+
+
+def make_mongo(
+    settings: Settings, *, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> MongoClient[Document]:
+    """The process's MongoDB client (thread-safe pool); ``timeout_s`` bounds every wait."""
+    millis = int(timeout_s * 1000)
+    return MongoClient(
+        settings.mongodb_uri,
+        serverSelectionTimeoutMS=millis,
+        connectTimeoutMS=millis,
+        socketTimeoutMS=max(millis, 5000),
+        appname="certamen",
+    )
+
+
+def vote_database(client: MongoClient[Document], settings: Settings) -> Database[Document]:
+    """The contest's database (``certamen`` unless ``MONGODB_DATABASE`` says otherwise)."""
+    return client[settings.mongodb_database]
+
+
+@contextmanager
+def unavailable_as_store_error() -> Iterator[None]:
+    """Turn PyMongo's connection and timeout errors into :class:`StoreUnavailable`."""
+    try:
+        yield
+    except (ConnectionFailure, ExecutionTimeout, WTimeoutError) as e:
+        raise StoreUnavailable("mongodb", _first_line(e)) from e
+    except PyMongoError as e:
+        if e.timeout:
+            raise StoreUnavailable("mongodb", _first_line(e)) from e
+        raise
+
+
+def ensure_indexes(db: Database[Document]) -> None:
+    """Create the indexes the app's queries need (a no-op when they exist)."""
+    with unavailable_as_store_error():
+        db[VOTES].create_indexes(list(VOTE_INDEXES))
+        db[DEAD_LETTERS].create_indexes(list(DEAD_LETTER_INDEXES))
+
+
+class VoteLog:
+    """Writes vote documents and dead letters; each write is idempotent by ``_id``."""
+
+    def __init__(self, db: Database[Document]) -> None:
+        self._db = db
+        self._votes: Collection[Document] = db[VOTES]
+        self._dead_letters: Collection[Document] = db[DEAD_LETTERS]
+
+    def ping(self) -> None:
+        """Check that MongoDB answers (at start-up)."""
+        with unavailable_as_store_error():
+            self._db.command("ping")
+
+    def insert_vote(self, document: Mapping[str, Any]) -> Document | None:
+        """Store a vote document; return ``None`` if stored now, else the document stored before.
+
+        The caller counts what is stored: on a duplicate id that is the earlier
+        document, so Redis and MongoDB always agree on what the vote was.
+        """
+        with unavailable_as_store_error():
+            for _ in range(2):
+                try:
+                    self._votes.insert_one(dict(document))
+                    return None
+                except DuplicateKeyError:
+                    stored = self._votes.find_one({"_id": document["_id"]})
+                    if stored is not None:
+                        return stored
+            raise StoreUnavailable("mongodb", f"vote {document['_id']} is neither new nor stored")
+
+    def insert_dead_letter(self, document: Mapping[str, Any]) -> bool:
+        """Store a dead letter; False when a letter with this ``_id`` is already there."""
+        with unavailable_as_store_error():
+            try:
+                self._dead_letters.insert_one(dict(document))
+            except DuplicateKeyError:
+                return False
+            return True
+
+
+def recount_votes(db: Database[Document]) -> list[GroupCount]:
+    """Votes and rank sums per (band, album, channel), grouped by the server, not in Python.
+
+    Two ``$group`` passes with one accumulator each: FerretDB v1 computes only the
+    first accumulator of a ``$group`` and leaves the others at 0 (FerretDB issue 4616).
+    """
+    group_key = {"name": "$name", "album": "$album", "channel": "$channel"}
+    with unavailable_as_store_error():
+        votes = _grouped(db, group_key, {"$sum": 1})
+        sums = _grouped(db, group_key, {"$sum": "$rank"})
+    return [
+        GroupCount(
+            band=band,
+            album=album,
+            channel=channel,
+            votes=int(count),
+            rank_sum=float(sums.get((band, album, channel), 0)),
+        )
+        for (band, album, channel), count in votes.items()
+    ]
+
+
+def _grouped(
+    db: Database[Document], key: Document, accumulator: Document
+) -> dict[tuple[str, str, str], Any]:
+    pipeline: list[Document] = [{"$group": {"_id": key, "value": accumulator}}]
+    return {
+        (str(row["_id"]["name"]), str(row["_id"]["album"]), str(row["_id"]["channel"])): row[
+            "value"
+        ]
+        for row in db[VOTES].aggregate(pipeline, allowDiskUse=True)
+    }
+
+
+def count_dead_letters(db: Database[Document]) -> int:
+    """How many dead letters the log holds."""
+    with unavailable_as_store_error():
+        return db[DEAD_LETTERS].count_documents({})
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error) or type(error).__name__
+    return text.splitlines()[0][:200]

@@ -1,0 +1,167 @@
+"""The write side of the live tally in Redis: every count is one atomic, idempotent Lua script.
+
+The script sets the vote's dedup marker (``votes:counted:<vote_id>``) and, only if
+the marker is new, increments every counter and the per-second rate series. A
+redelivered or concurrent copy of a vote finds the marker and changes nothing, so
+"count again" is always safe (docs/exactly-once.md). Key names live in
+``redis_keys``; docs/redis-keys.md describes each one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from certamen.adapters import redis_keys as keys
+from certamen.adapters.errors import StoreUnavailable
+from certamen.contract import CHANNELS, Catalog, Vote, album_key
+from certamen.contract.ballot import json_number
+from certamen.settings import Settings
+
+# A marker must outlive every redelivery of its record: Kafka keeps records 7 days
+# (log.retention.hours=168, the broker default we run with), so 8 days.
+MARKER_TTL_S = 8 * 24 * 3600
+PER_SECOND_KEEP_S = 3600  # per-second fields older than an hour are trimmed
+RATE_MAXLEN = 86_400  # one day of sealed seconds in the stream (approximate trim)
+SEAL_AT_MOST = 60  # seconds sealed at once after a quiet spell
+# Fail fast when Redis is away (the delivery is retried by the source), but survive
+# one stale pooled connection after a Redis restart.
+_TIMEOUT_S = 2.0
+_RETRY = Retry(ExponentialBackoff(cap=0.1, base=0.01), 1)
+
+# KEYS: marker total by_band by_album by_channel rank_sum per_second rate sealed
+# ARGV: ttl band album_key channel rank keep_s maxlen seal_at_most
+_COUNT_VOTE = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  return 0
+end
+redis.call('INCR', KEYS[2])
+redis.call('HINCRBY', KEYS[3], ARGV[2], 1)
+redis.call('HINCRBY', KEYS[4], ARGV[3], 1)
+redis.call('HINCRBY', KEYS[5], ARGV[4], 1)
+redis.call('HINCRBYFLOAT', KEYS[6], ARGV[3], ARGV[5])
+local now = tonumber(redis.call('TIME')[1])
+if redis.call('HINCRBY', KEYS[7], now, 1) == 1 then
+  local sealed = tonumber(redis.call('GET', KEYS[9]))
+  if sealed == nil then
+    sealed = now - 1
+  end
+  local first = math.max(sealed + 1, now - tonumber(ARGV[8]))
+  for second = first, now - 1 do
+    local votes = redis.call('HGET', KEYS[7], second) or '0'
+    redis.pcall('XADD', KEYS[8], 'MAXLEN', '~', ARGV[7],
+                string.format('%d-1', second * 1000), 'votes', votes)
+  end
+  if now - 1 > sealed or redis.call('EXISTS', KEYS[9]) == 0 then
+    redis.call('SET', KEYS[9], now - 1)
+  end
+  local keep = tonumber(ARGV[6])
+  if redis.call('HLEN', KEYS[7]) > keep + 100 then
+    for _, field in ipairs(redis.call('HKEYS', KEYS[7])) do
+      if tonumber(field) < now - keep then
+        redis.call('HDEL', KEYS[7], field)
+      end
+    end
+  end
+end
+return 1
+"""
+
+# KEYS: marker dead_letters by_reason   ARGV: ttl rule
+_COUNT_DEAD_LETTER = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  return 0
+end
+redis.call('INCR', KEYS[2])
+redis.call('HINCRBY', KEYS[3], ARGV[2], 1)
+return 1
+"""
+
+
+def make_redis(settings: Settings) -> redis.Redis:
+    """The process's Redis client (a thread-safe pool), short timeouts: fail fast, retry later."""
+    client: redis.Redis = redis.Redis.from_url(
+        settings.redis_url,
+        socket_timeout=_TIMEOUT_S,
+        socket_connect_timeout=_TIMEOUT_S,
+        retry=_RETRY,
+        health_check_interval=15,
+    )
+    return client
+
+
+@contextmanager
+def unavailable_as_store_error() -> Iterator[None]:
+    """Turn redis-py's connection and timeout errors into :class:`StoreUnavailable`."""
+    try:
+        yield
+    except (redis.ConnectionError, redis.TimeoutError) as e:
+        raise StoreUnavailable("redis", str(e) or type(e).__name__) from e
+
+
+class TallyWriter:
+    """Counts votes and dead letters in Redis, each exactly once; scripts are loaded once."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+        self._count_vote = client.register_script(_COUNT_VOTE)
+        self._count_dead_letter = client.register_script(_COUNT_DEAD_LETTER)
+
+    def ping(self) -> None:
+        """Check that Redis answers (at start-up)."""
+        with unavailable_as_store_error():
+            self._client.ping()
+
+    def count_vote(self, vote: Vote) -> bool:
+        """Count a vote unless its marker says it was counted; True when counted now."""
+        args: list[Any] = [
+            MARKER_TTL_S,
+            vote.name,
+            vote.album_key,
+            vote.channel,
+            json_number(vote.rank),
+            PER_SECOND_KEEP_S,
+            RATE_MAXLEN,
+            SEAL_AT_MOST,
+        ]
+        script_keys = [
+            keys.COUNTED_PREFIX + vote.vote_id,
+            keys.TOTAL,
+            keys.BY_BAND,
+            keys.BY_ALBUM,
+            keys.BY_CHANNEL,
+            keys.RANK_SUM,
+            keys.PER_SECOND,
+            keys.RATE_STREAM,
+            keys.RATE_SEALED,
+        ]
+        with unavailable_as_store_error():
+            return bool(self._count_vote(keys=script_keys, args=args))
+
+    def count_dead_letter(self, letter_id: str, rule: str) -> bool:
+        """Count a dead letter under its rule, once per letter id; True when counted now."""
+        marker = keys.DEAD_LETTER_MARKER_PREFIX + hashlib.sha1(letter_id.encode()).hexdigest()
+        script_keys = [marker, keys.DEAD_LETTERS, keys.DEAD_LETTERS_BY_REASON]
+        with unavailable_as_store_error():
+            return bool(self._count_dead_letter(keys=script_keys, args=[MARKER_TTL_S, rule]))
+
+    def seed_candidates(self, catalog: Catalog) -> None:
+        """Create every candidate's counters at 0 (never touching existing counts)."""
+        pipe = self._client.pipeline(transaction=True)
+        pipe.setnx(keys.TOTAL, 0)
+        pipe.setnx(keys.DEAD_LETTERS, 0)
+        for channel in CHANNELS:
+            pipe.hsetnx(keys.BY_CHANNEL, channel, 0)
+        for candidate in catalog.candidates:
+            label = album_key(candidate.band, candidate.album)
+            pipe.hsetnx(keys.BY_BAND, candidate.band, 0)
+            pipe.hsetnx(keys.BY_ALBUM, label, 0)
+            pipe.hsetnx(keys.RANK_SUM, label, 0)
+        with unavailable_as_store_error():
+            pipe.execute()

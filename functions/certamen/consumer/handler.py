@@ -1,0 +1,98 @@
+"""What the consumer does with one delivered event, free of HTTP and of client libraries.
+
+A vote is logged in MongoDB first (the commit point), then counted in Redis by one
+idempotent script; any redelivery repeats both steps harmlessly and converges on
+one document and one count. A poison event becomes a dead letter and is
+acknowledged. A store that is away raises ``StoreUnavailable`` for the edge to
+answer "retry" (see docs/exactly-once.md).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, Protocol
+
+from cloudevents.http import CloudEvent
+
+from certamen.consumer.documents import (
+    Origin,
+    dead_letter_document,
+    dead_letter_id,
+    vote_document,
+    vote_from_document,
+)
+from certamen.contract import Ballot, Catalog, InvalidVote, Vote, vote_from_event
+
+
+class Outcome(enum.Enum):
+    """What handling an event did."""
+
+    COUNTED = "counted"  # counted now (first delivery, or a retry finishing a partial write)
+    DUPLICATE = "duplicate"  # already counted: nothing changed
+    DEAD_LETTERED = "dead_lettered"  # poison: stored in dead_letters, acknowledged
+
+
+class VoteStore(Protocol):
+    """The vote log (MongoDB); see ``certamen.adapters.mongo_store.VoteLog``."""
+
+    def insert_vote(self, document: Mapping[str, Any]) -> dict[str, Any] | None: ...
+
+    def insert_dead_letter(self, document: Mapping[str, Any]) -> bool: ...
+
+
+class Tally(Protocol):
+    """The live counters (Redis); see ``certamen.adapters.redis_store.TallyWriter``."""
+
+    def count_vote(self, vote: Vote) -> bool: ...
+
+    def count_dead_letter(self, letter_id: str, rule: str) -> bool: ...
+
+
+class Handler:
+    """Handles vote events against the stores it is given; one instance serves all threads."""
+
+    def __init__(
+        self,
+        log: VoteStore,
+        tally: Tally,
+        *,
+        catalog: Catalog | None,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._log = log
+        self._tally = tally
+        self._catalog = catalog
+        self._clock = clock
+
+    def handle(self, attributes: Mapping[str, Any], body: bytes, origin: Origin) -> Outcome:
+        """Log and count one event's vote exactly once, or dead-letter it if it is poison."""
+        try:
+            vote = self._vote(attributes, body)
+        except InvalidVote as error:
+            return self._dead_letter(attributes, body, error, origin)
+        stored = self._log.insert_vote(
+            vote_document(vote, processed_at=self._clock(), origin=origin)
+        )
+        counted = vote if stored is None else vote_from_document(stored)
+        return Outcome.COUNTED if self._tally.count_vote(counted) else Outcome.DUPLICATE
+
+    def _vote(self, attributes: Mapping[str, Any], body: bytes) -> Vote:
+        """The event's vote, checked against the contract and, if there is one, the catalog."""
+        vote = vote_from_event(CloudEvent(dict(attributes), body))
+        if self._catalog is None:
+            return vote
+        ballot = self._catalog.check(Ballot(vote.name, vote.album, vote.year, vote.rank))
+        return replace(vote, name=ballot.name, album=ballot.album)
+
+    def _dead_letter(
+        self, attributes: Mapping[str, Any], body: bytes, error: InvalidVote, origin: Origin
+    ) -> Outcome:
+        letter = dead_letter_document(
+            attributes, body, error, failed_at=self._clock(), origin=origin
+        )
+        self._log.insert_dead_letter(letter)
+        self._tally.count_dead_letter(dead_letter_id(attributes), error.rule)
+        return Outcome.DEAD_LETTERED

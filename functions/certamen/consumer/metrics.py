@@ -1,0 +1,29 @@
+"""The consumer's Prometheus metrics, served at ``GET /metrics`` beside the function."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+
+class ConsumerMetrics:
+    """Events by outcome, failures by cause, and how long handling took."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.events = Counter(
+            "certamen_consumer_events",
+            "Events handled, by outcome (counted, duplicate, dead_lettered).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.failures = Counter(
+            "certamen_consumer_failures",
+            "Events answered 5xx (to be retried), by cause (redis, mongodb, unexpected).",
+            ["cause"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "certamen_consumer_handle_seconds",
+            "Time to log and count one event (MongoDB insert + Redis script).",
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=registry,
+        )

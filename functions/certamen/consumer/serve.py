@@ -1,0 +1,72 @@
+"""``certamen consumer``: check the stores, then become ``functions-framework`` serving main.py.
+
+Workers and threads are fixed here, not derived from ``os.cpu_count()``:
+
+- ``WORKERS = 1``: one process per instance. On Knative an instance is the unit of
+  scale (the autoscaler adds pods), and locally the machine's cores are shared with
+  Kafka, Redis, MongoDB and the source; a second worker would also open a second
+  set of clients and split the Prometheus metrics.
+- ``THREADS = 8``: handling an event is mostly waiting (a MongoDB insert, then a
+  Redis script; about 1 ms of Python). Eight threads keep both stores busy while one
+  thread holds the GIL; more add contention without throughput
+  (load/results/consumer.md measures 4, 8 and 16).
+
+The process is replaced (``exec``) by functions-framework, so signals and the pid
+are gunicorn's: SIGTERM lets in-flight requests finish.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from certamen.adapters.errors import StoreUnavailable
+from certamen.consumer.startup import open_stores
+from certamen.contract import CatalogError
+from certamen.settings import Settings, child_environment
+
+WORKERS = 1
+THREADS = 8
+FUNCTION_SOURCE = Path(__file__).with_name("main.py")
+TARGET = "count_vote"
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    """Prepare the stores (indexes, catalog counters at 0), then exec functions-framework."""
+    try:
+        open_stores(settings, prepare=True).close()
+    except (StoreUnavailable, CatalogError) as e:
+        print(f"certamen consumer: cannot start: {e}", file=sys.stderr)
+        return 1
+    argv = command(settings)
+    os.execve(sys.executable, argv, child_environment(server_environment(settings)))
+
+
+def command(settings: Settings) -> list[str]:
+    """The functions-framework command line (also used by the benchmarks)."""
+    return [
+        sys.executable,
+        "-m",
+        "functions_framework",
+        f"--target={TARGET}",
+        f"--source={FUNCTION_SOURCE}",
+        "--signature-type=cloudevent",
+        f"--host={settings.bind_host}",
+        f"--port={listen_port(settings)}",
+    ]
+
+
+def listen_port(settings: Settings) -> int:
+    """``PORT`` when the platform sets it, else the local consumer port (8081)."""
+    return settings.port if settings.port is not None else settings.ports.consumer
+
+
+def server_environment(settings: Settings, *, threads: int = THREADS) -> dict[str, str]:
+    """What functions-framework's gunicorn reads: workers, threads, no request timeout."""
+    return {
+        "WORKERS": str(WORKERS),
+        "THREADS": str(threads),
+        "PORT": str(listen_port(settings)),
+    }

@@ -1,0 +1,72 @@
+"""Opening the consumer's stores: clients created once, checked, and wired into a Handler."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import redis
+from pymongo import MongoClient
+
+from certamen.adapters.mongo_store import (
+    Document,
+    VoteLog,
+    ensure_indexes,
+    make_mongo,
+    vote_database,
+)
+from certamen.adapters.redis_store import TallyWriter, make_redis
+from certamen.consumer.handler import Handler
+from certamen.contract import Catalog, load_catalog
+from certamen.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Stores:
+    """The open clients of one process, to close on the way out."""
+
+    redis: redis.Redis
+    mongo: MongoClient[Document]
+    handler: Handler
+
+    def close(self) -> None:
+        """Close both clients."""
+        self.redis.close()
+        self.mongo.close()
+
+
+def utc_now() -> datetime:
+    """The consumer's clock (``processed_at``, ``failed_at``)."""
+    return datetime.now(UTC)
+
+
+def open_stores(settings: Settings, *, prepare: bool) -> Stores:
+    """Create and ping the clients; with ``prepare``, also create indexes and seed the catalog.
+
+    Raises ``StoreUnavailable`` when a store does not answer, ``CatalogError`` for a
+    bad catalog: the caller reports either and does not start.
+    """
+    catalog = _catalog(settings)
+    client = make_redis(settings)
+    mongo = make_mongo(settings)
+    try:
+        tally = TallyWriter(client)
+        log = VoteLog(vote_database(mongo, settings))
+        tally.ping()
+        log.ping()
+        if prepare:
+            ensure_indexes(vote_database(mongo, settings))
+            if catalog is not None:
+                tally.seed_candidates(catalog)
+    except BaseException:
+        client.close()
+        mongo.close()
+        raise
+    handler = Handler(log, tally, catalog=catalog, clock=utc_now)
+    return Stores(redis=client, mongo=mongo, handler=handler)
+
+
+def _catalog(settings: Settings) -> Catalog | None:
+    if settings.catalog_path is None:
+        return None
+    return load_catalog(settings.catalog_path, year_now=utc_now().year)

@@ -1,0 +1,219 @@
+"""From a Kafka record to the binary-mode CloudEvent the sink receives, as KafkaSource does it.
+
+- A record that is a CloudEvent in Kafka's binary binding (``ce_*`` headers) passes
+  through unchanged: each ``ce_<name>`` header becomes the HTTP header ``ce-<name>``,
+  ``content-type`` stays, the value is the body. A structured-mode record
+  (``content-type: application/cloudevents+json``) is sent in binary mode too.
+- Any other record is wrapped like Knative's ``InvalidCloudEventInterceptor``: type
+  ``dev.knative.kafka.event``, id ``partition:<p>/offset:<o>``, subject
+  ``partition:<p>#<o>``, source ``/apis/v1/namespaces/<ns>/kafkasources/<name>#<topic>``,
+  time = the record's timestamp, the key as the ``key`` and ``partitionkey``
+  extensions, every other header as ``kafkaheader<name>``, ``content-type`` as
+  ``datacontenttype``, the value as data.
+
+Header values are percent-encoded as the CloudEvents HTTP binding requires (space,
+``"``, ``%`` and anything outside printable ASCII). Pure functions: unit-tested.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from cloudevents.kafka import KafkaMessage, from_structured
+
+from certamen.contract import format_timestamp
+
+FOREIGN_TYPE = "dev.knative.kafka.event"
+# Our stand-in's identity, as the cluster's KafkaSource is named (knative/eventing/).
+SOURCE_NAMESPACE = "certamen"
+SOURCE_NAME = "votes"
+REQUIRED = ("id", "source", "type")
+# HTTP headers sent beside the CloudEvent (not attributes, so the event passes through
+# unchanged) that tell the consumer where a record came from, for the vote log.
+# Knative's KafkaSource sends none of them: on the cluster these fields stay empty.
+TOPIC_HEADER = "Kafka-Topic"
+PARTITION_HEADER = "Kafka-Partition"
+OFFSET_HEADER = "Kafka-Offset"
+ERROR_DATA_MAX_BYTES = 1024  # Knative truncates knativeerrordata to this many bytes
+_PRINTABLE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"%')
+_NOT_NAME = re.compile("[^a-z0-9]")
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaRecord:
+    """A fetched record, independent of the Kafka client."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingEvent:
+    """The CloudEvent to POST: its attributes (``datacontenttype`` included) and data."""
+
+    attributes: dict[str, str]
+    data: bytes
+    wrapped: bool
+
+    @property
+    def event_id(self) -> str:
+        """The event's id, for logs."""
+        return self.attributes["id"]
+
+    def http_headers(self) -> dict[str, str]:
+        """Binary-mode HTTP headers: ``ce-<attr>`` (percent-encoded) and ``Content-Type``."""
+        headers = {
+            f"ce-{name}": quote(value, safe=_PRINTABLE)
+            for name, value in self.attributes.items()
+            if name != "datacontenttype"
+        }
+        if "datacontenttype" in self.attributes:
+            headers["Content-Type"] = self.attributes["datacontenttype"]
+        return headers
+
+
+def record_from_kafka(record: Any) -> KafkaRecord:
+    """kafka-python's ConsumerRecord as a :class:`KafkaRecord`."""
+    return KafkaRecord(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        timestamp_ms=record.timestamp,
+        key=record.key,
+        value=record.value,
+        headers=tuple((str(k), bytes(v or b"")) for k, v in (record.headers or [])),
+    )
+
+
+def origin_headers(record: KafkaRecord) -> dict[str, str]:
+    """Where ``record`` came from, as the headers the consumer reads beside the event."""
+    return {
+        TOPIC_HEADER: record.topic,
+        PARTITION_HEADER: str(record.partition),
+        OFFSET_HEADER: str(record.offset),
+    }
+
+
+def foreign_source(topic: str, namespace: str = SOURCE_NAMESPACE, name: str = SOURCE_NAME) -> str:
+    """The ``source`` Knative gives a wrapped record of ``topic``."""
+    return f"/apis/v1/namespaces/{namespace}/kafkasources/{name}#{topic}"
+
+
+def outgoing_event(record: KafkaRecord) -> OutgoingEvent:
+    """The CloudEvent a record becomes: itself if it is one, else the KafkaSource wrapping."""
+    return _binary(record) or _structured(record) or _wrapped(record)
+
+
+def dead_letter_message(
+    event: OutgoingEvent, key: bytes | None, error: DeliveryError
+) -> KafkaMessage:
+    """The event for the dead-letter topic, with Knative's error extensions, in binary mode.
+
+    ``knativeerrordest`` is the sink, ``knativeerrorcode`` the last status and
+    ``knativeerrordata`` the first 1 KiB of the last answer, base64 (as Knative's
+    dispatcher writes them). Without any answer we put ``dispatch error: <why>``
+    in ``knativeerrordata``, as Knative's channel dispatcher does.
+    """
+    extensions = {"knativeerrordest": error.destination}
+    if error.status is not None:
+        extensions["knativeerrorcode"] = str(error.status)
+    data = error.body[:ERROR_DATA_MAX_BYTES]
+    if data:
+        extensions["knativeerrordata"] = base64.b64encode(data).decode("ascii")
+    attributes = {**event.attributes, **extensions}
+    headers = {f"ce_{name}": value.encode() for name, value in attributes.items()}
+    if "datacontenttype" in attributes:
+        del headers["ce_datacontenttype"]
+        headers["content-type"] = attributes["datacontenttype"].encode()
+    return KafkaMessage(headers=headers, key=key, value=event.data)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryError:
+    """Why a delivery failed for good: where to, the last status (if any) and answer body."""
+
+    destination: str
+    status: int | None
+    body: bytes
+
+
+def _binary(record: KafkaRecord) -> OutgoingEvent | None:
+    headers = dict(record.headers)
+    if "ce_specversion" not in headers:
+        return None
+    attributes: dict[str, str] = {}
+    try:
+        for name, value in record.headers:
+            if name.startswith("ce_"):
+                attributes[name[3:]] = value.decode("utf-8")
+            elif name.lower() == "content-type":
+                attributes["datacontenttype"] = value.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if not all(attributes.get(name) for name in REQUIRED):
+        return None
+    return OutgoingEvent(attributes=attributes, data=record.value or b"", wrapped=False)
+
+
+def _structured(record: KafkaRecord) -> OutgoingEvent | None:
+    content_type = _header(record, "content-type")
+    if content_type is None or not content_type.startswith(b"application/cloudevents"):
+        return None
+    message = KafkaMessage(headers=dict(record.headers), key=record.key, value=record.value or b"")
+    try:
+        event = from_structured(message, data_unmarshaller=lambda data: data)
+    except Exception:  # cloudevents raises several unrelated types for a malformed record
+        return None
+    attributes = {name: str(value) for name, value in event.get_attributes().items()}
+    if not all(attributes.get(name) for name in REQUIRED):
+        return None
+    data = event.get_data()
+    if data is None:
+        body = b""
+    elif isinstance(data, bytes):
+        body = data
+    elif isinstance(data, str):
+        body = data.encode()
+    else:
+        body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    return OutgoingEvent(attributes=attributes, data=body, wrapped=False)
+
+
+def _wrapped(record: KafkaRecord) -> OutgoingEvent:
+    p, o = record.partition, record.offset
+    attributes = {
+        "specversion": "1.0",
+        "id": f"partition:{p}/offset:{o}",
+        "source": foreign_source(record.topic),
+        "type": FOREIGN_TYPE,
+        "subject": f"partition:{p}#{o}",
+        "time": format_timestamp(datetime.fromtimestamp(record.timestamp_ms / 1000, UTC)),
+    }
+    if record.key is not None:
+        key = record.key.decode("utf-8", errors="replace")
+        attributes["partitionkey"] = key
+        attributes["key"] = key
+    for name, value in record.headers:
+        if name.lower() == "content-type":
+            attributes["datacontenttype"] = value.decode("utf-8", errors="replace").lower()
+        else:
+            extension = "kafkaheader" + _NOT_NAME.sub("", name.lower())
+            attributes[extension] = value.decode("utf-8", errors="replace")
+    return OutgoingEvent(attributes=attributes, data=record.value or b"", wrapped=True)
+
+
+def _header(record: KafkaRecord, name: str) -> bytes | None:
+    found: Mapping[str, bytes] = {k.lower(): v for k, v in record.headers}
+    return found.get(name)

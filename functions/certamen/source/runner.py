@@ -1,0 +1,398 @@
+"""``certamen source``: the local KafkaSource, from the ``votes`` topic to the sink (``K_SINK``).
+
+One thread owns the Kafka consumer (kafka-python's is not thread-safe): it fetches,
+hands records to the dispatcher's delivery threads, collects their outcomes and
+commits, per partition, the offset after the contiguous prefix of finished records.
+A record is finished when the sink took it or the dead-letter topic did, so a crash
+or a rebalance redelivers and never skips (at-least-once; the consumer is idempotent).
+SIGTERM stops fetching, ends the retries, waits for the requests in flight,
+commits and leaves the group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import queue
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from types import FrameType
+from typing import Any
+
+from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
+from prometheus_client import CollectorRegistry
+
+from certamen.adapters.kafka import make_consumer, make_producer
+from certamen.logs import configure_json_logging
+from certamen.settings import Settings
+from certamen.source.backoff import RetryPolicy
+from certamen.source.delivery import Answer, DeadLetterSink, HttpSink, deliver
+from certamen.source.dispatcher import Dispatcher, PartitionKey
+from certamen.source.events import (
+    KafkaRecord,
+    origin_headers,
+    outgoing_event,
+    record_from_kafka,
+)
+from certamen.source.offsets import PartitionProgress
+from certamen.source.status import SourceMetrics, StatusServer
+
+log = logging.getLogger("certamen.source")
+
+POLL_TIMEOUT_MS = 100
+COMMIT_EVERY_S = 0.2
+LAG_EVERY_S = 1.0
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    """Run until SIGTERM or SIGINT; 1 if Kafka cannot be reached at start-up."""
+    configure_json_logging()
+    logging.getLogger("kafka").setLevel(logging.WARNING)  # its INFO is per connection
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    try:
+        source = Source.open(settings)
+    except (KafkaError, OSError) as e:
+        print(f"certamen source: cannot start: {e}", file=sys.stderr)
+        return 1
+    source.run(stop)
+    return 0
+
+
+def status_port(settings: Settings) -> int:
+    """Where /metrics and /status listen: ``PORT`` if set, else the source's metrics port."""
+    return settings.port if settings.port is not None else settings.ports.source_metrics
+
+
+class Source:
+    """Kafka to the sink with KafkaSource's semantics; see the module's docstring."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        consumer: KafkaConsumer,
+        producer: KafkaProducer,
+        registry: CollectorRegistry,
+    ) -> None:
+        source = settings.source
+        self._settings = settings
+        self._consumer = consumer
+        self._producer = producer
+        self._ordered = source.ordering == "ordered"
+        self._window = source.window
+        self._policy = RetryPolicy.from_settings(source)
+        self._sink = HttpSink(source.sink, connections=source.window)
+        self._dead_letters = DeadLetterSink(
+            producer, settings.dlq_topic, timeout_s=settings.kafka_timeout_s
+        )
+        self._metrics = SourceMetrics(registry)
+        self._stopping = threading.Event()
+        self._dispatcher = Dispatcher(self._work, ordered=self._ordered, threads=source.window)
+        # Owned by the consumer's thread:
+        self._progress: dict[PartitionKey, PartitionProgress] = {}
+        self._in_flight: dict[PartitionKey, int] = {}
+        self._committed: dict[PartitionKey, int] = {}
+        self._ends: dict[PartitionKey, int] = {}
+        self._paused: set[PartitionKey] = set()
+        self._rebalances: queue.SimpleQueue[tuple[str, list[TopicPartition]]] = queue.SimpleQueue()
+        self._outcomes = {"delivered": 0, "dead_lettered": 0}
+        self._last_commit = 0.0
+        self._last_lag = 0.0
+        self._snapshot: dict[str, Any] = self._status()
+        self._server = StatusServer(
+            settings.bind_host, status_port(settings), self._metrics, lambda: self._snapshot
+        )
+
+    @classmethod
+    def open(cls, settings: Settings) -> Source:
+        """Connect to Kafka (consumer and dead-letter producer) and bind the status port."""
+        consumer = make_consumer(
+            settings,
+            client_id="certamen-source",
+            max_poll_records=settings.source.window,
+            # A killed source's partitions move to its successor after this long.
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=3_000,
+        )
+        try:
+            producer = make_producer(settings, client_id="certamen-source-dlq")
+        except BaseException:
+            consumer.close()
+            raise
+        try:
+            return cls(settings, consumer, producer, CollectorRegistry())
+        except BaseException:
+            consumer.close()
+            producer.close()
+            raise
+
+    def run(self, stop: threading.Event) -> None:
+        """Deliver until ``stop`` is set, then stop gracefully."""
+        source = self._settings.source
+        self._consumer.subscribe(
+            [self._settings.votes_topic], listener=_Rebalance(self._rebalances)
+        )
+        self._server.start()
+        log.info(
+            "delivering %s to %s (group %s, %s, window %d, retry %d, %s backoff %.3gs)",
+            self._settings.votes_topic,
+            source.sink,
+            source.consumer_group,
+            source.ordering,
+            source.window,
+            source.retry,
+            source.backoff_policy,
+            source.backoff_delay_s,
+        )
+        try:
+            while not stop.is_set():
+                self._collect()
+                self._commit()
+                self._refresh_lag()
+                self._throttle()
+                batch = self._consumer.poll(timeout_ms=POLL_TIMEOUT_MS, max_records=self._window)
+                self._apply_rebalances()
+                for records in batch.values():
+                    for record in records:
+                        self._start(record_from_kafka(record))
+        finally:
+            self._shutdown()
+
+    # -- the consumer's thread -------------------------------------------------------------
+
+    def _start(self, record: KafkaRecord) -> None:
+        key = (record.topic, record.partition)
+        if not self._progress.setdefault(key, PartitionProgress()).start(record.offset):
+            return
+        self._in_flight[key] = self._in_flight.get(key, 0) + 1
+        self._dispatcher.submit(record)
+
+    def _collect(self) -> None:
+        """Take the outcomes the delivery threads reported."""
+        while not self._dispatcher.finished.empty():
+            done = self._dispatcher.finished.get()
+            key = done.partition
+            if done.generation != self._dispatcher.generation(key) or key not in self._progress:
+                continue  # the partition was revoked meanwhile: its new owner redelivers
+            self._in_flight[key] -= 1
+            if done.outcome in self._outcomes:
+                self._outcomes[done.outcome] += 1
+                self._progress[key].finish(done.offset)
+
+    def _commit(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_commit < COMMIT_EVERY_S:
+            return
+        self._last_commit = now
+        offsets = {}
+        for key in self._progress:
+            position = self._progress[key].committable
+            if position is not None and position > self._committed.get(key, -1):
+                offsets[TopicPartition(*key)] = OffsetAndMetadata(position, "", -1)
+        if not offsets:
+            return
+        try:
+            self._consumer.commit(offsets)
+        except KafkaError as e:  # a rebalance is under way: the next owner redelivers
+            log.warning("commit failed (%s); those records will be delivered again", e)
+            return
+        for tp, meta in offsets.items():
+            key = (tp.topic, tp.partition)
+            self._committed[key] = meta.offset
+            self._metrics.committed.labels(tp.topic, str(tp.partition)).set(meta.offset)
+
+    def _refresh_lag(self) -> None:
+        now = time.monotonic()
+        if now - self._last_lag < LAG_EVERY_S:
+            return
+        self._last_lag = now
+        assigned = list(self._consumer.assignment())
+        if assigned:
+            try:
+                ends = self._consumer.end_offsets(assigned)
+            except KafkaError as e:
+                log.warning("cannot read the end offsets (%s)", e)
+                ends = {}
+            for tp, end in ends.items():
+                key = (tp.topic, tp.partition)
+                self._ends[key] = end
+                if key not in self._committed:
+                    self._committed_before_us(tp)
+                lag = max(0, end - self._committed.get(key, end))
+                self._metrics.lag.labels(tp.topic, str(tp.partition)).set(lag)
+        self._snapshot = self._status()
+
+    def _committed_before_us(self, tp: TopicPartition) -> None:
+        """The group's committed offset of a partition we have not committed yet (for its lag)."""
+        try:
+            committed = self._consumer.committed(tp)
+        except KafkaError:
+            return
+        if committed is not None:
+            self._committed[(tp.topic, tp.partition)] = committed
+
+    def _throttle(self) -> None:
+        """Pause fetching where enough records wait (KafkaSource's window), resume when not."""
+        assigned = {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
+        busy = sum(self._in_flight.values())
+        if self._ordered:
+            full = {k for k in assigned if self._in_flight.get(k, 0) >= self._window}
+        else:
+            full = assigned if busy >= self._window else set()
+        to_pause, to_resume = full - self._paused, (self._paused & assigned) - full
+        if to_pause:
+            self._consumer.pause(*(TopicPartition(*k) for k in to_pause))
+        if to_resume:
+            self._consumer.resume(*(TopicPartition(*k) for k in to_resume))
+        self._paused = full
+        self._metrics.in_flight.set(busy)
+
+    def _apply_rebalances(self) -> None:
+        """Forget revoked partitions (their new owner redelivers what we did not commit)."""
+        while not self._rebalances.empty():
+            change, partitions = self._rebalances.get()
+            keys = [(tp.topic, tp.partition) for tp in partitions]
+            if change == "assigned":
+                log.info("partitions assigned: %s", sorted(p for _, p in keys))
+                continue
+            self._dispatcher.forget(keys)
+            for key in keys:
+                self._progress.pop(key, None)
+                self._in_flight.pop(key, None)
+                self._committed.pop(key, None)
+                self._ends.pop(key, None)
+                self._paused.discard(key)
+                for gauge in (self._metrics.lag, self._metrics.committed):
+                    with contextlib.suppress(KeyError):  # no sample yet for this partition
+                        gauge.remove(key[0], str(key[1]))
+            log.info("partitions revoked: %s", sorted(p for _, p in keys))
+
+    def _status(self) -> dict[str, Any]:
+        partitions = []
+        for key in sorted(set(self._ends) | set(self._progress)):
+            end, committed = self._ends.get(key), self._committed.get(key)
+            partitions.append(
+                {
+                    "topic": key[0],
+                    "partition": key[1],
+                    "committed": committed,
+                    "end": end,
+                    "lag": None if end is None else max(0, end - (committed or end)),
+                    "in_flight": self._in_flight.get(key, 0),
+                }
+            )
+        source = self._settings.source
+        return {
+            "topic": self._settings.votes_topic,
+            "group": source.consumer_group,
+            "sink": source.sink,
+            "ordering": source.ordering,
+            "window": source.window,
+            "delivered": self._outcomes["delivered"],
+            "dead_lettered": self._outcomes["dead_lettered"],
+            "in_flight": sum(self._in_flight.values()),
+            "lag": sum(p["lag"] or 0 for p in partitions),
+            "partitions": partitions,
+        }
+
+    def _shutdown(self) -> None:
+        log.info("stopping: finishing the deliveries in flight")
+        self._stopping.set()
+        self._dispatcher.shutdown()
+        self._collect()
+        self._commit(force=True)
+        for closing in (
+            lambda: self._consumer.close(autocommit=False),
+            lambda: self._producer.close(timeout=self._settings.kafka_timeout_s),
+            self._sink.close,
+            self._server.close,
+        ):
+            try:
+                closing()
+            except Exception as e:  # closing is best effort; the offsets are committed
+                log.warning("while closing: %s", e)
+        log.info("stopped: %s", {k: v for k, v in self._outcomes.items()})
+
+    # -- the delivery threads ----------------------------------------------------------------
+
+    def _work(self, record: KafkaRecord) -> str:
+        """Deliver one record; returns delivered, dead_lettered or abandoned (stopping)."""
+        while True:
+            try:
+                return self._deliver(record)
+            except Exception:
+                log.exception(
+                    "unexpected failure delivering partition %d offset %d; trying again",
+                    record.partition,
+                    record.offset,
+                )
+                if self._stopping.wait(1.0):
+                    return "abandoned"
+
+    def _deliver(self, record: KafkaRecord) -> str:
+        started = time.perf_counter()
+        event = outgoing_event(record)
+        origin = origin_headers(record)
+
+        def on_retry(answer: Answer) -> None:
+            self._metrics.retries.labels(
+                "none" if answer.status is None else str(answer.status)
+            ).inc()
+
+        verdict = deliver(
+            event,
+            lambda e: self._sink.post(e, origin),
+            self._policy,
+            self._stopping.wait,
+            self._sink.url,
+            on_retry,
+        )
+        if verdict.delivered:
+            outcome = "delivered"
+        elif verdict.error is None:
+            return "abandoned"
+        else:
+            log.warning(
+                "partition %d offset %d (event %s): status %s after %d attempt(s); dead-lettered",
+                record.partition,
+                record.offset,
+                event.event_id,
+                verdict.error.status,
+                verdict.attempts,
+            )
+            if not self._dead_letters.put(event, record.key, verdict.error, self._stopping):
+                return "abandoned"
+            outcome = "dead_lettered"
+        self._metrics.deliveries.labels(outcome).inc()
+        self._metrics.latency.observe(time.perf_counter() - started)
+        return outcome
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Passes rebalances to the consumer's thread.
+
+    kafka-python 3 calls these on its IO thread, where the consumer's blocking calls
+    (commit, committed) are refused; the runner applies them right after ``poll``.
+    Nothing is committed on revocation: the runner commits every 200 ms, and what was
+    finished since is delivered again by the new owner (the consumer is idempotent).
+    """
+
+    def __init__(self, changes: queue.SimpleQueue[tuple[str, list[TopicPartition]]]) -> None:
+        self._changes = changes
+
+    def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        self._changes.put(("revoked", list(revoked)))
+
+    def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        self._changes.put(("assigned", list(assigned)))
