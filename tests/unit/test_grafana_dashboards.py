@@ -1,4 +1,4 @@
-"""The dashboards as code: committed JSON equals the generator's, fits its schema, reads real keys."""
+"""Dashboards as code: the committed JSON is the generator's, fits its schema, reads real keys."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def _lost(written: object, decoded: object, path: str = "") -> list[str]:
     if isinstance(written, list) and isinstance(decoded, list) and len(written) == len(decoded):
         return [
             lost
-            for i, pair in enumerate(zip(written, decoded))
+            for i, pair in enumerate(zip(written, decoded, strict=True))
             for lost in _lost(*pair, f"{path}[{i}]")
         ]
     return [] if written == decoded else [path]
@@ -125,7 +125,7 @@ def test_panels_fit_the_grid_without_overlapping() -> None:
         taken: set[tuple[int, int]] = set()
         for panel in board["panels"]:
             pos = panel["gridPos"]
-            assert 0 <= pos["x"] and pos["x"] + pos["w"] <= 24, (name, panel["title"])
+            assert pos["x"] >= 0 and pos["x"] + pos["w"] <= 24, (name, panel["title"])
             cells = {
                 (x, y)
                 for x in range(pos["x"], pos["x"] + pos["w"])
