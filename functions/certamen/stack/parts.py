@@ -113,7 +113,8 @@ def all_parts(settings: Settings) -> list[Part]:
              needs=("kafka", "consumer"), module="certamen.source.runner",
              address=f"{settings.source.sink} (metrics :{p.source_metrics})"),
         _app(settings, "producer-grpc", p.producer_grpc, probes.tcp(local, p.producer_grpc),
-             needs=("kafka",), module="certamen.producer_grpc.server"),
+             needs=("kafka",), module="certamen.producer_grpc.server",
+             also_ports=(p.producer_grpc_metrics,)),
         _app(settings, "producer-wasm", p.producer_wasm,
              probes.http_ok(f"http://{local}:{p.producer_wasm}/readyz"),
              needs=("kafka",), module="certamen.producer_wasm.server",
@@ -154,6 +155,7 @@ def _app(
     needs: tuple[str, ...],
     module: str,
     address: str | None = None,
+    also_ports: tuple[int, ...] = (),
 ) -> Part:
     def launch(_: Console) -> Launch:
         env = child_environment(
@@ -173,7 +175,7 @@ def _app(
         name,
         "app",
         address or f"127.0.0.1:{port}",
-        (port,),
+        (port, *also_ports),
         ready,
         timeout_s=90.0,
         needs=needs,
