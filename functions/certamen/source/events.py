@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from cloudevents.kafka import KafkaMessage, from_structured
+from cloudevents.kafka import KafkaMessage
 
 from certamen.contract import format_timestamp
 
@@ -168,27 +168,41 @@ def _binary(record: KafkaRecord) -> OutgoingEvent | None:
 
 
 def _structured(record: KafkaRecord) -> OutgoingEvent | None:
+    """A record in structured mode (JSON event format), if it is one (the SDK's reader
+    would replace ``datacontenttype`` by the header's and invent a ``time``)."""
     content_type = _header(record, "content-type")
     if content_type is None or not content_type.startswith(b"application/cloudevents"):
         return None
-    message = KafkaMessage(headers=dict(record.headers), key=record.key, value=record.value or b"")
     try:
-        event = from_structured(message, data_unmarshaller=lambda data: data)
-    except Exception:  # cloudevents raises several unrelated types for a malformed record
+        document = json.loads(record.value or b"")
+    except ValueError:
         return None
-    attributes = {name: str(value) for name, value in event.get_attributes().items()}
+    if not isinstance(document, dict):
+        return None
+    attributes = {
+        str(name): str(value)
+        for name, value in document.items()
+        if name not in ("data", "data_base64") and value is not None
+    }
     if not all(attributes.get(name) for name in REQUIRED):
         return None
-    data = event.get_data()
-    if data is None:
-        body = b""
-    elif isinstance(data, bytes):
-        body = data
-    elif isinstance(data, str):
-        body = data.encode()
+    if "data_base64" in document:
+        try:
+            body = base64.b64decode(str(document["data_base64"]), validate=True)
+        except ValueError:
+            return None
+    elif isinstance(document.get("data"), str) and not _is_json(attributes):
+        body = document["data"].encode()
+    elif "data" in document:
+        body = json.dumps(document["data"], separators=(",", ":"), ensure_ascii=False).encode()
     else:
-        body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+        body = b""
     return OutgoingEvent(attributes=attributes, data=body, wrapped=False)
+
+
+def _is_json(attributes: Mapping[str, str]) -> bool:
+    media = attributes.get("datacontenttype", "application/json").split(";")[0].strip()
+    return media == "application/json" or media.endswith("+json") or media == "text/json"
 
 
 def _wrapped(record: KafkaRecord) -> OutgoingEvent:

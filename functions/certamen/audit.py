@@ -1,0 +1,252 @@
+"""``certamen audit``: recount the vote log in MongoDB and compare it with every Redis counter.
+
+MongoDB groups the votes itself (``recount_votes``: one document per band, album
+and channel comes back, whatever the number of votes); Redis is read through the
+tally's snapshot (``certamen.tally.read_standings``). :func:`compare` is pure and
+reused by the Streamlit app and the demo. Differences exit non-zero.
+
+Run it when the stream is quiet: while votes are being counted, MongoDB (written
+first) may be ahead of Redis by the votes in flight.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from certamen.adapters.errors import StoreUnavailable
+from certamen.adapters.mongo_store import (
+    GroupCount,
+    count_dead_letters,
+    make_mongo,
+    recount_votes,
+    vote_database,
+)
+from certamen.adapters.redis_store import make_redis, unavailable_as_store_error
+from certamen.contract import CatalogError, load_catalog
+from certamen.settings import Settings
+from certamen.tally import Standings, read_standings
+
+# Rank sums are sums of numbers with at most two decimals: equal when equal to the cent.
+RANK_SUM_DECIMALS = 2
+# A million votes take FerretDB (SQLite) about a minute to group; give it room.
+AUDIT_TIMEOUT_S = 900.0
+
+
+@dataclass(frozen=True, slots=True)
+class AlbumCheck:
+    """One album: its votes and rank sum in Redis and in MongoDB."""
+
+    band: str
+    album: str
+    redis_votes: int
+    mongodb_votes: int
+    redis_rank_sum: float
+    mongodb_rank_sum: float
+
+    @property
+    def votes_difference(self) -> int:
+        """Redis minus MongoDB."""
+        return self.redis_votes - self.mongodb_votes
+
+    @property
+    def rank_sum_difference(self) -> float:
+        """Redis minus MongoDB, to the cent."""
+        return round(self.redis_rank_sum - self.mongodb_rank_sum, RANK_SUM_DECIMALS)
+
+    @property
+    def ok(self) -> bool:
+        """Both counters agree."""
+        return self.votes_difference == 0 and self.rank_sum_difference == 0
+
+
+@dataclass(frozen=True, slots=True)
+class TotalCheck:
+    """A counter beyond the albums: a band, a channel, the total, the dead letters."""
+
+    counter: str
+    label: str
+    redis: int
+    mongodb: int
+
+    @property
+    def difference(self) -> int:
+        """Redis minus MongoDB."""
+        return self.redis - self.mongodb
+
+    @property
+    def ok(self) -> bool:
+        """The counter agrees."""
+        return self.difference == 0
+
+
+@dataclass(frozen=True, slots=True)
+class AuditReport:
+    """Every counter of Redis next to its recount from MongoDB."""
+
+    albums: list[AlbumCheck]
+    totals: list[TotalCheck]
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def differences(self) -> int:
+        """How many counters disagree."""
+        return sum(not c.ok for c in self.albums) + sum(not c.ok for c in self.totals)
+
+    @property
+    def ok(self) -> bool:
+        """Redis and MongoDB agree on everything."""
+        return self.differences == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as plain data (``--json``)."""
+        return {
+            "ok": self.ok,
+            "differences": self.differences,
+            "seconds": round(self.seconds, 3),
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "albums": [
+                {
+                    **asdict(c),
+                    "votes_difference": c.votes_difference,
+                    "rank_sum_difference": c.rank_sum_difference,
+                }
+                for c in self.albums
+            ],
+            "totals": [{**asdict(c), "difference": c.difference} for c in self.totals],
+        }
+
+
+def compare(
+    standings: Standings, groups: list[GroupCount], *, dead_letters: int | None = None
+) -> AuditReport:
+    """Set every Redis counter beside its MongoDB recount (pure: no I/O)."""
+    votes: dict[tuple[str, str], int] = defaultdict(int)
+    sums: dict[tuple[str, str], float] = defaultdict(float)
+    bands: dict[str, int] = defaultdict(int)
+    channels: dict[str, int] = defaultdict(int)
+    for group in groups:
+        votes[(group.band, group.album)] += group.votes
+        sums[(group.band, group.album)] += group.rank_sum
+        bands[group.band] += group.votes
+        channels[group.channel] += group.votes
+    in_redis = {(s.band, s.album): s for s in standings.by_album}
+    albums = []
+    for band, album in list(in_redis) + [k for k in votes if k not in in_redis]:
+        standing = in_redis.get((band, album))
+        albums.append(
+            AlbumCheck(
+                band=band,
+                album=album,
+                redis_votes=standing.votes if standing else 0,
+                mongodb_votes=votes.get((band, album), 0),
+                redis_rank_sum=standing.rank_sum if standing else 0.0,
+                mongodb_rank_sum=round(sums.get((band, album), 0.0), RANK_SUM_DECIMALS),
+            )
+        )
+    totals = [
+        TotalCheck("band", band, standings.by_band.get(band, 0), bands.get(band, 0))
+        for band in dict.fromkeys([*standings.by_band, *bands])
+    ]
+    totals += [
+        TotalCheck(
+            "channel", channel, standings.by_channel.get(channel, 0), channels.get(channel, 0)
+        )
+        for channel in dict.fromkeys([*standings.by_channel, *channels])
+    ]
+    totals.append(TotalCheck("total", "all votes", standings.total, sum(votes.values())))
+    if dead_letters is not None:
+        totals.append(TotalCheck("dead letters", "all", standings.dead_letters, dead_letters))
+    return AuditReport(albums=albums, totals=totals)
+
+
+def audit(settings: Settings) -> AuditReport:
+    """Read both stores (Redis first: MongoDB, written first, may only be ahead) and compare."""
+    catalog = (
+        load_catalog(settings.catalog_path, year_now=time.gmtime().tm_year)
+        if settings.catalog_path
+        else None
+    )
+    redis_client = make_redis(settings)
+    mongo = make_mongo(settings, timeout_s=AUDIT_TIMEOUT_S)
+    try:
+        started = time.perf_counter()
+        with unavailable_as_store_error():
+            standings = read_standings(redis_client, catalog)
+        after_redis = time.perf_counter()
+        db = vote_database(mongo, settings)
+        groups = recount_votes(db)
+        after_recount = time.perf_counter()
+        dead = count_dead_letters(db)
+        finished = time.perf_counter()
+    finally:
+        redis_client.close()
+        mongo.close()
+    report = compare(standings, groups, dead_letters=dead)
+    timings = {
+        "redis": after_redis - started,
+        "mongodb_recount": after_recount - after_redis,
+        "mongodb_dead_letters": finished - after_recount,
+    }
+    return AuditReport(report.albums, report.totals, finished - started, timings)
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    """Print the comparison; exit 0 when everything agrees, 1 on a difference, 2 if unreadable."""
+    try:
+        report = audit(settings)
+    except (StoreUnavailable, CatalogError) as e:
+        print(f"certamen audit: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        _print(report, Console())
+    return 0 if report.ok else 1
+
+
+def _print(report: AuditReport, out: Console) -> None:
+    albums = Table(title="Votes per album: Redis vs MongoDB recount")
+    for column in ("band", "album", "Redis", "MongoDB", "difference", "rank sum R", "rank sum M"):
+        albums.add_column(column, justify="left" if column in ("band", "album") else "right")
+    for c in report.albums:
+        style = None if c.ok else "bold red"
+        albums.add_row(
+            c.band,
+            c.album,
+            str(c.redis_votes),
+            str(c.mongodb_votes),
+            f"{c.votes_difference:+d}" if c.votes_difference else "0",
+            f"{c.redis_rank_sum:.2f}",
+            f"{c.mongodb_rank_sum:.2f}",
+            style=style,
+        )
+    totals = Table(title="Bands, channels, totals")
+    for column in ("counter", "of", "Redis", "MongoDB", "difference"):
+        totals.add_column(column, justify="left" if column in ("counter", "of") else "right")
+    for t in report.totals:
+        totals.add_row(
+            t.counter,
+            t.label,
+            str(t.redis),
+            str(t.mongodb),
+            f"{t.difference:+d}" if t.difference else "0",
+            style=None if t.ok else "bold red",
+        )
+    out.print(albums)
+    out.print(totals)
+    verdict = (
+        "[green]Redis and MongoDB agree[/green]"
+        if report.ok
+        else f"[bold red]{report.differences} counter(s) differ[/bold red]"
+    )
+    out.print(f"{verdict} (read and recounted in {report.seconds:.2f} s)")

@@ -1,0 +1,219 @@
+"""The consumer's logic against in-memory stores that keep the same promises as the real ones.
+
+The fakes behave like the adapters: ``insert_vote`` refuses a second ``_id`` and
+returns what is stored; ``count_vote`` counts a vote id once. Real-server tests are
+in tests/integration/test_consumer*.py.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from certamen.adapters.errors import StoreUnavailable
+from certamen.consumer import Handler, Origin, Outcome
+from certamen.contract import VOTE_EVENT_TYPE, Candidate, Catalog, Vote
+
+NOW = datetime(2026, 11, 26, 17, 0, 0, tzinfo=UTC)
+VOTE = Vote(
+    vote_id="vote-0000001",
+    name="Bohemia Suburbana",
+    album="Mis palabras",
+    year=1997,
+    rank=9.5,
+    channel="grpc",
+    received_at="2026-11-26T16:59:59.500Z",
+)
+ORIGIN = Origin(topic="votes", partition=2, offset=41)
+
+
+class FakeLog:
+    def __init__(self) -> None:
+        self.votes: dict[str, dict[str, Any]] = {}
+        self.dead_letters: dict[str, dict[str, Any]] = {}
+        self.down = False
+
+    def insert_vote(self, document: Mapping[str, Any]) -> dict[str, Any] | None:
+        if self.down:
+            raise StoreUnavailable("mongodb", "connection refused")
+        if document["_id"] in self.votes:
+            return self.votes[document["_id"]]
+        self.votes[document["_id"]] = dict(document)
+        return None
+
+    def insert_dead_letter(self, document: Mapping[str, Any]) -> bool:
+        if document["_id"] in self.dead_letters:
+            return False
+        self.dead_letters[document["_id"]] = dict(document)
+        return True
+
+
+class FakeTally:
+    def __init__(self) -> None:
+        self.counted: dict[str, Vote] = {}
+        self.dead: dict[str, str] = {}
+        self.down = False
+
+    def count_vote(self, vote: Vote) -> bool:
+        if self.down:
+            raise StoreUnavailable("redis", "timeout")
+        if vote.vote_id in self.counted:
+            return False
+        self.counted[vote.vote_id] = vote
+        return True
+
+    def count_dead_letter(self, letter_id: str, rule: str) -> bool:
+        if letter_id in self.dead:
+            return False
+        self.dead[letter_id] = rule
+        return True
+
+    def by_album(self) -> Counter[str]:
+        return Counter(v.album_key for v in self.counted.values())
+
+
+def _event(vote: Vote = VOTE, **overrides: str) -> tuple[dict[str, str], bytes]:
+    attributes = {
+        "specversion": "1.0",
+        "id": vote.vote_id,
+        "type": VOTE_EVENT_TYPE,
+        "source": f"/producers/{vote.channel}",
+        "datacontenttype": "application/json",
+        **overrides,
+    }
+    return attributes, vote.to_json()
+
+
+@pytest.fixture
+def log() -> FakeLog:
+    return FakeLog()
+
+
+@pytest.fixture
+def tally() -> FakeTally:
+    return FakeTally()
+
+
+@pytest.fixture
+def handler(log: FakeLog, tally: FakeTally) -> Handler:
+    return Handler(log, tally, catalog=None, clock=lambda: NOW)
+
+
+def test_a_vote_is_logged_then_counted(handler: Handler, log: FakeLog, tally: FakeTally) -> None:
+    assert handler.handle(*_event(), ORIGIN) is Outcome.COUNTED
+    assert log.votes[VOTE.vote_id] == {
+        "_id": VOTE.vote_id,
+        **VOTE.to_dict(),
+        "processed_at": NOW,
+        "partition": 2,
+        "offset": 41,
+    }
+    assert tally.counted == {VOTE.vote_id: VOTE}
+
+
+def test_a_redelivery_changes_nothing(handler: Handler, log: FakeLog, tally: FakeTally) -> None:
+    handler.handle(*_event(), ORIGIN)
+    assert handler.handle(*_event(), Origin()) is Outcome.DUPLICATE
+    assert len(log.votes) == 1 and log.votes[VOTE.vote_id]["offset"] == 41
+    assert len(tally.counted) == 1
+
+
+def test_a_retry_after_mongodb_only_finishes_the_count(
+    handler: Handler, log: FakeLog, tally: FakeTally
+) -> None:
+    tally.down = True
+    with pytest.raises(StoreUnavailable):
+        handler.handle(*_event(), ORIGIN)
+    assert VOTE.vote_id in log.votes and not tally.counted  # the partial write
+    tally.down = False
+    assert handler.handle(*_event(), ORIGIN) is Outcome.COUNTED
+    assert len(log.votes) == 1 and len(tally.counted) == 1
+
+
+def test_mongodb_down_counts_nothing(handler: Handler, log: FakeLog, tally: FakeTally) -> None:
+    log.down = True
+    with pytest.raises(StoreUnavailable):
+        handler.handle(*_event(), ORIGIN)
+    assert not tally.counted
+
+
+def test_a_reused_id_counts_what_was_logged_first(
+    handler: Handler, log: FakeLog, tally: FakeTally
+) -> None:
+    tally.down = True
+    with pytest.raises(StoreUnavailable):
+        handler.handle(*_event(), ORIGIN)
+    tally.down = False
+    other = Vote(**{**VOTE.to_dict(), "album": "Otro disco", "rank": 1})
+    assert handler.handle(*_event(other), ORIGIN) is Outcome.COUNTED
+    assert tally.counted[VOTE.vote_id] == VOTE  # Redis and MongoDB agree on the vote
+    assert log.votes[VOTE.vote_id]["album"] == "Mis palabras"
+
+
+@pytest.mark.parametrize(
+    ("attributes", "body", "field", "rule"),
+    [
+        ({"type": "dev.knative.kafka.event"}, b"hello", "type", "unknown_type"),
+        ({}, b"{not json", "body", "json"),
+        ({}, b"[1, 2]", "body", "type"),
+        ({}, b'{"vote_id":"vote-0000001"}', "name", "required"),
+        ({"id": "some-other-id"}, None, "vote_id", "conflict"),
+        ({}, VOTE.to_json().replace(b'"rank":9.5', b'"rank":101'), "rank", "range"),
+    ],
+)
+def test_poison_becomes_a_dead_letter_with_its_reason(
+    handler: Handler,
+    log: FakeLog,
+    tally: FakeTally,
+    attributes: dict[str, str],
+    body: bytes | None,
+    field: str,
+    rule: str,
+) -> None:
+    event, vote_body = _event(**attributes)
+    assert (
+        handler.handle(event, vote_body if body is None else body, ORIGIN) is Outcome.DEAD_LETTERED
+    )
+    assert not log.votes and not tally.counted
+    (letter,) = log.dead_letters.values()
+    assert (letter["reason"]["field"], letter["reason"]["rule"]) == (field, rule)
+    assert letter["event"]["attributes"] == event
+    assert letter["event"]["data"] == (vote_body if body is None else body).decode()
+    assert letter["failed_at"] == NOW
+    assert (letter["partition"], letter["offset"]) == (2, 41)
+    assert list(tally.dead.values()) == [rule]
+
+
+def test_a_dead_letter_redelivered_is_one_letter(
+    handler: Handler, log: FakeLog, tally: FakeTally
+) -> None:
+    event = _event(type="other.type")
+    handler.handle(*event, ORIGIN)
+    handler.handle(*event, ORIGIN)
+    assert len(log.dead_letters) == 1 and len(tally.dead) == 1
+
+
+def test_binary_poison_is_kept_as_base64(handler: Handler, log: FakeLog) -> None:
+    attributes, _ = _event(type="x")
+    handler.handle(attributes, b"\xff\xfe", ORIGIN)
+    (letter,) = log.dead_letters.values()
+    assert letter["event"]["data_base64"] == "//4="
+
+
+def test_with_a_catalog_the_catalog_spelling_is_counted(log: FakeLog, tally: FakeTally) -> None:
+    catalog = Catalog("c", (Candidate("Bohemia Suburbana", "Mis Palabras", 1997),))
+    handler = Handler(log, tally, catalog=catalog, clock=lambda: NOW)
+    assert handler.handle(*_event(), ORIGIN) is Outcome.COUNTED
+    assert tally.counted[VOTE.vote_id].album == "Mis Palabras"
+
+
+def test_with_a_catalog_a_stranger_is_a_dead_letter(log: FakeLog, tally: FakeTally) -> None:
+    catalog = Catalog("c", (Candidate("Alux Nahual", "Alux Nahual", 1983),))
+    handler = Handler(log, tally, catalog=catalog, clock=lambda: NOW)
+    assert handler.handle(*_event(), ORIGIN) is Outcome.DEAD_LETTERED
+    (letter,) = log.dead_letters.values()
+    assert letter["reason"]["rule"] == "not_in_catalog"
