@@ -29,13 +29,12 @@ CATALOG_PATH = Path(__file__).resolve().parents[2] / "load" / "data" / "catalog.
 
 
 @pytest.fixture
-def store_contest(settings: Settings) -> Iterator[Settings]:
-    """Like ``contest`` without Kafka: a new MongoDB database and an empty Redis db.
+def store_contest(infra: Settings) -> Iterator[Settings]:
+    """Like ``contest`` without Kafka topics: a new MongoDB database and an empty Redis db.
 
-    The read side needs only Redis and MongoDB, which must be running (REDIS_URL,
-    MONGODB_URI); Kafka is not touched, which keeps these tests fast.
+    The read side needs only Redis and MongoDB; creating no topics keeps these tests fast.
     """
-    isolated = replace(settings, mongodb_database=f"certamen_read_{uuid.uuid4().hex[:10]}")
+    isolated = replace(infra, mongodb_database=f"certamen_read_{uuid.uuid4().hex[:10]}")
     client = redis.Redis.from_url(isolated.redis_url)
     client.flushdb()
     yield isolated
