@@ -1,0 +1,1 @@
+"""producer-wasm: HTTP ballots judged by a WebAssembly kernel, queued on Kafka through Intake."""
