@@ -1,0 +1,92 @@
+"""Kafka going away and coming back, with producer-grpc running: never OK, then recovery.
+
+This test runs its own Kafka (the stack's code, ``certamen up kafka``'s path) on
+free ports of 15500-15999, and stops it: the shared development Kafka is never touched.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2
+
+from certamen._generated.certamen.v1 import votes_pb2 as pb
+from certamen._generated.certamen.v1 import votes_pb2_grpc as pb_grpc
+from certamen.settings import Settings
+from certamen.stack import runner
+from certamen.stack.console import make_console
+from tests.integration.producer_grpc_harness import free_port, grpc_server, read_topic
+
+pytestmark = pytest.mark.integration
+
+GOOD = {"name": "Bohemia Suburbana", "album": "Mis palabras", "year": "1997", "rank": "9.5"}
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+KAFKA_TIMEOUT_S = 3.0  # CERTAMEN_KAFKA_TIMEOUT of the server under test
+
+
+@pytest.fixture
+def own_kafka(settings: Settings, tmp_path: Path) -> Iterator[Settings]:
+    """A Kafka of this test's own, started and stopped with the stack's runner."""
+    kafka_port, controller_port = free_port(), free_port()
+    own = replace(
+        settings,
+        kafka_bootstrap_servers=f"127.0.0.1:{kafka_port}",
+        ports=replace(settings.ports, kafka=kafka_port, kafka_controller=controller_port),
+        state_dir=tmp_path / "state",
+        votes_topic="votes",
+        external=frozenset(),
+    )
+    out = make_console(stderr=True)
+    runner.start(own, ["kafka"], out)
+    try:
+        yield own
+    finally:
+        runner.stop(own, out)
+
+
+def test_kafka_stopped_means_unavailable_and_not_serving_then_recovery(
+    own_kafka: Settings, tmp_path: Path
+) -> None:
+    out = make_console(stderr=True)
+    with grpc_server(own_kafka, tmp_path) as server:
+        stub = pb_grpc.VoteServiceStub(server.channel)
+        before = stub.Cast(pb.CastRequest(**GOOD), timeout=10)
+
+        runner.stop(own_kafka, out)
+
+        # Every answer is UNAVAILABLE, each within the Kafka timeout plus slack.
+        outcomes: list[tuple[float, Any]] = []
+        for attempt in range(4):
+            key = f"while-down-{attempt:04d}"
+            started = time.monotonic()
+            with pytest.raises(grpc.RpcError) as caught:
+                stub.Cast(pb.CastRequest(**GOOD), metadata=[("idempotency-key", key)], timeout=30)
+            outcomes.append((time.monotonic() - started, caught.value))
+            error: Any = caught.value
+            assert error.code() == grpc.StatusCode.UNAVAILABLE
+            assert dict(error.trailing_metadata())["certamen-vote-id"] == key
+        assert max(seconds for seconds, _ in outcomes) < KAFKA_TIMEOUT_S + 1.5
+        server.wait_health(NOT_SERVING, within_s=10.0)
+        fail_fast_started = time.monotonic()
+        with pytest.raises(grpc.RpcError):
+            stub.Cast(pb.CastRequest(**GOOD), timeout=30)
+        assert time.monotonic() - fail_fast_started < 0.5  # known down: no waiting
+
+        runner.start(own_kafka, ["kafka"], out)
+
+        server.wait_health(SERVING, within_s=60.0)
+        retried = stub.Cast(
+            pb.CastRequest(**GOOD), metadata=[("idempotency-key", "while-down-0000")], timeout=10
+        )
+        assert retried.vote_id == "while-down-0000"
+        assert server.process.poll() is None  # recovered without a restart
+
+    on_topic = {r.headers["ce_id"].decode() for r in read_topic(own_kafka)}
+    assert {before.vote_id, "while-down-0000"} <= on_topic
