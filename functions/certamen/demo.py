@@ -16,44 +16,37 @@ and the vote log) for a clean board. The stack keeps running; ``--down`` stops i
 from __future__ import annotations
 
 import argparse
-import time
-from collections import Counter
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import redis
-from pymongo.database import Database
 from pymongo.errors import PyMongoError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from certamen import tally
 from certamen.adapters import redis_keys as keys
 from certamen.adapters.errors import StoreUnavailable
-from certamen.adapters.mongo_store import (
-    DEAD_LETTERS,
-    VOTES,
-    count_dead_letters,
-    make_mongo,
-    recount_votes,
-    vote_database,
-)
-from certamen.adapters.redis_store import TallyWriter, make_redis
+from certamen.adapters.mongo_store import DEAD_LETTERS, VOTES, count_dead_letters, recount_votes
+from certamen.adapters.redis_store import TallyWriter
 from certamen.audit import AuditReport, compare
 from certamen.contract import Catalog, ContractError, load_catalog
 from certamen.demo_report import DemoResult, print_report, write_json
-from certamen.loadgen import LedgerTotals, new_run_id, read_ledgers, replay_prefix
-from certamen.loadgen.locust_run import LocustPlan, read_route_stats
-from certamen.loadgen.runlog import count_run, read_run_log
-from certamen.loadgen.verdict import judge
+from certamen.loadgen import new_run_id
+from certamen.loadgen.locust_run import LocustPlan
+from certamen.loadgen.replay import Progress as ReplayProgress
+from certamen.loadgen.replay import (
+    ReplayError,
+    Stores,
+    open_stores,
+    replay_and_count,
+    report_paths,
+)
 from certamen.settings import Settings
 from certamen.stack import runner
 from certamen.stack.console import make_console, print_error
 from certamen.stack.errors import StackError
+from certamen.tally import Standings
 from certamen.votefiles import (
-    AlbumId,
     VoteFile,
     VoteFileError,
     catalog_for,
@@ -63,19 +56,9 @@ from certamen.votefiles import (
     write_votes,
 )
 
-_POLL_S = 0.5
-_SETTLE_S = 1.0  # after the last count, a moment for a late duplicate to show
-_MONGO_TIMEOUT_S = 60.0  # the audit's recount groups the whole vote log
-
 
 class DemoError(RuntimeError):
     """The demo cannot run as asked; the message says why."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Stores:
-    redis: redis.Redis
-    db: Database[dict[str, Any]]
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
@@ -86,6 +69,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         return _demo(settings, args, out)
     except (
         DemoError,
+        ReplayError,
         VoteFileError,
         StackError,
         ContractError,
@@ -121,21 +105,20 @@ def _demo(settings: Settings, args: argparse.Namespace, out: Console) -> int:
         load_catalog(settings.catalog_path, year_now=_year()) if settings.catalog_path else None
     )
     expected = expected_tally(votes.records, judged_by)
-    stores = _open_stores(settings)
+    stores = open_stores(settings)
     if args.fresh:
         _reset_contest(stores, catalog)
         out.print("--fresh: the contest's counters, markers and vote log were emptied")
-    before = tally.read_standings(stores.redis, catalog)
     run_id = new_run_id()
-    run_dir = settings.state_dir.resolve() / "demo" / run_id
+    ledger_dir, report_prefix = report_paths(settings.state_dir.resolve() / "demo" / run_id)
     plan = LocustPlan(
         votes_file=votes.path,
         run_id=run_id,
-        users=min(args.users, len(votes)) or 1,
+        users=min(args.users, len(votes)),
         wasm_url=f"http://127.0.0.1:{settings.ports.producer_wasm}",
         grpc_target=f"127.0.0.1:{settings.ports.producer_grpc}",
-        ledger_dir=run_dir / "ledger",
-        report_prefix=run_dir / "locust",
+        ledger_dir=ledger_dir,
+        report_prefix=report_prefix,
         run_time_s=args.timeout,
         grpc_weight=args.grpc_weight,
         wasm_weight=args.wasm_weight,
@@ -144,35 +127,44 @@ def _demo(settings: Settings, args: argparse.Namespace, out: Console) -> int:
         f"replaying {len(votes)} votes of {votes.path} once, {plan.users} Locust users, "
         f"gRPC:HTTP users {args.grpc_weight}:{args.wasm_weight}, run {run_id}"
     )
-    prefix = replay_prefix(run_id, votes.tag)
-    ledger, waited = _replay_and_wait(plan, run_dir, stores, before.total, prefix, args, out)
-    after = tally.read_standings(stores.redis, catalog)
-    log = read_run_log(stores.db, prefix)
-    delta = _album_delta(before, after)
-    verdict = judge(ledger, log, delta, expected, records=len(votes))
-    audit = _audit(stores, after)
+    columns = (
+        TextColumn("{task.description:<24}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=out) as bars:
+        sent = bars.add_task("sent", total=len(votes))
+        counted = bars.add_task("counted / acknowledged", total=None)
+
+        def show(now: ReplayProgress) -> None:
+            bars.update(sent, completed=now.done)
+            bars.update(counted, completed=now.counted, total=max(now.acknowledged, 1))
+
+        outcome = replay_and_count(
+            plan,
+            votes,
+            expected,
+            stores,
+            catalog=catalog,
+            count_timeout_s=args.timeout,
+            progress=show,
+        )
+    audit = _audit(stores, outcome.after)
     result = DemoResult(
         run_id=run_id,
         votes=votes,
         expected=expected,
-        ledger=ledger,
-        log=log,
-        before=before,
-        after=after,
-        delta=delta,
-        rank_delta=_rank_delta(before, after),
-        routes=read_route_stats(plan.report_prefix),
-        verdict=verdict,
+        outcome=outcome,
         audit=audit,
-        waited_s=waited,
-        report=Path(f"{plan.report_prefix}.html"),
+        report=Path(f"{report_prefix}.html"),
         streamlit=f"http://127.0.0.1:{settings.ports.streamlit}",
         stopping=args.down,
     )
     print_report(result, out)
     if args.json:
         write_json(result, Path(args.json))
-    return 0 if verdict.ok and audit.ok else 1
+    return 0 if outcome.verdict.ok and audit.ok else 1
 
 
 def _vote_file(settings: Settings, args: argparse.Namespace, catalog: Catalog) -> VoteFile:
@@ -183,18 +175,7 @@ def _vote_file(settings: Settings, args: argparse.Namespace, catalog: Catalog) -
     return read_votes(path)
 
 
-def _open_stores(settings: Settings) -> _Stores:
-    mongo = make_mongo(settings, timeout_s=_MONGO_TIMEOUT_S)
-    return _Stores(make_redis(settings), vote_database(mongo, settings))
-
-
-def _audit(stores: _Stores, standings: tally.Standings) -> AuditReport:
-    """Every Redis counter against MongoDB's recount (Redis read first, as the audit does)."""
-    groups = recount_votes(stores.db)
-    return compare(standings, groups, dead_letters=count_dead_letters(stores.db))
-
-
-def _reset_contest(stores: _Stores, catalog: Catalog) -> None:
+def _reset_contest(stores: Stores, catalog: Catalog) -> None:
     """Empty the contest: counters, dedup markers and the vote log (indexes are kept)."""
     stores.redis.delete(*keys.CONTEST_KEYS)
     batch: list[bytes] = []
@@ -210,72 +191,10 @@ def _reset_contest(stores: _Stores, catalog: Catalog) -> None:
     TallyWriter(stores.redis).seed_candidates(catalog)
 
 
-def _replay_and_wait(
-    plan: LocustPlan,
-    run_dir: Path,
-    stores: _Stores,
-    total_before: int,
-    prefix: str,
-    args: argparse.Namespace,
-    out: Console,
-) -> tuple[LedgerTotals, float]:
-    """Run Locust, then wait for the counts; return the ledgers and the seconds waited."""
-    process = plan.start(run_dir / "locust.log")
-    records = 0  # this run's share of the file, known from the first ledger
-    columns = (
-        TextColumn("{task.description:<28}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=out, transient=False) as progress:
-        sending = progress.add_task("sent (acknowledged)", total=None)
-        counting = progress.add_task("counted / acknowledged", total=None)
-        ledger = read_ledgers(plan.ledger_dir)
-        deadline = time.monotonic() + args.timeout + 30
-        while process.poll() is None and time.monotonic() < deadline:
-            ledger = read_ledgers(plan.ledger_dir)
-            records = ledger.share or records
-            counted = _counted_since(stores, total_before)
-            progress.update(sending, completed=ledger.done, total=records or None)
-            progress.update(counting, completed=counted, total=max(ledger.accepted_total, 1))
-            time.sleep(_POLL_S)
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-            raise DemoError(f"Locust did not finish in time; see {run_dir / 'locust.log'}")
-        ledger = read_ledgers(plan.ledger_dir)
-        if not ledger.final:
-            raise DemoError(f"Locust ended without a final ledger; see {run_dir / 'locust.log'}")
-        progress.update(sending, completed=ledger.done, total=ledger.share)
-        started = time.monotonic()
-        deadline = started + args.timeout
-        accepted = ledger.accepted_total
-        while time.monotonic() < deadline:
-            counted = _counted_since(stores, total_before)
-            progress.update(counting, completed=counted, total=max(accepted, 1))
-            if counted >= accepted and count_run(stores.db, prefix) >= accepted:
-                time.sleep(_SETTLE_S)
-                break
-            time.sleep(_POLL_S)
-        progress.update(counting, completed=_counted_since(stores, total_before))
-    return ledger, time.monotonic() - started
-
-
-def _counted_since(stores: _Stores, total_before: int) -> int:
-    return int(stores.redis.get(keys.TOTAL) or 0) - total_before
-
-
-def _album_delta(before: tally.Standings, after: tally.Standings) -> Counter[AlbumId]:
-    old = {(s.band, s.album): s.votes for s in before.by_album}
-    return Counter(
-        {(s.band, s.album): s.votes - old.get((s.band, s.album), 0) for s in after.by_album}
-    )
-
-
-def _rank_delta(before: tally.Standings, after: tally.Standings) -> dict[AlbumId, float]:
-    old = {(s.band, s.album): s.rank_sum for s in before.by_album}
-    return {(s.band, s.album): s.rank_sum - old.get((s.band, s.album), 0.0) for s in after.by_album}
+def _audit(stores: Stores, standings: Standings) -> AuditReport:
+    """Every Redis counter against MongoDB's recount (Redis read first, as the audit does)."""
+    groups = recount_votes(stores.db)
+    return compare(standings, groups, dead_letters=count_dead_letters(stores.db))
 
 
 def _year() -> int:

@@ -16,11 +16,9 @@ from rich.console import Console
 from rich.table import Table
 
 from certamen.audit import AuditReport
-from certamen.loadgen.ledger import LedgerTotals
 from certamen.loadgen.locust_run import RouteStats
-from certamen.loadgen.runlog import RunLog
+from certamen.loadgen.replay import ReplayOutcome
 from certamen.loadgen.verdict import Verdict
-from certamen.tally import Standings
 from certamen.votefiles import AlbumId, ExpectedTally, VoteFile
 
 
@@ -31,19 +29,21 @@ class DemoResult:
     run_id: str
     votes: VoteFile
     expected: ExpectedTally
-    ledger: LedgerTotals
-    log: RunLog
-    before: Standings
-    after: Standings
-    delta: Counter[AlbumId]
-    rank_delta: dict[AlbumId, float]
-    routes: list[RouteStats]
-    verdict: Verdict
+    outcome: ReplayOutcome
     audit: AuditReport
-    waited_s: float
     report: Path
     streamlit: str
     stopping: bool
+
+    @property
+    def delta(self) -> Counter[AlbumId]:
+        """Votes each album gained during the run."""
+        return self.outcome.delta
+
+    @property
+    def verdict(self) -> Verdict:
+        """The judgement of the run."""
+        return self.outcome.verdict
 
     def standings(self) -> list[tuple[str, str, int, float | None, int]]:
         """(band, album, votes this run, average rank, votes in the file), most votes first."""
@@ -51,7 +51,8 @@ class DemoResult:
         rows = []
         for band, album in albums:
             votes = self.delta[(band, album)]
-            average = self.rank_delta.get((band, album), 0.0) / votes if votes else None
+            rank_sum = self.outcome.rank_delta.get((band, album), 0.0)
+            average = rank_sum / votes if votes else None
             rows.append((band, album, votes, average, self.expected.by_album[(band, album)]))
         return sorted(rows, key=lambda r: (-r[2], r[0].casefold(), r[1].casefold()))
 
@@ -67,20 +68,21 @@ def print_report(result: DemoResult, out: Console) -> None:
     """Standings, Locust's figures, the end-to-end figures and the verdict."""
     out.print(_bands_table(result))
     out.print(_standings_table(result))
-    if result.before.total and result.after.total != sum(result.delta.values()):
+    before, after = result.outcome.before, result.outcome.after
+    if before.total and after.total != sum(result.delta.values()):
         out.print(
-            f"These standings are this run's votes. The contest held {result.before.total} "
-            f"votes before it and holds {result.after.total} now (`--fresh` starts from zero)."
+            f"These standings are this run's votes. The contest held {before.total} "
+            f"votes before it and holds {after.total} now (`--fresh` starts from zero)."
         )
-    out.print(_locust_table(result.routes))
-    ledger = result.ledger
+    out.print(_locust_table(result.outcome.routes))
+    ledger = result.outcome.ledger
     out.print(
         f"votes: {ledger.accepted_total} acknowledged "
         f"({', '.join(f'{k} {v}' for k, v in sorted(ledger.accepted.items()))}), "
         f"{ledger.rejected_total} rejected, {ledger.failed_total} failed, "
         f"{sum(ledger.retries.values())} retries"
     )
-    log = result.log
+    log = result.outcome.log
     out.print(
         f"end to end: {log.count} votes counted in {log.span_s:.1f} s = {log.rate:,.0f} votes/s; "
         f"vote-to-count delay p50 {_ms(log.delay_ms(0.5))}, p99 {_ms(log.delay_ms(0.99))}, "
@@ -89,7 +91,7 @@ def print_report(result: DemoResult, out: Console) -> None:
     if result.audit.ok:
         out.print(
             f"audit: Redis and MongoDB agree on all {len(result.audit.albums)} albums and "
-            f"{len(result.audit.totals)} other counters ({result.after.total} votes in all)"
+            f"{len(result.audit.totals)} other counters ({after.total} votes in all)"
         )
     else:
         out.print(
@@ -118,7 +120,7 @@ def print_report(result: DemoResult, out: Console) -> None:
 
 def summary(result: DemoResult) -> dict[str, Any]:
     """The run as JSON-ready data (``--json``), for scripts and the end-to-end test."""
-    log, ledger = result.log, result.ledger
+    log, ledger = result.outcome.log, result.outcome.ledger
     return {
         "ok": result.verdict.ok and result.audit.ok,
         "run_id": result.run_id,
@@ -146,7 +148,7 @@ def summary(result: DemoResult) -> dict[str, Any]:
                 "p99_ms": r.p99_ms,
                 "rps": r.rps,
             }
-            for r in result.routes
+            for r in result.outcome.routes
         ],
         "end_to_end": {
             "votes": log.count,
@@ -161,8 +163,8 @@ def summary(result: DemoResult) -> dict[str, Any]:
             "file_checked": result.verdict.file_checked,
         },
         "audit": {"ok": result.audit.ok, "differences": result.audit.differences},
-        "contest_total": result.after.total,
-        "waited_s": result.waited_s,
+        "contest_total": result.outcome.after.total,
+        "waited_s": result.outcome.waited_s,
     }
 
 

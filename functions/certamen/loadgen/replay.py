@@ -1,0 +1,160 @@
+"""Replay a vote file once through the running stack and wait until it is counted.
+
+Shared by ``certamen demo`` and the end-to-end benchmark: start Locust headless
+(:mod:`certamen.loadgen.locust_run`), follow its ledgers while it sends, then wait
+(bounded) until the tally has grown by the number of acknowledged votes and the vote
+log holds them, and judge the run (:mod:`certamen.loadgen.verdict`). Progress goes
+to a callback so each caller shows it its own way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+from pymongo.database import Database
+
+from certamen import tally
+from certamen.adapters import redis_keys as keys
+from certamen.adapters.mongo_store import make_mongo, vote_database
+from certamen.adapters.redis_store import make_redis
+from certamen.contract import Catalog
+from certamen.loadgen.keys import replay_prefix
+from certamen.loadgen.ledger import LedgerTotals, read_ledgers
+from certamen.loadgen.locust_run import LocustPlan, RouteStats, read_route_stats
+from certamen.loadgen.runlog import RunLog, count_run, read_run_log
+from certamen.loadgen.verdict import Verdict, judge
+from certamen.settings import Settings
+from certamen.votefiles import AlbumId, ExpectedTally, VoteFile
+
+_POLL_S = 0.5
+_SETTLE_S = 1.0  # after the last count, a moment for a late duplicate to show
+_LOCUST_GRACE_S = 30.0  # beyond its own run time, before Locust is killed
+_MONGO_TIMEOUT_S = 60.0  # reads of a whole run (and the audit's recount) take a while
+
+
+class ReplayError(RuntimeError):
+    """Locust did not finish its replay; the message points at its log."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stores:
+    """The clients a replay reads the tally and the vote log with."""
+
+    redis: redis.Redis
+    db: Database[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Where a replay stands: records done of this run's share, counted of acknowledged."""
+
+    done: int
+    share: int
+    counted: int
+    acknowledged: int
+    sending: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayOutcome:
+    """A finished replay: the ledgers, the vote log, the tally's change and the verdict."""
+
+    ledger: LedgerTotals
+    log: RunLog
+    before: tally.Standings
+    after: tally.Standings
+    delta: Counter[AlbumId]
+    rank_delta: dict[AlbumId, float]
+    routes: list[RouteStats]
+    verdict: Verdict
+    waited_s: float
+
+
+def open_stores(settings: Settings) -> Stores:
+    """Redis and the contest's MongoDB database, with room for long reads."""
+    mongo = make_mongo(settings, timeout_s=_MONGO_TIMEOUT_S)
+    return Stores(make_redis(settings), vote_database(mongo, settings))
+
+
+def replay_and_count(
+    plan: LocustPlan,
+    votes: VoteFile,
+    expected: ExpectedTally | None,
+    stores: Stores,
+    *,
+    catalog: Catalog | None,
+    count_timeout_s: float,
+    progress: Callable[[Progress], None] = lambda _: None,
+) -> ReplayOutcome:
+    """Replay ``votes`` with ``plan``, wait for the counts, judge the run."""
+    before = tally.read_standings(stores.redis, catalog)
+    prefix = replay_prefix(plan.run_id, votes.tag)
+    log_file = plan.report_prefix.parent / "locust.log"
+    process = plan.start(log_file)
+    deadline = time.monotonic() + plan.run_time_s + _LOCUST_GRACE_S
+    ledger = read_ledgers(plan.ledger_dir)
+    while process.poll() is None and time.monotonic() < deadline:
+        ledger = read_ledgers(plan.ledger_dir)
+        progress(_progress(ledger, stores, before.total, sending=True))
+        time.sleep(_POLL_S)
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+        raise ReplayError(f"Locust did not finish in time; see {log_file}")
+    ledger = read_ledgers(plan.ledger_dir)
+    if not ledger.final:
+        raise ReplayError(f"Locust ended without a final ledger; see {log_file}")
+    started = time.monotonic()
+    while time.monotonic() < started + count_timeout_s:
+        now = _progress(ledger, stores, before.total, sending=False)
+        progress(now)
+        if now.counted >= now.acknowledged and count_run(stores.db, prefix) >= now.acknowledged:
+            time.sleep(_SETTLE_S)
+            break
+        time.sleep(_POLL_S)
+    waited = time.monotonic() - started
+    progress(_progress(ledger, stores, before.total, sending=False))
+    after = tally.read_standings(stores.redis, catalog)
+    log = read_run_log(stores.db, prefix)
+    delta = album_delta(before, after)
+    return ReplayOutcome(
+        ledger=ledger,
+        log=log,
+        before=before,
+        after=after,
+        delta=delta,
+        rank_delta=_rank_delta(before, after),
+        routes=read_route_stats(plan.report_prefix),
+        verdict=judge(ledger, log, delta, expected, records=len(votes)),
+        waited_s=waited,
+    )
+
+
+def album_delta(before: tally.Standings, after: tally.Standings) -> Counter[AlbumId]:
+    """How many votes each album gained between two snapshots."""
+    old = {(s.band, s.album): s.votes for s in before.by_album}
+    change = {(s.band, s.album): s.votes - old.get((s.band, s.album), 0) for s in after.by_album}
+    return Counter(change)
+
+
+def _rank_delta(before: tally.Standings, after: tally.Standings) -> dict[AlbumId, float]:
+    old = {(s.band, s.album): s.rank_sum for s in before.by_album}
+    return {(s.band, s.album): s.rank_sum - old.get((s.band, s.album), 0.0) for s in after.by_album}
+
+
+def _progress(
+    ledger: LedgerTotals, stores: Stores, total_before: int, *, sending: bool
+) -> Progress:
+    counted = int(stores.redis.get(keys.TOTAL) or 0) - total_before
+    return Progress(ledger.done, ledger.share, counted, ledger.accepted_total, sending)
+
+
+def report_paths(run_dir: Path) -> tuple[Path, Path]:
+    """Where a run's ledgers and Locust reports go inside its folder."""
+    return run_dir / "ledger", run_dir / "locust"
