@@ -1,0 +1,151 @@
+"""``certamen demo`` end to end: the whole local stack, a 1,000-vote contest through both routes.
+
+One demo run (the real command, in a child process, against whatever stack the
+environment names — on a fresh machine it starts everything) is shared by the
+tests of this module. They check what a user sees: the exit code, the printed
+standings against the file's own counts, and — independently of the demo's own
+bookkeeping — that each record of the file reached Kafka exactly once and was
+stored exactly once in the vote log.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from certamen.adapters.kafka import make_consumer, message_from_record
+from certamen.adapters.mongo_store import VOTES, make_mongo, vote_database
+from certamen.contract import event_from_kafka
+from certamen.loadgen import parse_replay_key, replay_prefix
+from certamen.loadgen.runlog import id_range
+from certamen.settings import Settings
+
+pytestmark = pytest.mark.e2e
+
+VOTES_IN_FILE = 1_000
+# A fresh machine installs Java, Kafka and builds FerretDB on first use.
+FIRST_RUN_TIMEOUT_S = 1_800
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """The demo's exit code, console output and JSON summary, and the file it replayed."""
+
+    code: int
+    output: str
+    summary: dict[str, Any]
+    records: list[dict[str, Any]]
+    prefix: str
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
+    folder = tmp_path_factory.mktemp("demo")
+    summary_path = folder / "summary.json"
+    command = [
+        sys.executable,
+        "-m",
+        "certamen.cli",
+        "demo",
+        *("--votes", str(VOTES_IN_FILE), "--seed", "7", "--users", "20"),
+        *("--timeout", "300", "--json", str(summary_path)),
+    ]
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=FIRST_RUN_TIMEOUT_S, check=False
+    )
+    output = result.stdout + result.stderr
+    assert summary_path.exists(), output[-5000:]
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    records = json.loads(Path(summary["votes_file"]).read_text(encoding="utf-8"))
+    tag = _tag(Path(summary["votes_file"]))
+    yield DemoRun(
+        result.returncode, output, summary, records, replay_prefix(summary["run_id"], tag)
+    )
+
+
+def _tag(path: Path) -> str:
+    from certamen.votefiles import read_votes
+
+    return read_votes(path).tag
+
+
+def test_the_demo_passes_and_counts_every_acknowledged_vote(demo: DemoRun) -> None:
+    assert demo.code == 0, demo.output[-5000:]
+    assert demo.summary["ok"]
+    assert demo.summary["acknowledged"]["total"] == VOTES_IN_FILE
+    assert demo.summary["counted"] == {"vote_log": VOTES_IN_FILE, "tally": VOTES_IN_FILE}
+    assert set(demo.summary["acknowledged"]["by_route"]) == {"grpc", "wasm"}
+    assert demo.summary["audit"]["ok"]
+    assert "OK: every acknowledged vote counted exactly once (1000)" in demo.output
+
+
+def test_the_printed_standings_equal_the_files_counts_per_album(demo: DemoRun) -> None:
+    in_file = Counter((r["name"], r["album"]) for r in demo.records)
+    printed = {
+        (row["band"], row["album"]): row["votes"]
+        for row in demo.summary["standings"]
+        if row["votes"]
+    }
+
+    assert printed == in_file
+    for (band, album), votes in in_file.items():
+        assert any(
+            band in line and album in line and f" {votes:,} " in line
+            for line in demo.output.splitlines()
+        ), f"{band} — {album}: {votes} not printed"
+
+
+def test_each_record_reached_kafka_exactly_once(demo: DemoRun, settings: Settings) -> None:
+    on_kafka = Counter(
+        key.index
+        for vote_id in _vote_ids_on_topic(settings)
+        if vote_id.startswith(demo.prefix) and (key := parse_replay_key(vote_id)) is not None
+    )
+
+    assert sorted(on_kafka) == list(range(VOTES_IN_FILE))
+    assert set(on_kafka.values()) == {1}
+
+
+def test_each_record_was_stored_exactly_once(demo: DemoRun, settings: Settings) -> None:
+    mongo = make_mongo(settings)
+    try:
+        ids = [
+            d["_id"]
+            for d in vote_database(mongo, settings)[VOTES].find(
+                {"_id": id_range(demo.prefix)}, {"_id": 1}
+            )
+        ]
+    finally:
+        mongo.close()
+    indices = sorted(key.index for i in ids if (key := parse_replay_key(i)) is not None)
+
+    assert indices == list(range(VOTES_IN_FILE))
+
+
+def _vote_ids_on_topic(settings: Settings) -> Iterator[str]:
+    """Every event id on the votes topic, read from the start to the current end."""
+    from kafka import TopicPartition
+
+    consumer = make_consumer(settings, group_id=None, enable_auto_commit=False)
+    try:
+        partitions = [
+            TopicPartition(settings.votes_topic, p)
+            for p in consumer.partitions_for_topic(settings.votes_topic) or ()
+        ]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        end = consumer.end_offsets(partitions)
+        while any(consumer.position(tp) < end[tp] for tp in partitions):
+            for records in consumer.poll(timeout_ms=1_000, max_records=5_000).values():
+                for record in records:
+                    yield str(event_from_kafka(message_from_record(record))["id"])
+    finally:
+        consumer.close()
