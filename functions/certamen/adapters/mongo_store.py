@@ -8,15 +8,18 @@ created here at start-up; the audit's recount is a server-side aggregation.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import queue
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, MongoClient
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import (
+    BulkWriteError,
     ConnectionFailure,
     DuplicateKeyError,
     ExecutionTimeout,
@@ -33,6 +36,7 @@ VOTES = "votes"
 DEAD_LETTERS = "dead_letters"
 # Short by default: a consumer that cannot reach MongoDB answers 503 quickly and is retried.
 DEFAULT_TIMEOUT_S = 2.0
+_DUPLICATE_KEY = 11000
 
 VOTE_INDEXES = (
     IndexModel([("received_at", DESCENDING)], name="received_at_desc"),
@@ -118,16 +122,28 @@ class VoteLog:
         The caller counts what is stored: on a duplicate id that is the earlier
         document, so Redis and MongoDB always agree on what the vote was.
         """
+        return self.insert_votes([document])[0]
+
+    def insert_votes(self, documents: Sequence[Mapping[str, Any]]) -> list[Document | None]:
+        """Store several vote documents in one round trip; per document as :meth:`insert_vote`."""
         with unavailable_as_store_error():
-            for _ in range(2):
-                try:
-                    self._votes.insert_one(dict(document))
-                    return None
-                except DuplicateKeyError:
-                    stored = self._votes.find_one({"_id": document["_id"]})
-                    if stored is not None:
-                        return stored
-            raise StoreUnavailable("mongodb", f"vote {document['_id']} is neither new nor stored")
+            try:
+                self._votes.insert_many([dict(d) for d in documents], ordered=False)
+                return [None] * len(documents)
+            except BulkWriteError as e:
+                errors = e.details.get("writeErrors", [])
+                if any(error.get("code") != _DUPLICATE_KEY for error in errors):
+                    raise
+                duplicates = [int(error["index"]) for error in errors]
+            ids = list({documents[i]["_id"] for i in duplicates})
+            stored = {d["_id"]: d for d in self._votes.find({"_id": {"$in": ids}})}
+        results: list[Document | None] = [None] * len(documents)
+        for i in duplicates:
+            found = stored.get(documents[i]["_id"])
+            if found is None:  # refused as a duplicate, yet not there: let the caller retry
+                raise StoreUnavailable("mongodb", f"vote {documents[i]['_id']} vanished")
+            results[i] = found
+        return results
 
     def insert_dead_letter(self, document: Mapping[str, Any]) -> bool:
         """Store a dead letter; False when a letter with this ``_id`` is already there."""
@@ -137,6 +153,80 @@ class VoteLog:
             except DuplicateKeyError:
                 return False
             return True
+
+
+class BatchedVoteLog:
+    """Group commit: the vote inserts of concurrent requests share one ``insert_many``.
+
+    One writer thread takes whatever inserts are waiting and writes them together;
+    each caller blocks until its own document's outcome is known, so the semantics
+    of :meth:`VoteLog.insert_vote` are unchanged. FerretDB (SQLite) pays a
+    transaction per insert: batching is what lets it keep up (load/results/).
+    """
+
+    def __init__(self, log: VoteLog, *, max_batch: int = 64, timeout_s: float = 30.0) -> None:
+        self._log = log
+        self._max_batch = max_batch
+        self._timeout_s = timeout_s
+        self._queue: queue.SimpleQueue[_PendingInsert | None] = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._write_forever, name="vote-log", daemon=True)
+        self._writer.start()
+
+    def insert_vote(self, document: Mapping[str, Any]) -> Document | None:
+        """As :meth:`VoteLog.insert_vote`, written together with the other waiting inserts."""
+        pending = _PendingInsert(document)
+        self._queue.put(pending)
+        if not pending.done.wait(self._timeout_s):
+            raise StoreUnavailable("mongodb", f"no answer within {self._timeout_s:.0f} s")
+        if pending.error is not None:
+            raise pending.error
+        return pending.stored
+
+    def insert_dead_letter(self, document: Mapping[str, Any]) -> bool:
+        """Dead letters are rare: written directly."""
+        return self._log.insert_dead_letter(document)
+
+    def close(self) -> None:
+        """Let the writer finish what is queued and stop."""
+        self._queue.put(None)
+        self._writer.join(timeout=self._timeout_s)
+
+    def _write_forever(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            while len(batch) < self._max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._queue.put(None)
+                    break
+                batch.append(more)
+            self._write(batch)
+
+    def _write(self, batch: list[_PendingInsert]) -> None:
+        try:
+            results = self._log.insert_votes([p.document for p in batch])
+            for pending, stored in zip(batch, results, strict=True):
+                pending.stored = stored
+        except Exception as e:  # every caller of the batch gets the error, to answer 5xx
+            for pending in batch:
+                pending.error = e
+        finally:
+            for pending in batch:
+                pending.done.set()
+
+
+@dataclass(slots=True)
+class _PendingInsert:
+    document: Mapping[str, Any]
+    stored: Document | None = None
+    error: Exception | None = None
+    done: threading.Event = field(default_factory=threading.Event)
 
 
 def recount_votes(db: Database[Document]) -> list[GroupCount]:

@@ -9,6 +9,7 @@ import redis
 from pymongo import MongoClient
 
 from certamen.adapters.mongo_store import (
+    BatchedVoteLog,
     Document,
     VoteLog,
     ensure_indexes,
@@ -27,10 +28,12 @@ class Stores:
 
     redis: redis.Redis
     mongo: MongoClient[Document]
+    log: BatchedVoteLog
     handler: Handler
 
     def close(self) -> None:
-        """Close both clients."""
+        """Finish the queued inserts, then close both clients."""
+        self.log.close()
         self.redis.close()
         self.mongo.close()
 
@@ -62,8 +65,9 @@ def open_stores(settings: Settings, *, prepare: bool) -> Stores:
         client.close()
         mongo.close()
         raise
-    handler = Handler(log, tally, catalog=catalog, clock=utc_now)
-    return Stores(redis=client, mongo=mongo, handler=handler)
+    batched = BatchedVoteLog(log)
+    handler = Handler(batched, tally, catalog=catalog, clock=utc_now)
+    return Stores(redis=client, mongo=mongo, log=batched, handler=handler)
 
 
 def _catalog(settings: Settings) -> Catalog | None:
