@@ -27,6 +27,7 @@ from certamen.contract import event_from_kafka
 from certamen.loadgen import parse_replay_key, replay_prefix
 from certamen.loadgen.runlog import id_range
 from certamen.settings import Settings
+from certamen.votefiles import read_votes
 
 pytestmark = pytest.mark.e2e
 
@@ -64,17 +65,10 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
     output = result.stdout + result.stderr
     assert summary_path.exists(), output[-5000:]
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    records = json.loads(Path(summary["votes_file"]).read_text(encoding="utf-8"))
-    tag = _tag(Path(summary["votes_file"]))
-    yield DemoRun(
-        result.returncode, output, summary, records, replay_prefix(summary["run_id"], tag)
-    )
-
-
-def _tag(path: Path) -> str:
-    from certamen.votefiles import read_votes
-
-    return read_votes(path).tag
+    votes = read_votes(Path(summary["votes_file"]))
+    records = [dict(r) for r in votes.records]
+    prefix = replay_prefix(summary["run_id"], votes.tag)
+    yield DemoRun(result.returncode, output, summary, records, prefix)
 
 
 def test_the_demo_passes_and_counts_every_acknowledged_vote(demo: DemoRun) -> None:
