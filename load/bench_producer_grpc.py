@@ -1,0 +1,453 @@
+"""Benchmark producer-grpc side by side with a no-op grpcio server of the same settings.
+
+    .venv/bin/python load/bench_producer_grpc.py            # ~2 min, writes load/results/
+    .venv/bin/python load/bench_producer_grpc.py --quick    # ~30 s smoke run
+
+What it measures, in one run on this machine against the real local Kafka
+(``KAFKA_BOOTSTRAP_SERVERS``, default 127.0.0.1:9092; a topic of its own, deleted after):
+
+- unary ``Cast`` votes/s, closed loop, for producer-grpc and for a no-op server built by
+  the same ``new_grpc_server()`` (thread pool, max concurrent RPCs, options) whose
+  handler decodes the request and returns a constant receipt: goal >= 75%;
+- ``CastBatch`` votes/s (batches of 500): goal >= 10,000;
+- p50/p99 latency of ``Cast`` at a stated open-loop rate, and at full speed;
+- start-up time from spawning ``certamen producer-grpc`` to health SERVING (goal <= 1.5 s);
+- resident memory (VmRSS after the runs, VmHWM peak) of each server (goal <= 150 MB).
+
+Clients run in separate processes (grpc.aio, many calls in flight each) so they do not
+share the server's GIL. Every run is bounded in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from certamen._generated.certamen.v1 import votes_pb2 as pb
+
+REPO = Path(__file__).resolve().parents[1]
+BALLOT = {"name": "Bohemia Suburbana", "album": "Mis palabras", "year": "1997", "rank": "9.5"}
+CAST = "/certamen.v1.VoteService/Cast"
+CAST_BATCH = "/certamen.v1.VoteService/CastBatch"
+BATCH_SIZE = 500
+
+
+# --- the no-op server (runs in its own process) -------------------------------------------
+
+
+def serve_noop(port: int) -> None:
+    """A grpcio server with producer-grpc's settings whose handlers do no vote work."""
+    from certamen.producer_grpc.messages import decoder
+    from certamen.producer_grpc.server import new_grpc_server
+
+    receipt = pb.Receipt(vote_id="0" * 36, received_at="2026-01-01T00:00:00.000Z")
+
+    def cast(request: Any, context: Any) -> pb.Receipt:
+        return receipt
+
+    def cast_batch(request: Any, context: Any) -> pb.CastBatchResponse:
+        return pb.CastBatchResponse(
+            results=[pb.CastResult(index=i, receipt=receipt) for i in range(len(request.votes))]
+        )
+
+    methods = {
+        "Cast": grpc.unary_unary_rpc_method_handler(
+            cast,
+            request_deserializer=decoder(pb.CastRequest),
+            response_serializer=pb.Receipt.SerializeToString,
+        ),
+        "CastBatch": grpc.unary_unary_rpc_method_handler(
+            cast_batch,
+            request_deserializer=decoder(pb.CastBatchRequest),
+            response_serializer=pb.CastBatchResponse.SerializeToString,
+        ),
+    }
+    server = new_grpc_server()
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler("certamen.v1.VoteService", methods),)
+    )
+    server.add_registered_method_handlers("certamen.v1.VoteService", methods)
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    server.stop(1).wait()
+
+
+# --- clients (each in its own process) ----------------------------------------------------
+
+
+@dataclass
+class ClientResult:
+    """What one client process saw during the measured window."""
+
+    votes: int = 0
+    calls: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    latencies_ms: list[float] = field(default_factory=list)
+
+
+async def _client(
+    target: str, method: str, concurrency: int, warmup_s: float, seconds: float, rate: float
+) -> ClientResult:
+    result = ClientResult()
+    cast_request = pb.CastRequest(**BALLOT).SerializeToString()
+    batch_request = pb.CastBatchRequest(
+        votes=[pb.CastRequest(**BALLOT)] * BATCH_SIZE
+    ).SerializeToString()
+    body, votes_per_call = (
+        (batch_request, BATCH_SIZE) if method == CAST_BATCH else (cast_request, 1)
+    )
+    async with grpc.aio.insecure_channel(target) as channel:
+        call = channel.unary_unary(
+            method, request_serializer=lambda b: b, response_deserializer=lambda b: b
+        )
+        await call(body, timeout=10)  # connect before the clock starts
+        start = time.monotonic() + warmup_s
+        end = start + seconds
+
+        async def one() -> None:
+            sent = time.monotonic()
+            try:
+                await call(body, timeout=10)
+            except grpc.aio.AioRpcError as e:
+                if sent >= start:
+                    name = e.code().name
+                    result.errors[name] = result.errors.get(name, 0) + 1
+                return
+            done = time.monotonic()
+            if start <= sent and done <= end:
+                result.calls += 1
+                result.votes += votes_per_call
+                result.latencies_ms.append((done - sent) * 1000)
+
+        if rate > 0:  # open loop: calls leave at a fixed rate, whatever the answers do
+            tasks = set()
+            next_at = time.monotonic()
+            while next_at < end:
+                await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+                task = asyncio.create_task(one())
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+                next_at += 1 / rate
+            await asyncio.gather(*tasks)
+        else:  # closed loop: ``concurrency`` calls always in flight
+
+            async def worker() -> None:
+                while time.monotonic() < end:
+                    await one()
+
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return result
+
+
+def _client_process(queue: Any, *args: Any) -> None:
+    queue.put(asdict(asyncio.run(_client(*args))))
+
+
+@dataclass
+class Run:
+    """One measured load: throughput and latency over all client processes."""
+
+    label: str
+    votes_per_s: float
+    calls_per_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: dict[str, int]
+
+
+def load(
+    label: str,
+    target: str,
+    method: str,
+    *,
+    processes: int,
+    concurrency: int,
+    seconds: float,
+    rate: float = 0.0,
+    warmup_s: float = 1.0,
+) -> Run:
+    """Run ``processes`` client processes against ``target``; combine what they saw."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    clients = [
+        context.Process(
+            target=_client_process,
+            args=(queue, target, method, concurrency, warmup_s, seconds, rate / processes),
+        )
+        for _ in range(processes)
+    ]
+    for client in clients:
+        client.start()
+    results = [ClientResult(**queue.get(timeout=seconds + warmup_s + 60)) for _ in clients]
+    for client in clients:
+        client.join(timeout=30)
+    latencies = sorted(x for r in results for x in r.latencies_ms)
+    errors: dict[str, int] = {}
+    for r in results:
+        for name, count in r.errors.items():
+            errors[name] = errors.get(name, 0) + count
+    run = Run(
+        label=label,
+        votes_per_s=sum(r.votes for r in results) / seconds,
+        calls_per_s=sum(r.calls for r in results) / seconds,
+        p50_ms=_quantile(latencies, 0.50),
+        p99_ms=_quantile(latencies, 0.99),
+        errors=errors,
+    )
+    print(
+        f"  {label}: {run.votes_per_s:,.0f} votes/s, p50 {run.p50_ms:.1f} ms, "
+        f"p99 {run.p99_ms:.1f} ms, errors {errors or 0}",
+        flush=True,
+    )
+    return run
+
+
+def _quantile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+# --- servers under test -------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _wait_serving(target: str, process: subprocess.Popen[bytes], within_s: float) -> float:
+    """Seconds until the health service says SERVING (the server's own readiness)."""
+    started = time.monotonic()
+    # Reconnect at once after "connection refused": grpc's default backoff (1 s) would
+    # be measured as the server's start-up time.
+    options = [("grpc.initial_reconnect_backoff_ms", 10), ("grpc.min_reconnect_backoff_ms", 10),
+               ("grpc.max_reconnect_backoff_ms", 20)]  # fmt: skip
+    with grpc.insecure_channel(target, options=options) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() - started < within_s:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited with {process.returncode}")
+            try:
+                response = stub.Check(health_pb2.HealthCheckRequest(), timeout=0.2)
+                if response.status == health_pb2.HealthCheckResponse.SERVING:
+                    return time.monotonic() - started
+            except grpc.RpcError:
+                pass
+            time.sleep(0.005)
+    raise RuntimeError(f"{target} not SERVING within {within_s} s")
+
+
+def _wait_port(target: str, within_s: float) -> None:
+    with grpc.insecure_channel(target) as channel:
+        grpc.channel_ready_future(channel).result(timeout=within_s)
+
+
+@contextmanager
+def producer_grpc(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes], float]]:
+    """``certamen producer-grpc``; yields its target, process and start-up seconds."""
+    port = _free_port()
+    target = f"127.0.0.1:{port}"
+    spawned = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "certamen.cli", "producer-grpc"],
+        env={**env, "PORT": str(port), "CERTAMEN_PRODUCER_GRPC_METRICS_PORT": str(_free_port())},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_serving(target, process, within_s=30)
+        yield target, process, time.monotonic() - spawned
+    finally:
+        _stop(process)
+
+
+@contextmanager
+def noop_server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """The no-op server in its own process."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--serve-noop", str(port)],
+        stdout=subprocess.DEVNULL,
+    )
+    target = f"127.0.0.1:{port}"
+    try:
+        _wait_port(target, within_s=30)
+        yield target, process
+    finally:
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """VmRSS (now) and VmHWM (peak) of a process, in MB."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(value.split()[0]) / 1024
+    return fields
+
+
+@contextmanager
+def bench_topic(env: dict[str, str]) -> Iterator[str]:
+    """A 6-partition topic of the benchmark's own on the real Kafka, deleted afterwards."""
+    from certamen.adapters.kafka import ensure_topics, make_admin
+    from certamen.settings import load as load_settings
+
+    settings = load_settings(env)
+    name = f"bench-grpc-{uuid.uuid4().hex[:8]}"
+    admin = make_admin(settings)
+    try:
+        ensure_topics(admin, [(name, 6)])
+        yield name
+    finally:
+        admin.delete_topics([name])
+        admin.close()
+
+
+# --- the benchmark ------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark, print it, write load/results/producer-grpc.{md,json}."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--serve-noop", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="short runs (smoke check)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per run")
+    parser.add_argument("--processes", type=int, default=2, help="client processes")
+    parser.add_argument("--concurrency", type=int, default=32, help="calls in flight/process")
+    parser.add_argument("--rate", type=float, default=1000.0, help="open-loop votes/s")
+    parser.add_argument("--output", type=Path, default=REPO / "load" / "results")
+    args = parser.parse_args(argv)
+    if args.serve_noop:
+        serve_noop(args.serve_noop)
+        return 0
+    seconds = 3.0 if args.quick else args.seconds
+    env = {**os.environ}
+    env.setdefault("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    shape: dict[str, Any] = {"processes": args.processes, "concurrency": args.concurrency}
+    figures: dict[str, Any] = {
+        "command": "python load/bench_producer_grpc.py" + (" --quick" if args.quick else ""),
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        "load_average_before": os.getloadavg(),
+        "seconds_per_run": seconds,
+        "clients": shape,
+        "kafka": env["KAFKA_BOOTSTRAP_SERVERS"],
+    }
+    with bench_topic(env) as topic:
+        env["CERTAMEN_TOPIC"] = topic
+        print(f"start-up (spawn -> health SERVING), topic {topic}:", flush=True)
+        startups = []
+        for _ in range(2 if args.quick else 5):
+            with producer_grpc(env) as (_, _, seconds_to_ready):
+                startups.append(seconds_to_ready)
+        figures["startup_s"] = {"median": statistics.median(startups), "all": startups}
+        print(f"  median {statistics.median(startups):.2f} s of {startups}", flush=True)
+
+        runs: dict[str, Run] = {}
+        with noop_server() as (target, process):
+            print("no-op grpcio server (same settings):", flush=True)
+            runs["noop_cast"] = load("no-op Cast", target, CAST, seconds=seconds, **shape)
+            runs["noop_batch"] = load(
+                "no-op CastBatch", target, CAST_BATCH, processes=args.processes,
+                concurrency=2, seconds=seconds,
+            )  # fmt: skip
+            figures["noop_memory_mb"] = memory_mb(process.pid)
+        with producer_grpc(env) as (target, process, _):
+            print("producer-grpc (real Kafka, acks=all):", flush=True)
+            runs["cast"] = load("Cast", target, CAST, seconds=seconds, **shape)
+            runs["batch"] = load(
+                "CastBatch", target, CAST_BATCH, processes=args.processes,
+                concurrency=2, seconds=seconds,
+            )  # fmt: skip
+            runs["cast_at_rate"] = load(
+                f"Cast at {args.rate:.0f}/s", target, CAST, processes=args.processes,
+                concurrency=0, seconds=seconds, rate=args.rate,
+            )  # fmt: skip
+            figures["memory_mb"] = memory_mb(process.pid)
+    figures["runs"] = {name: asdict(run) for name, run in runs.items()}
+    figures["cast_vs_noop"] = runs["cast"].votes_per_s / runs["noop_cast"].votes_per_s
+    figures["open_loop_rate"] = args.rate
+    _write(args.output, figures, quick=args.quick)
+    return 0
+
+
+def _write(folder: Path, figures: dict[str, Any], *, quick: bool) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = "producer-grpc-quick" if quick else "producer-grpc"
+    (folder / f"{stem}.json").write_text(json.dumps(figures, indent=2) + "\n")
+    runs = figures["runs"]
+    memory, startup = figures["memory_mb"], figures["startup_s"]["median"]
+
+    def ok(good: bool) -> str:
+        return "met" if good else "**missed**"
+
+    lines = [
+        "# producer-grpc benchmark",
+        "",
+        f"`{figures['command']}` — {figures['when']}, {figures['machine']}, "
+        f"load average before {', '.join(f'{x:.2f}' for x in figures['load_average_before'])}. "
+        f"Kafka {figures['kafka']} (acks=all, idempotent). Clients: "
+        f"{figures['clients']['processes']} processes x {figures['clients']['concurrency']} "
+        f"calls in flight (CastBatch: x 2 batches of {BATCH_SIZE}); "
+        f"{figures['seconds_per_run']:.0f} s measured per run.",
+        "",
+        "| run | votes/s | p50 ms | p99 ms | errors |",
+        "| --- | ---: | ---: | ---: | --- |",
+        *(
+            f"| {r['label']} | {r['votes_per_s']:,.0f} | {r['p50_ms']:.1f} | "
+            f"{r['p99_ms']:.1f} | {r['errors'] or '-'} |"
+            for r in runs.values()
+        ),
+        "",
+        "| goal | figure | |",
+        "| --- | --- | --- |",
+        f"| Cast >= 75% of no-op | {figures['cast_vs_noop']:.0%} | "
+        f"{ok(figures['cast_vs_noop'] >= 0.75)} |",
+        f"| CastBatch >= 10,000 votes/s | {runs['batch']['votes_per_s']:,.0f} | "
+        f"{ok(runs['batch']['votes_per_s'] >= 10_000)} |",
+        f"| start-up to SERVING <= 1.5 s | {startup:.2f} s (median) | {ok(startup <= 1.5)} |",
+        f"| resident memory <= 150 MB | {memory['VmRSS']:.0f} MB (peak {memory['VmHWM']:.0f}; "
+        f"no-op {figures['noop_memory_mb']['VmRSS']:.0f}) | {ok(memory['VmHWM'] <= 150)} |",
+        "",
+    ]
+    (folder / f"{stem}.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
