@@ -37,6 +37,7 @@ class LocustPlan:
     grpc_batch: int = 1
     processes: int = 1
     spawn_rate: float | None = None
+    user_rate: float = 0.0  # calls per second per user; 0: as fast as possible
 
     def command(self) -> list[str]:
         """The ``python -m locust`` command line."""
@@ -66,6 +67,8 @@ class LocustPlan:
             str(self.wasm_weight),
             "--grpc-batch",
             str(self.grpc_batch),
+            "--user-rate",
+            str(self.user_rate),
             "--votes-file",
             str(self.votes_file),
             "--mode",

@@ -24,7 +24,7 @@ from typing import Any
 import gevent
 import grpc
 import grpc.experimental.gevent as grpc_gevent
-from locust import FastHttpUser, User, constant, events, task
+from locust import FastHttpUser, User, constant_throughput, events, task
 from locust.env import Environment
 from locust.exception import StopUser
 from locust.runners import MasterRunner, Runner, WorkerRunner
@@ -214,6 +214,15 @@ def _write_every_second(contest: _Contest) -> None:
         gevent.sleep(1.0)
 
 
+def _pace(user: User) -> float:
+    """Seconds to wait before the user's next call (Locust's constant_throughput when paced)."""
+    rate = float(options_of(user.environment).user_rate)
+    if rate <= 0:
+        return 0.0
+    wait: float = constant_throughput(rate)(user)
+    return wait
+
+
 def _quit(runner: Runner) -> None:
     """End this process's run; a worker first hands its last statistics to the master."""
     if isinstance(runner, WorkerRunner):
@@ -251,7 +260,10 @@ class WasmVoter(FastHttpUser):
     """Votes through producer-wasm: ``POST /votes`` with the record as its JSON body."""
 
     host = "http://127.0.0.1:8080"
-    wait_time = constant(0)
+
+    def wait_time(self) -> float:
+        """No wait, or the pace that gives --user-rate calls per second."""
+        return _pace(self)
 
     def on_start(self) -> None:
         """Read the route's options once per user."""
@@ -297,7 +309,9 @@ class WasmVoter(FastHttpUser):
 class GrpcVoter(User):
     """Votes through producer-grpc: ``VoteService.Cast`` (or ``CastBatch`` with --grpc-batch)."""
 
-    wait_time = constant(0)
+    def wait_time(self) -> float:
+        """No wait, or the pace that gives --user-rate calls per second."""
+        return _pace(self)
 
     def on_start(self) -> None:
         """One channel per user, reused for every call."""

@@ -34,6 +34,9 @@ def add_options(parser: Any) -> None:
     group.add_argument("--grpc-batch", type=int, default=1, help=">1: CastBatch of this size")
     group.add_argument("--wasm-host-header", default="", help="Host header (cluster ingress)")
     group.add_argument("--wasm-path", default="/votes", help="producer-wasm path")
+    group.add_argument(
+        "--user-rate", type=float, default=0.0, help="calls/s per user (0: as fast as possible)"
+    )
     group.add_argument("--attempts", type=int, default=6, help="tries per vote (503/UNAVAILABLE)")
     group.add_argument("--request-timeout", type=float, default=10.0, help="seconds per request")
     group.add_argument("--ledger-dir", default="", help="write worker-<i>.json vote ledgers here")
