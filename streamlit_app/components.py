@@ -114,18 +114,20 @@ def bar_chart(
     domain: tuple[float, float] | None = None,
 ) -> alt.LayerChart:
     """Horizontal bars, longest first, each with its number; zero rows keep their place."""
+    counts = domain is None  # whole numbers: ticks at integers only
     if domain is None:
         highest = max((v for r in rows if isinstance(v := r.get(value), int | float)), default=0)
         domain = (0, max(1, highest))
+    axis = alt.Axis(tickMinStep=1, format="d") if counts else alt.Axis()
     base = alt.Chart({"values": [dict(r) for r in rows]}).encode(
         y=alt.Y(f"{label}:N", sort="-x", title=None, axis=alt.Axis(labelLimit=320)),
-        x=alt.X(f"{value}:Q", title=value, scale=alt.Scale(domain=list(domain))),
+        x=alt.X(f"{value}:Q", title=value, scale=alt.Scale(domain=list(domain)), axis=axis),
         tooltip=[f"{key}:{'Q' if key == value else 'N'}" for key in (rows[0] if rows else {})],
     )
     bars = base.mark_bar().encode(
         color=alt.Color(f"{color}:N", legend=None) if color else alt.value("#4c78a8")
     )
-    text = base.mark_text(align="left", dx=3).encode(text=alt.Text(f"{value}:Q", format=",.4~f"))
+    text = base.mark_text(align="left", dx=3).encode(text=alt.Text(f"{value}:Q", format=",.2~f"))
     chart: alt.LayerChart = (bars + text).properties(height=alt.Step(22))
     return chart
 

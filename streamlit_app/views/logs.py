@@ -45,6 +45,11 @@ def _options(field: str, chosen_bands: list[str], known: Catalog | None) -> list
     return options
 
 
+def _table_height(rows: int) -> int:
+    """Tall enough for a page of up to 20 rows without an inner scroll bar."""
+    return 38 + 35 * min(max(rows, 1), 20)
+
+
 def _pager(total: int, size: int, key: str) -> int:
     """The page to show; the pager is keyed by the query so a new filter starts at page 1."""
     pages = page_count(total, size)
@@ -80,7 +85,11 @@ def vote_log() -> None:
         rows = vote_rows(store.find_votes(db, query, window))
         pages = page_count(total, size)
         st.markdown(f"**{total:,}** matching votes — page {window.page} of {pages}")
-        st.dataframe(rows or {column: [] for column in VOTE_COLUMNS}, hide_index=True)
+        st.dataframe(
+            rows or {column: [] for column in VOTE_COLUMNS},
+            hide_index=True,
+            height=_table_height(len(rows)),
+        )
         st.download_button(
             "Download CSV of the matching votes",
             data=lambda: votes_csv(store.votes_for_download(db, query)),
@@ -96,6 +105,7 @@ def dead_letters() -> None:
     with components.reaching("MongoDB", mongo_address):
         db = resources.mongo_database()
         by_rule = store.dead_letter_rules(db)
+        st.subheader("Dead letters by reason")
         if by_rule:
             reasons = [{"rule": rule, "dead letters": n} for rule, n in by_rule.items()]
             st.altair_chart(components.bar_chart(reasons, "rule", "dead letters"), width="stretch")

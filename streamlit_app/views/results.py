@@ -12,6 +12,7 @@ from certamen.tally import read_rate, read_standings
 from streamlit_app import components, resources
 
 REFRESH_SECONDS = 1.0
+CHART_REFRESH_SECONDS = 2.0
 RATE_WINDOW_SECONDS = 60
 
 settings = resources.settings()
@@ -19,21 +20,32 @@ catalog = resources.catalog()
 
 st.title("Results")
 st.caption(
-    f"Live from Redis, refreshed every {REFRESH_SECONDS:g} s"
+    f"Live from Redis: numbers every {REFRESH_SECONDS:g} s, "
+    f"charts every {CHART_REFRESH_SECONDS:g} s"
     + (f" — {catalog.title}" if catalog else " — open contest (no catalog)")
 )
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
-def live_standings() -> None:
-    """Read one snapshot of the tally and draw it; runs again on its own every second."""
+def live_numbers() -> None:
+    """The headline numbers and the standings tables; rerun on their own every second."""
     with components.reaching("Redis", settings.redis_url_redacted):
         client = resources.redis_client()
         standings = read_standings(client, catalog)
-        rate = read_rate(client, RATE_WINDOW_SECONDS)
-        components.standings_metrics(standings, rate)
-        components.standings_charts(standings, rate)
-        components.standings_tables(standings)
+        components.standings_metrics(standings, read_rate(client, RATE_WINDOW_SECONDS))
+        with st.expander("Standings tables", expanded=True):
+            components.standings_tables(standings)
 
 
-live_standings()
+@st.fragment(run_every=CHART_REFRESH_SECONDS)
+def live_charts() -> None:
+    """The charts; heavier to draw, so redrawn every other second."""
+    with components.reaching("Redis", settings.redis_url_redacted):
+        client = resources.redis_client()
+        components.standings_charts(
+            read_standings(client, catalog), read_rate(client, RATE_WINDOW_SECONDS)
+        )
+
+
+live_numbers()
+live_charts()

@@ -1,0 +1,254 @@
+"""The running app in Debian's headless Chromium: the numbers on screen are the databases' numbers.
+
+The app runs as ``certamen streamlit`` (the real entry point) on a free port in
+17000-17999, against a contest filled by the consumer's code. Screenshots of
+the pages go to docs/screenshots/. Waits are for elements and values, bounded;
+Chromium's first paint can be a skeleton, so nothing is read before it is there.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from certamen.adapters.mongo_store import make_mongo
+from certamen.settings import Settings
+from tests.support.tally_fill import (
+    CATALOG_PATH,
+    Pipeline,
+    example_catalog,
+    pipeline,
+    sample_votes,
+)
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+PORTS = range(17500, 17600)
+LIVE_UPDATE_BOUND_S = 2.0
+
+# One snapshot of what the Results page shows: metric label -> value, and the tables' rows.
+_READ_RESULTS = """
+const metrics = {};
+for (const m of document.querySelectorAll('[data-testid="stMetric"]')) {
+  const label = m.querySelector('[data-testid="stMetricLabel"]');
+  const value = m.querySelector('[data-testid="stMetricValue"]');
+  if (label && value) metrics[label.innerText.trim()] = value.innerText.trim();
+}
+const tables = [...document.querySelectorAll('[data-testid="stTable"] table')].map(
+  t => [...t.querySelectorAll('tbody tr')].map(
+    r => [...r.querySelectorAll('th, td')].map(c => c.innerText.trim())));
+const charts = document.querySelectorAll('[data-testid="stVegaLiteChart"] canvas, '
+  + '[data-testid="stVegaLiteChart"] svg.marks').length;
+return {metrics, tables, charts};
+"""
+
+
+def _free_port() -> int:
+    for port in PORTS:
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {PORTS}")
+
+
+@pytest.fixture(scope="module")
+def contest(infra: Settings) -> Iterator[Pipeline]:
+    """A contest with 45 votes and a dead letter, for the whole module."""
+    isolated = replace(infra, mongodb_database=f"certamen_browser_{uuid.uuid4().hex[:10]}")
+    store = redis.Redis.from_url(isolated.redis_url)
+    store.flushdb()
+    catalog = example_catalog()
+    try:
+        with pipeline(isolated, catalog) as pipe:
+            pipe.count(sample_votes(catalog, 45))
+            pipe.dead_letter("letter-1", "rank", "range", {"rank": "101"})
+            yield pipe
+    finally:
+        store.flushdb()
+        store.close()
+        mongo = make_mongo(isolated)
+        mongo.drop_database(isolated.mongodb_database)
+        mongo.close()
+
+
+@pytest.fixture(scope="module")
+def app_url(
+    contest: Pipeline, infra: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """``certamen streamlit`` on a free port, pointed at the contest; stopped afterwards."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "REDIS_URL": infra.redis_url,
+        "MONGODB_URI": infra.mongodb_uri,
+        "MONGODB_DATABASE": contest.db.name,
+        "CERTAMEN_CATALOG": str(CATALOG_PATH),
+    }
+    log = (tmp_path_factory.mktemp("streamlit") / "streamlit.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "certamen.cli", "streamlit"], env=env, stdout=log, stderr=log
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, process, timeout_s=60)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[Any], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"certamen streamlit exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)  # the server is still starting: poll its readiness endpoint
+    raise TimeoutError(f"{url} not healthy after {timeout_s} s")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[webdriver.Chrome]:
+    """Headless Chromium from Debian, as root, in a throw-away profile."""
+    profile = tempfile.mkdtemp(prefix="certamen-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--window-size=1400,2300",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def _results(driver: webdriver.Chrome) -> dict[str, Any]:
+    snapshot: dict[str, Any] = driver.execute_script(_READ_RESULTS)
+    return snapshot
+
+
+def _results_when(driver: webdriver.Chrome, ready: Any, timeout_s: float) -> dict[str, Any]:
+    """The Results snapshot once ``ready(snapshot)`` holds (bounded wait, no fixed sleep)."""
+    found: dict[str, Any] = {}
+
+    def check(d: webdriver.Chrome) -> bool:
+        found.update(_results(d))
+        return bool(ready(found))
+
+    WebDriverWait(driver, timeout_s, poll_frequency=0.05).until(check)
+    return found
+
+
+def test_results_page_shows_the_numbers_of_the_databases(
+    browser: webdriver.Chrome, app_url: str, contest: Pipeline
+) -> None:
+    logged = list(contest.db["votes"].find())
+    browser.get(app_url)
+    shown = _results_when(
+        browser,
+        lambda s: s["metrics"].get("Total votes") and len(s["tables"]) == 2 and s["charts"] >= 5,
+        timeout_s=30,
+    )
+    metrics = shown["metrics"]
+    assert metrics["Total votes"] == str(len(logged)) == "45"
+    channels = Counter(d["channel"] for d in logged)
+    assert metrics["Votes via grpc"] == str(channels["grpc"])
+    assert metrics["Votes via wasm"] == str(channels["wasm"])
+    assert metrics["Dead letters"] == "1"
+    bands, albums = shown["tables"]
+    per_band = Counter(d["name"] for d in logged)
+    assert {band: int(votes) for band, votes in bands} == {
+        band: per_band.get(band, 0) for band in example_catalog().bands
+    }
+    assert len(albums) == len(example_catalog().candidates)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SCREENSHOTS / "results.png"))
+
+
+def test_logs_page_shows_the_matching_count(
+    browser: webdriver.Chrome, app_url: str, contest: Pipeline
+) -> None:
+    total = contest.db["votes"].count_documents({})
+    browser.get(f"{app_url}/logs")
+    WebDriverWait(browser, 30, poll_frequency=0.05).until(
+        lambda d: (
+            f"{total} matching votes" in d.find_element(By.TAG_NAME, "body").text
+            and d.find_elements(By.CSS_SELECTOR, '[data-testid="stDataFrame"]')
+        )
+    )
+    browser.save_screenshot(str(SCREENSHOTS / "logs.png"))
+    browser.find_element(By.XPATH, "//*[@role='tab'][contains(., 'Dead letters')]").click()
+    WebDriverWait(browser, 10, poll_frequency=0.05).until(
+        lambda d: "1 dead letters" in d.find_element(By.TAG_NAME, "body").text
+    )
+    browser.save_screenshot(str(SCREENSHOTS / "dead-letters.png"))
+
+
+def test_new_votes_show_on_results_within_two_seconds(
+    browser: webdriver.Chrome, app_url: str, contest: Pipeline
+) -> None:
+    browser.get(app_url)
+    settled = _results_when(  # first paint done: numbers, tables and charts are there
+        browser,
+        lambda s: s["metrics"].get("Total votes") and len(s["tables"]) == 2 and s["charts"] >= 5,
+        timeout_s=30,
+    )
+    before = int(settled["metrics"]["Total votes"])
+    contest.count(sample_votes(example_catalog(), 5, seed=11))
+    written = time.monotonic()
+    _results_when(
+        browser,
+        lambda s: s["metrics"].get("Total votes") == str(before + 5),
+        timeout_s=LIVE_UPDATE_BOUND_S,
+    )
+    elapsed = time.monotonic() - written
+    print(f"\nnew votes on screen {elapsed:.2f} s after the write")
+    assert elapsed <= LIVE_UPDATE_BOUND_S
