@@ -81,6 +81,17 @@ def _message(field: str, rule: str, year_now: int) -> str:
     return messages.get(rule, rule)
 
 
+def ballot_from_canonical(canonical: bytes) -> Ballot:
+    """The Ballot of the kernel's canonical bytes (trusted: read back without checks)."""
+    document: dict[str, Any] = json.loads(canonical)
+    return Ballot(**document)
+
+
+def too_large() -> InvalidVote:
+    """The error of a body over the limit, for a transport that stops reading it early."""
+    return InvalidVote("body", "too_large", _message("body", "too_large", 0))
+
+
 class BallotKernel:
     """One instantiated kernel; :meth:`canonical` judges a body, :meth:`parse` makes a Ballot."""
 
@@ -183,9 +194,8 @@ class BallotKernel:
         raise InvalidVote(field, rule, _message(field, rule, year_now))
 
     def parse(self, body: bytes, year_now: int) -> Ballot:
-        """The Ballot of ``body``: the kernel's canonical bytes, read back as trusted JSON."""
-        document: dict[str, Any] = json.loads(self.canonical(body, year_now))
-        return Ballot(**document)
+        """The Ballot of ``body``."""
+        return ballot_from_canonical(self.canonical(body, year_now))
 
     def _fault(self, error: Any) -> None:
         if self._trap:

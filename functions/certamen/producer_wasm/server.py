@@ -1,0 +1,149 @@
+"""``certamen producer-wasm``: the process around the ASGI app, served by uvicorn.
+
+Start-up: the kernel (compiled once), one Kafka producer, the Intake, the
+dispatcher's workers and a background Kafka probe behind ``/readyz``; the port
+opens at once, readiness follows the first successful probe.
+
+SIGTERM (Knative scaling down): uvicorn stops accepting and waits for the
+requests in flight, each of which ends after Kafka's answer (or the Kafka
+timeout); then the workers stop and the producer flushes and closes. A 202 is
+only sent after Kafka acknowledged the vote, so no acknowledged vote is lost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+import time
+from typing import Any
+
+import uvicorn
+from prometheus_client import CollectorRegistry
+
+from certamen.contract import CatalogError, load_catalog
+from certamen.intake import (
+    Intake,
+    IntakeMetrics,
+    KafkaReadiness,
+    kafka_check,
+    make_intake_producer,
+)
+from certamen.logs import configure_json_logging
+from certamen.producer_wasm.app import ProducerApp
+from certamen.producer_wasm.dispatch import Dispatcher
+from certamen.producer_wasm.kernel import BallotKernel
+from certamen.settings import Settings
+
+log = logging.getLogger("certamen.producer_wasm")
+
+PROBE_INTERVAL_S = 1.0
+
+
+def _after_shutdown(signum: int, _frame: object) -> None:
+    log.info("signal", extra={"event": "signal", "signal": signal.Signals(signum).name})
+
+
+def uvicorn_config(app: Any, *, host: str, port: int, graceful_s: float) -> uvicorn.Config:
+    """The HTTP stack's settings: uvloop + httptools, no access log (the benchmark's no-op
+    endpoint is served with the same function)."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_config=None,
+        server_header=False,
+        date_header=False,
+        backlog=2048,
+        timeout_keep_alive=30,
+        timeout_graceful_shutdown=int(graceful_s) + 1,
+    )
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    """Serve until SIGTERM or SIGINT, then shut down gracefully."""
+    configure_json_logging()
+    started = time.monotonic()
+    try:
+        catalog = (
+            load_catalog(settings.catalog_path, year_now=time.gmtime().tm_year)
+            if settings.catalog_path
+            else None
+        )
+    except CatalogError as e:
+        log.error("cannot start", extra={"event": "start_failed", "problem": str(e)})
+        return 1
+    kernel = BallotKernel()
+    registry = CollectorRegistry()
+    metrics = IntakeMetrics(registry)
+    producer = make_intake_producer(settings)
+    ready_gauge = metrics.kafka_ready.labels("wasm")
+    ready_gauge.set(0)
+
+    def on_change(ready: bool) -> None:
+        ready_gauge.set(1 if ready else 0)
+        if ready:
+            log.info(
+                "ready",
+                extra={"event": "ready", "seconds": round(time.monotonic() - started, 3)},
+            )
+
+    readiness = KafkaReadiness(
+        kafka_check(settings, settings.votes_topic),
+        interval_s=PROBE_INTERVAL_S,
+        on_change=on_change,
+    )
+    intake = Intake(
+        producer,
+        topic=settings.votes_topic,
+        channel="wasm",
+        catalog=catalog,
+        timeout_s=settings.kafka_timeout_s,
+        metrics=metrics,
+        readiness=readiness,
+    )
+    dispatcher = Dispatcher(intake)
+    app = ProducerApp(
+        kernel=kernel,
+        intake=intake,
+        dispatcher=dispatcher,
+        readiness=readiness,
+        registry=registry,
+    )
+    port = settings.port or settings.ports.producer_wasm
+    grace_s = settings.kafka_timeout_s + 1.0
+    server = uvicorn.Server(
+        uvicorn_config(app, host=settings.bind_host, port=port, graceful_s=grace_s)
+    )
+    # uvicorn handles SIGTERM/SIGINT while serving, then re-raises the signal to the handler
+    # found before it: this one, so that the producer is flushed and closed below.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _after_shutdown)
+    # The first probe runs beside the start-up, so the port opens without waiting for Kafka.
+    threading.Thread(target=readiness.start, name="kafka-readiness-start", daemon=True).start()
+    log.info(
+        "serving",
+        extra={
+            "event": "serving",
+            "address": f"http://{settings.bind_host}:{port}",
+            "topic": settings.votes_topic,
+            "catalog": str(settings.catalog_path) if settings.catalog_path else None,
+            "unidata_version": kernel.unidata_version,
+        },
+    )
+    server.run()
+    stopping = time.monotonic()
+    dispatcher.stop()
+    readiness.stop()
+    producer.flush(timeout=grace_s)
+    producer.close(timeout=grace_s)
+    log.info(
+        "stopped",
+        extra={"event": "stopped", "seconds": round(time.monotonic() - stopping, 3)},
+    )
+    return 0 if server.started else 1

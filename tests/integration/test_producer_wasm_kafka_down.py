@@ -1,0 +1,82 @@
+"""Kafka going away and coming back, with producer-wasm running: never 2xx, then recovery.
+
+This test runs its own Kafka (the stack's code, ``certamen up kafka``'s path) on
+free ports of 15000-15499, and stops it: the shared development Kafka is never touched.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from certamen.settings import Settings
+from certamen.stack import runner
+from certamen.stack.console import make_console
+from tests.integration.producer_wasm_harness import free_port, read_topic, wasm_server
+
+pytestmark = pytest.mark.integration
+
+GOOD = {"name": "Bohemia Suburbana", "album": "Mis palabras", "year": "1997", "rank": "9.5"}
+KAFKA_TIMEOUT_S = 3.0  # CERTAMEN_KAFKA_TIMEOUT of the server under test
+
+
+@pytest.fixture
+def own_kafka(settings: Settings, tmp_path: Path) -> Iterator[Settings]:
+    """A Kafka of this test's own, started and stopped with the stack's runner."""
+    kafka_port, controller_port = free_port(), free_port()
+    own = replace(
+        settings,
+        kafka_bootstrap_servers=f"127.0.0.1:{kafka_port}",
+        ports=replace(settings.ports, kafka=kafka_port, kafka_controller=controller_port),
+        state_dir=tmp_path / "state",
+        votes_topic="votes",
+        external=frozenset(),
+    )
+    out = make_console(stderr=True)
+    runner.start(own, ["kafka"], out)
+    try:
+        yield own
+    finally:
+        runner.stop(own, out)
+
+
+def test_kafka_stopped_means_503_and_not_ready_then_recovery(
+    own_kafka: Settings, tmp_path: Path
+) -> None:
+    out = make_console(stderr=True)
+    with wasm_server(own_kafka, tmp_path) as server:
+        before = server.vote(GOOD)
+        assert before.status == 202
+
+        runner.stop(own_kafka, out)
+
+        # Every answer is 503 with Retry-After and the id to retry with, within the timeout.
+        for attempt in range(4):
+            key = f"while-down-{attempt:04d}"
+            started = time.monotonic()
+            answer = server.vote(GOOD, key=key)
+            seconds = time.monotonic() - started
+            assert answer.status == 503, answer.body
+            assert answer.headers["retry-after"] == "1"
+            assert answer.json()["vote_id"] == key
+            assert answer.json()["error"]["rule"] == "unavailable"
+            assert seconds < KAFKA_TIMEOUT_S + 1.5
+        server.wait_ready(False, within_s=10.0)
+        started = time.monotonic()
+        assert server.vote(GOOD).status == 503
+        assert time.monotonic() - started < 0.5  # known down: no waiting
+        assert server.request("GET", "/healthz").status == 200  # alive all along
+
+        runner.start(own_kafka, ["kafka"], out)
+
+        server.wait_ready(True, within_s=60.0)
+        retried = server.vote(GOOD, key="while-down-0000")
+        assert (retried.status, retried.json()["vote_id"]) == (202, "while-down-0000")
+        assert server.process.poll() is None  # recovered without a restart
+
+    on_topic = {r.headers["ce_id"].decode() for r in read_topic(own_kafka)}
+    assert {before.json()["vote_id"], "while-down-0000"} <= on_topic
