@@ -1,0 +1,270 @@
+"""End-to-end benchmark: votes/s through the whole local stack, counted exactly, and the delay.
+
+Locust -> producer-grpc / producer-wasm -> Kafka -> local KafkaSource -> consumer
+-> Redis + MongoDB, all on this machine (the load generator too). Every run replays
+a generated vote file once and is judged like ``certamen demo`` judges: acknowledged
+= counted, per album, with nothing lost or counted twice.
+
+1. saturation: gRPC ``CastBatch`` (100 votes a call) as fast as the stack takes it;
+   the end-to-end rate is counted votes over the time from the first vote received
+   to the last one stored (``received_at`` -> ``processed_at`` in MongoDB);
+2. routes: one vote per call, gRPC only, then HTTP only (the same file size);
+3. half load: paced at half the saturation rate; the vote-to-count delay p50/p99;
+4. where the time goes: CPU seconds of every process per vote during saturation,
+   and, when a goal is missed, a py-spy profile of the hottest process.
+
+    python load/bench_end_to_end.py --json out.json [--quick]
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import benchkit
+from rich.console import Console
+
+from certamen.contract import Catalog, load_catalog
+from certamen.loadgen import new_run_id
+from certamen.loadgen.locust_run import LocustPlan
+from certamen.loadgen.replay import (
+    ReplayOutcome,
+    Stores,
+    open_stores,
+    replay_and_count,
+    report_paths,
+)
+from certamen.settings import Settings, load
+from certamen.stack import runner
+from certamen.votefiles import catalog_for, expected_tally, generate_votes, read_votes, write_votes
+
+PARTS = ("consumer", "source", "producer-grpc", "producer-wasm")
+PIPELINE = ("kafka", "redis", "mongodb", *PARTS)
+GOAL_RATE = 2_000.0
+GOAL_P99_MS = 1_000.0
+
+
+@dataclass(frozen=True)
+class Sizes:
+    saturation_votes: int
+    route_votes: int
+    half_load_s: float
+    profile_s: float
+
+
+FULL = Sizes(saturation_votes=60_000, route_votes=8_000, half_load_s=40.0, profile_s=15.0)
+QUICK = Sizes(saturation_votes=4_000, route_votes=600, half_load_s=8.0, profile_s=3.0)
+
+
+@dataclass
+class Measured:
+    """One replay: its outcome and the CPU seconds each part used meanwhile."""
+
+    outcome: ReplayOutcome
+    cpu: dict[str, float]
+    locust_cpu: float
+
+
+class Bench:
+    """The stack's settings, clients and catalog, and a folder for this run's files."""
+
+    def __init__(self, settings: Settings, out: Console) -> None:
+        self.settings = settings
+        self.out = out
+        self.catalog: Catalog = catalog_for(settings)
+        self.judged_by = (
+            load_catalog(settings.catalog_path, year_now=datetime.now(UTC).year)
+            if settings.catalog_path
+            else None
+        )
+        self.stores: Stores = open_stores(settings)
+        self.folder = settings.state_dir.resolve() / "bench" / "end_to_end"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.sessions = benchkit.part_pids(settings, PIPELINE)
+
+    def replay(
+        self,
+        label: str,
+        count: int,
+        *,
+        users: int,
+        grpc_weight: int = 1,
+        wasm_weight: int = 0,
+        batch: int = 1,
+        user_rate: float = 0.0,
+        run_time_s: float = 900.0,
+    ) -> Measured:
+        """Generate ``count`` votes, replay them once, wait for the counts, judge."""
+        path = self.folder / f"{label}-{count}.json"
+        seed = zlib.crc32(label.encode())
+        write_votes(path, generate_votes(self.catalog, count=count, seed=seed))
+        votes = read_votes(path)
+        run_id = new_run_id()
+        ledger_dir, report_prefix = report_paths(self.folder / run_id)
+        plan = LocustPlan(
+            votes_file=path,
+            run_id=run_id,
+            users=users,
+            wasm_url=f"http://127.0.0.1:{self.settings.ports.producer_wasm}",
+            grpc_target=f"127.0.0.1:{self.settings.ports.producer_grpc}",
+            ledger_dir=ledger_dir,
+            report_prefix=report_prefix,
+            run_time_s=run_time_s,
+            grpc_weight=grpc_weight,
+            wasm_weight=wasm_weight,
+            grpc_batch=batch,
+            user_rate=user_rate,
+        )
+        self.out.print(f"{label}: {count} votes, {users} users, batch {batch}, rate {user_rate}")
+        cpu_before = benchkit.cpu_seconds(self.sessions)
+        locust_before = benchkit.children_cpu_seconds()
+        outcome = replay_and_count(
+            plan,
+            votes,
+            expected_tally(votes.records, self.judged_by),
+            self.stores,
+            catalog=self.catalog,
+            count_timeout_s=300.0,
+        )
+        cpu_after = benchkit.cpu_seconds(self.sessions)
+        locust_after = benchkit.children_cpu_seconds()
+        log = outcome.log
+        self.out.print(
+            f"  {log.count} counted in {log.span_s:.1f} s = {log.rate:,.0f} votes/s, "
+            f"delay p50 {log.delay_ms(0.5)} ms p99 {log.delay_ms(0.99)} ms, " + _verdict(outcome)
+        )
+        cpu = {part: cpu_after[part] - cpu_before.get(part, 0.0) for part in cpu_after}
+        return Measured(outcome, cpu, locust_after - locust_before)
+
+
+def main() -> int:
+    args = benchkit.bench_args(__doc__ or "")
+    sizes = QUICK if args.quick else FULL
+    settings = load()
+    out = Console()
+    runner.start(settings, list(PARTS), out)
+    bench = Bench(settings, out)
+    command = "python load/bench_end_to_end.py" + (" --quick" if args.quick else "")
+
+    saturation = bench.replay("saturation", sizes.saturation_votes, users=4, batch=100)
+    rate = saturation.outcome.log.rate
+    grpc = bench.replay("grpc-route", sizes.route_votes, users=32)
+    wasm = bench.replay("wasm-route", sizes.route_votes, users=32, grpc_weight=0, wasm_weight=1)
+    half_rate = rate / 2
+    users, batch = 4, 10
+    half = bench.replay(
+        "half-load",
+        max(100, round(half_rate * sizes.half_load_s)),
+        users=users,
+        batch=batch,
+        user_rate=half_rate / (users * batch),
+    )
+    runs = {"saturation": saturation, "gRPC route": grpc, "HTTP route": wasm, "half load": half}
+    inexact = {name: m for name, m in runs.items() if not m.outcome.verdict.ok}
+    p99 = half.outcome.log.delay_ms(0.99) or 0.0
+    p50 = half.outcome.log.delay_ms(0.5) or 0.0
+    figures = [
+        benchkit.figure(
+            "end_to_end.votes_per_s", "sustained end-to-end votes/s (gRPC CastBatch 100, 4 users)",
+            round(rate, 1), "votes/s", goal=f">= {GOAL_RATE:,.0f}", met=rate >= GOAL_RATE,
+            command=command, note=f"{saturation.outcome.log.count:,} votes",
+        ),
+        benchkit.figure(
+            "end_to_end.lost_or_double", "votes lost or counted twice (all runs)",
+            sum(len(m.outcome.verdict.problems) for m in runs.values()), "problems",
+            goal="= 0", met=not inexact, command=command,
+        ),
+        benchkit.figure(
+            "end_to_end.delay_p50_ms", f"vote-to-count delay p50 at half load ({half_rate:,.0f}/s)",
+            p50, "ms", command=command,
+        ),
+        benchkit.figure(
+            "end_to_end.delay_p99_ms", f"vote-to-count delay p99 at half load ({half_rate:,.0f}/s)",
+            p99, "ms", goal=f"<= {GOAL_P99_MS:,.0f}", met=p99 <= GOAL_P99_MS, command=command,
+        ),
+        benchkit.figure(
+            "end_to_end.grpc_votes_per_s", "end-to-end votes/s, gRPC Cast (32 users)",
+            round(grpc.outcome.log.rate, 1), "votes/s", command=command,
+        ),
+        benchkit.figure(
+            "end_to_end.wasm_votes_per_s", "end-to-end votes/s, HTTP POST /votes (32 users)",
+            round(wasm.outcome.log.rate, 1), "votes/s", command=command,
+        ),
+    ]  # fmt: skip
+    for name, measured in (("grpc", grpc), ("wasm", wasm)):
+        for route in measured.outcome.routes:
+            if route.name != "Aggregated":
+                figures.append(
+                    benchkit.figure(
+                        f"end_to_end.{name}_call_p99_ms", f"{route.name}: call latency p99 "
+                        f"(p50 {route.p50_ms:.0f} ms) under full load", route.p99_ms, "ms",
+                    )
+                )  # fmt: skip
+    sections = {"CPU per vote, by process": _cpu_table(runs)}
+    notes = [
+        f"{m.outcome.log.count:,} votes in {name}: "
+        + ("exact" if m.outcome.verdict.ok else "; ".join(m.outcome.verdict.problems))
+        for name, m in runs.items()
+    ]
+    if rate < GOAL_RATE or p99 > GOAL_P99_MS:
+        hottest = max(saturation.cpu, key=lambda part: saturation.cpu[part])
+        python_parts = {p: s for p, s in saturation.cpu.items() if p in PARTS}
+        hottest_python = max(python_parts, key=lambda part: python_parts[part])
+        title = f"Profile of {hottest_python} during saturation (hottest process: {hottest})"
+        sections[title] = _profile(bench, hottest_python, sizes)
+    benchkit.write_results(
+        args.json,
+        "End to end: Locust -> producers -> Kafka -> source -> consumer -> Redis + MongoDB",
+        figures,
+        notes,
+        sections,
+    )
+    return 0
+
+
+def _verdict(outcome: ReplayOutcome) -> str:
+    return "exact" if outcome.verdict.ok else "NOT EXACT: " + "; ".join(outcome.verdict.problems)
+
+
+def _cpu_table(runs: dict[str, Measured]) -> str:
+    parts = [*next(iter(runs.values())).cpu, "locust"]
+    rows = [
+        "CPU milliseconds per counted vote (user + system, every process of the part); "
+        "its inverse is the votes/s one core of that part sustains.",
+        "",
+        "| part | " + " | ".join(runs) + " |",
+        "| --- |" + " ---: |" * len(runs),
+    ]
+    for part in parts:
+        cells = []
+        for measured in runs.values():
+            seconds = measured.locust_cpu if part == "locust" else measured.cpu.get(part, 0.0)
+            votes = max(1, measured.outcome.log.count)
+            per_vote = 1000 * seconds / votes
+            per_core = votes / seconds if seconds else 0.0
+            cells.append(f"{per_vote:.3f} ms ({per_core:,.0f}/s a core)")
+        rows.append(f"| {part} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def _profile(bench: Bench, part: str, sizes: Sizes) -> str:
+    """Replay a saturation run again while py-spy samples ``part``; the hottest functions."""
+    pid = bench.sessions.get(part)
+    if pid is None:
+        return f"{part} was not started by `certamen up` here: no pid to profile."
+    found: list[str] = []
+    sampler = threading.Thread(
+        target=lambda: (time.sleep(2.0), found.append(benchkit.profile(pid, sizes.profile_s))),
+        daemon=True,
+    )
+    sampler.start()
+    bench.replay("profile", sizes.saturation_votes // 2, users=4, batch=100)
+    sampler.join(timeout=sizes.profile_s + 60)
+    return (found or ["the profile did not finish"])[0]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

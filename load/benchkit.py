@@ -1,0 +1,125 @@
+"""Small helpers for the ``load/bench_*.py`` scripts: the common command line, the JSON
+they write for ``certamen bench``, CPU accounting of the stack's processes and a
+py-spy profile of the hottest one.
+
+The JSON convention is documented in ``functions/certamen/bench.py``; a script
+calls :func:`bench_args`, measures, and ends with :func:`write_results`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from certamen.settings import Settings
+from certamen.stack.parts import pid_path
+from certamen.stack.procs import read_pid_file
+
+Figure = dict[str, Any]
+_PROC = Path("/proc")
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def bench_args(description: str) -> argparse.Namespace:
+    """``--json OUT`` (where the figures go) and ``--quick`` (a short smoke run)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--json", required=True, help="write the figures here")
+    parser.add_argument("--quick", action="store_true", help="short runs, for a smoke check")
+    return parser.parse_args()
+
+
+def figure(key: str, name: str, value: float, unit: str, **extra: Any) -> Figure:
+    """One figure: ``extra`` may hold goal, met, command, note."""
+    return {"key": key, "name": name, "value": value, "unit": unit, **extra}
+
+
+def write_results(
+    path: str | Path,
+    title: str,
+    figures: list[Figure],
+    notes: Iterable[str] = (),
+    sections: dict[str, str] | None = None,
+) -> None:
+    """Write the script's JSON for ``certamen bench`` and echo it for the log."""
+    document = {
+        "title": title,
+        "figures": figures,
+        "notes": list(notes),
+        "sections": sections or {},
+    }
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    Path(path).write_text(text + "\n", encoding="utf-8")
+    print(text)
+
+
+def part_pids(settings: Settings, parts: Iterable[str]) -> dict[str, int]:
+    """The session leader's pid of each running part that ``certamen up`` started."""
+    found = {}
+    for part in parts:
+        record = read_pid_file(pid_path(settings, part))
+        if record is not None and (_PROC / str(record.pid)).exists():
+            found[part] = record.pid
+    return found
+
+
+def cpu_seconds(sessions: dict[str, int]) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by every process of each part's session."""
+    used: collections.Counter[str] = collections.Counter()
+    by_session = {str(pid): part for part, pid in sessions.items()}
+    for entry in _PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        fields = text[text.rfind(")") + 2 :].split()
+        part = by_session.get(fields[3])
+        if part is not None:
+            used[part] += (int(fields[11]) + int(fields[12])) / _TICKS
+    return {part: used[part] for part in sessions}
+
+
+def children_cpu_seconds() -> float:
+    """CPU seconds used by this process's finished children (Locust, once it exited)."""
+    times = os.times()
+    return times.children_user + times.children_system
+
+
+def profile(pid: int, seconds: float, *, top: int = 15) -> str:
+    """A py-spy profile of ``pid`` (and its children) as a markdown table of the hottest
+    functions by own time; a sentence saying why when py-spy is not available."""
+    spy = shutil.which("py-spy")
+    if spy is None:
+        return "py-spy is not installed (`pip install py-spy`): no profile."
+    with tempfile.TemporaryDirectory() as folder:
+        output = Path(folder) / "profile.txt"
+        command = [
+            spy, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))),
+            "--rate", "100", "--format", "raw", "--output", str(output),
+            "--subprocesses", "--nonblocking",
+        ]  # fmt: skip
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0 or not output.exists():
+            return f"py-spy failed: {(result.stderr or result.stdout).strip()[-300:]}"
+        own: collections.Counter[str] = collections.Counter()
+        total = 0
+        for line in output.read_text(encoding="utf-8", errors="replace").splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not stack or not count.isdigit():
+                continue
+            total += int(count)
+            own[stack.split(";")[-1]] += int(count)
+    if not total:
+        return "py-spy took no samples."
+    rows = ["| own time | function (file:line) |", "| ---: | --- |"]
+    rows += [f"| {100 * n / total:.1f} % | `{frame}` |" for frame, n in own.most_common(top)]
+    return "\n".join(rows)
