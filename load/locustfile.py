@@ -6,9 +6,9 @@ The users live in the installed package (``certamen.loadgen.locustfile``) so tha
     # replay a file exactly once through both routes, web UI on :8089
     locust -f load/locustfile.py --votes-file load/data/contest-1000.json
 
-    # headless, sample forever for 60 s, reports under load/reports/
-    locust -f load/locustfile.py --headless -u 50 -r 50 -t 60s --mode sample \\
-        --csv load/reports/run --html load/reports/run.html
+    # headless, reports (CSV, HTML, JSON) under load/reports/: see load/headless.conf
+    locust --config load/headless.conf
+    locust --config load/headless.conf --mode sample -t 60s
 
     # the burst shape (idle, ramp, hold, drop, second burst)
     locust -f load/locustfile.py,load/burst.py --headless --mode sample --burst-peak 80
