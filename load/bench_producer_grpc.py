@@ -7,7 +7,7 @@ What it measures, in one run on this machine against the real local Kafka
 (``KAFKA_BOOTSTRAP_SERVERS``, default 127.0.0.1:9092; a topic of its own, deleted after):
 
 - unary ``Cast`` votes/s, closed loop, for producer-grpc and for a no-op server built by
-  the same ``new_grpc_server()`` (thread pool, max concurrent RPCs, options) whose
+  the same ``new_grpc_server()`` (grpc.aio, max concurrent RPCs, options) whose
   handler decodes the request and returns a constant receipt: goal >= 75%;
 - ``CastBatch`` votes/s (batches of 500): goal >= 10,000;
 - p50/p99 latency of ``Cast`` at a stated open-loop rate, and at full speed;
@@ -54,16 +54,20 @@ BATCH_SIZE = 500
 
 
 def serve_noop(port: int) -> None:
-    """A grpcio server with producer-grpc's settings whose handlers do no vote work."""
+    """A grpc.aio server with producer-grpc's settings whose handlers do no vote work."""
+    asyncio.run(_serve_noop(port))
+
+
+async def _serve_noop(port: int) -> None:
     from certamen.producer_grpc.messages import decoder
     from certamen.producer_grpc.server import new_grpc_server
 
     receipt = pb.Receipt(vote_id="0" * 36, received_at="2026-01-01T00:00:00.000Z")
 
-    def cast(request: Any, context: Any) -> pb.Receipt:
+    async def cast(request: Any, context: Any) -> pb.Receipt:
         return receipt
 
-    def cast_batch(request: Any, context: Any) -> pb.CastBatchResponse:
+    async def cast_batch(request: Any, context: Any) -> pb.CastBatchResponse:
         return pb.CastBatchResponse(
             results=[pb.CastResult(index=i, receipt=receipt) for i in range(len(request.votes))]
         )
@@ -86,9 +90,13 @@ def serve_noop(port: int) -> None:
     )
     server.add_registered_method_handlers("certamen.v1.VoteService", methods)
     server.add_insecure_port(f"127.0.0.1:{port}")
-    server.start()
-    signal.sigwait({signal.SIGTERM, signal.SIGINT})
-    server.stop(1).wait()
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    await server.stop(1)
 
 
 # --- clients (each in its own process) ----------------------------------------------------

@@ -19,12 +19,14 @@ producer-grpc maintainer):
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import threading
 import time
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -153,18 +155,38 @@ class Intake:
         Raises :class:`InvalidVote` for a bad vote (counted) and :class:`Unavailable`
         when Kafka did not acknowledge it within the timeout or is known to be down.
         """
-        vote: Vote = self._wait([self._send(self.stamp(ballot, transport_key))])[0]
-        return vote
+        (outcome,) = self._wait([self._send(self.stamp(ballot, transport_key))])
+        if isinstance(outcome, Unavailable):
+            raise outcome
+        return outcome
 
-    def cast_many(
-        self, items: Sequence[tuple[Ballot, str | None] | InvalidVote]
-    ) -> list[Vote | InvalidVote | Unavailable]:
+    def cast_many(self, items: Sequence[BatchItem]) -> list[Vote | InvalidVote | Unavailable]:
         """Queue a batch in one go; each item gets its own vote, error or unavailability.
 
         An :class:`InvalidVote` item (a ballot the transport could not parse) is
         counted as rejected here, so callers must not count it themselves.
         """
-        pending: list[Vote | InvalidVote | tuple[Vote, Any]] = []
+        pending = self._queue(items)
+        outcomes = iter(self._wait([p for p in pending if isinstance(p, _Sent)]))
+        return [next(outcomes) if isinstance(p, _Sent) else p for p in pending]
+
+    async def cast_async(self, ballot: Ballot, transport_key: str | None = None) -> Vote:
+        """:meth:`cast` for asyncio servers: waits for Kafka without holding a thread."""
+        (outcome,) = await self._wait_async([self._send(self.stamp(ballot, transport_key))])
+        if isinstance(outcome, Unavailable):
+            raise outcome
+        return outcome
+
+    async def cast_many_async(
+        self, items: Sequence[BatchItem]
+    ) -> list[Vote | InvalidVote | Unavailable]:
+        """:meth:`cast_many` for asyncio servers."""
+        pending = self._queue(items)
+        outcomes = iter(await self._wait_async([p for p in pending if isinstance(p, _Sent)]))
+        return [next(outcomes) if isinstance(p, _Sent) else p for p in pending]
+
+    def _queue(self, items: Sequence[BatchItem]) -> list[Vote | InvalidVote | _Sent]:
+        pending: list[Vote | InvalidVote | _Sent] = []
         for item in items:
             if isinstance(item, InvalidVote):
                 self.reject(item)
@@ -176,39 +198,87 @@ class Intake:
                 pending.append(e)
                 continue
             pending.append(self._send(vote))
-        sent = [p for p in pending if isinstance(p, tuple)]
-        outcomes = iter(self._wait(sent, raise_first=False))
-        return [next(outcomes) if isinstance(p, tuple) else p for p in pending]
+        return pending
 
-    def _send(self, vote: Vote) -> tuple[Vote, Any]:
+    def _send(self, vote: Vote) -> _Sent:
         started = time.perf_counter()
         if self._readiness is not None and not self._readiness.ready:
-            return vote, (KafkaUnreachable("the readiness probe cannot reach Kafka"), started)
+            return _Sent(vote, KafkaUnreachable("the readiness probe cannot reach Kafka"), started)
         try:
             future = send_message(self._producer, self._topic, vote_to_kafka(vote))
         except KafkaError as e:
             future = e
-        return vote, (future, started)
+        return _Sent(vote, future, started)
 
-    def _wait(self, sent: Sequence[tuple[Vote, Any]], *, raise_first: bool = True) -> list[Any]:
-        outcomes: list[Vote | Unavailable] = []
+    def _wait(self, sent: Sequence[_Sent]) -> list[Vote | Unavailable]:
         deadline = time.monotonic() + self._timeout_s
-        for vote, (future, started) in sent:
-            try:
-                if isinstance(future, KafkaError | KafkaUnreachable):
-                    raise future
-                future.get(timeout=max(0.0, deadline - time.monotonic()))
-            except (KafkaError, KafkaUnreachable) as e:
-                self._failed.inc()
-                failure = Unavailable(vote.vote_id, type(e).__name__)
-                if raise_first:
-                    raise failure from e
-                outcomes.append(failure)
-                continue
+        for one in sent:
+            if not isinstance(one.future, Exception):
+                with contextlib.suppress(KafkaError):  # _outcome reads it from the future
+                    one.future.get(timeout=max(0.0, deadline - time.monotonic()))
+        return [self._outcome(one) for one in sent]
+
+    async def _wait_async(self, sent: Sequence[_Sent]) -> list[Vote | Unavailable]:
+        futures = [one.future for one in sent if not isinstance(one.future, Exception)]
+        if futures:
+            all_done = _all_done(asyncio.get_running_loop(), futures)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(all_done, self._timeout_s)
+        return [self._outcome(one) for one in sent]
+
+    def _outcome(self, sent: _Sent) -> Vote | Unavailable:
+        """Accepted or Unavailable, from a future that is done, failed or still waiting."""
+        future = sent.future
+        if isinstance(future, Exception):
+            problem = type(future).__name__
+        elif not future.is_done:
+            problem = "KafkaTimeoutError"  # no acknowledgement within the timeout
+        elif future.failed():
+            problem = type(future.exception).__name__
+        else:
             self._accepted.inc()
-            self._latency.observe(time.perf_counter() - started)
-            outcomes.append(vote)
-        return outcomes
+            self._latency.observe(time.perf_counter() - sent.started)
+            return sent.vote
+        self._failed.inc()
+        return Unavailable(sent.vote.vote_id, problem)
+
+
+BatchItem = tuple[Ballot, str | None] | InvalidVote
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    """A vote handed to the producer: its kafka-python future, or why it was not sent."""
+
+    vote: Vote
+    future: Any
+    started: float
+
+
+def _all_done(loop: asyncio.AbstractEventLoop, futures: Sequence[Any]) -> asyncio.Future[None]:
+    """An asyncio future resolved once every kafka-python future is done.
+
+    kafka-python completes futures in its sender thread; one wake-up of the event
+    loop per call (not per vote) keeps a 500-vote batch cheap.
+    """
+    done: asyncio.Future[None] = loop.create_future()
+    remaining = [len(futures)]
+    lock = threading.Lock()
+
+    def resolve() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    def one_done(_: object) -> None:
+        with lock:
+            remaining[0] -= 1
+            last = remaining[0] == 0
+        if last and not loop.is_closed():
+            loop.call_soon_threadsafe(resolve)
+
+    for future in futures:
+        future.add_both(one_done)
+    return done
 
 
 class KafkaUnreachable(Exception):
@@ -242,6 +312,9 @@ def make_intake_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
 
     - ``api_version`` fixed (see :data:`KAFKA_API_VERSION`): no broker round trip at
       start-up, and the producer exists even while Kafka is down.
+    - ``max_block_ms`` 250: ``send()`` may run on an event loop, so it must not block
+      for long (it blocks only for missing metadata, which :func:`kafka_check` warms,
+      or a full 32 MiB buffer, which readiness prevents by failing fast).
     - Batching: ``linger_ms`` 5 and 64 KiB batches (make_producer's defaults).
     - Compression: ``settings.kafka_compression`` (default none). On one machine the
       Python client is CPU-bound and lz4 cost ~25% of the batch throughput
@@ -249,6 +322,7 @@ def make_intake_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
     """
     options: dict[str, Any] = {
         "api_version": KAFKA_API_VERSION,
+        "max_block_ms": 250,
         "partitioner": _VoteIdPartitioner(),
         "client_id": "certamen-intake",
     }
@@ -304,12 +378,10 @@ class KafkaReadiness:
                 self._on_change(ready)
         return ready
 
-    def start(self) -> bool:
-        """Probe once now, then every ``interval_s`` in a daemon thread; return the first answer."""
-        ready = self.check_now()
+    def start(self) -> None:
+        """Probe now and then every ``interval_s``, in a daemon thread (never the caller's)."""
         self._thread = threading.Thread(target=self._loop, name="kafka-readiness", daemon=True)
         self._thread.start()
-        return ready
 
     def stop(self) -> None:
         """Stop probing (waits for a probe in progress)."""
@@ -318,12 +390,23 @@ class KafkaReadiness:
             self._thread.join()
 
     def _loop(self) -> None:
+        self.check_now()
         while not self._stopping.wait(self._interval_s):
             self.check_now()
 
 
-def kafka_check(settings: Settings, topic: str, *, timeout_s: float = 2.0) -> Callable[[], None]:
+def kafka_check(
+    settings: Settings,
+    topic: str,
+    *,
+    producer: KafkaProducer | None = None,
+    timeout_s: float = 2.0,
+) -> Callable[[], None]:
     """A check for :class:`KafkaReadiness`: the broker answers and ``topic`` has leaders.
+
+    With ``producer``, the check also makes sure that producer knows the topic's
+    partitions, so that a vote's ``send()`` never waits for metadata (on an asyncio
+    server that wait would stall every call).
 
     One admin client is kept between probes and replaced after a failure:
     kafka-python's admin client does not recover by itself once its broker went away.
@@ -341,6 +424,8 @@ def kafka_check(settings: Settings, topic: str, *, timeout_s: float = 2.0) -> Ca
             partitions = description["partitions"]
             if not partitions or any(p["leader_id"] < 0 for p in partitions):
                 raise KafkaError(f"topic {topic!r} has a partition without a leader")
+            if producer is not None:
+                producer.partitions_for(topic)  # waits at most max_block_ms
         except Exception:
             if admin:
                 admin.pop().close()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from kafka.errors import KafkaTimeoutError
+from kafka.errors import KafkaTimeoutError, NotEnoughReplicasError
+from kafka.future import Future
 from prometheus_client import CollectorRegistry
 
 from certamen.contract import Ballot, Candidate, Catalog, InvalidVote, Vote
@@ -19,25 +22,34 @@ CATALOG = Catalog(
 )
 
 
-class _Future:
-    def __init__(self, error: Exception | None) -> None:
-        self._error = error
+class _Future(Future):  # type: ignore[misc]  # kafka-python is untyped
+    """kafka-python's future, plus the ``get`` of its record futures."""
 
     def get(self, timeout: float | None = None) -> None:
-        if self._error is not None:
-            raise self._error
+        if not self.is_done:
+            raise KafkaTimeoutError("no acknowledgement")
+        if self.exception is not None:
+            raise self.exception
 
 
 class FakeProducer:
-    """Records what was sent; fails the sends whose vote_id is in ``failing``."""
+    """Acknowledges at once, except the vote_ids in ``failing`` (an error) or ``silent``."""
 
-    def __init__(self, failing: frozenset[bytes] = frozenset()) -> None:
+    def __init__(
+        self, failing: frozenset[bytes] = frozenset(), silent: frozenset[bytes] = frozenset()
+    ) -> None:
         self.sent: list[tuple[str, bytes, dict[str, bytes]]] = []
         self._failing = failing
+        self._silent = silent
 
     def send(self, topic: str, *, key: bytes, value: bytes, headers: Any) -> _Future:
         self.sent.append((topic, key, dict(headers)))
-        return _Future(KafkaTimeoutError("no ack") if key in self._failing else None)
+        future = _Future()
+        if key in self._failing:
+            future.failure(NotEnoughReplicasError("not enough replicas"))
+        elif key not in self._silent:
+            future.success(None)
+        return future
 
 
 class _Readiness:
@@ -171,12 +183,16 @@ def test_kafka_not_acknowledging_is_unavailable_with_the_vote_id() -> None:
     with pytest.raises(Unavailable) as caught:
         intake.cast(BALLOT, "client-key-0001")
 
-    assert (caught.value.vote_id, caught.value.reason) == ("client-key-0001", "KafkaTimeoutError")
+    assert (caught.value.vote_id, caught.value.reason) == (
+        "client-key-0001",
+        "NotEnoughReplicasError",
+    )
     assert _count(registry, "certamen_producer_votes_total", outcome="failed") == 1
     assert _count(registry, "certamen_producer_votes_total", outcome="accepted") == 0
 
 
-def test_a_batch_gives_each_item_its_own_outcome_in_order() -> None:
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["threads", "asyncio"])
+def test_a_batch_gives_each_item_its_own_outcome_in_order(asynchronous: bool) -> None:
     producer = FakeProducer(failing=frozenset({b"lost-vote-0001"}))
     intake, registry = _intake(producer, CATALOG)
     unparsable = InvalidVote("rank", "precision", "must have at most two decimals")
@@ -188,7 +204,10 @@ def test_a_batch_gives_each_item_its_own_outcome_in_order() -> None:
         (BALLOT, "good-vote-0002"),
     ]
 
-    outcomes = intake.cast_many(items)
+    if asynchronous:
+        outcomes = asyncio.run(intake.cast_many_async(items))
+    else:
+        outcomes = intake.cast_many(items)
 
     assert isinstance(outcomes[0], Vote) and outcomes[0].vote_id == "good-vote-0001"
     assert outcomes[1] is unparsable
@@ -238,3 +257,27 @@ def test_readiness_follows_the_check_and_reports_only_changes() -> None:
     assert [readiness.check_now() for _ in range(4)] == [True, False, False, True]
     assert changes == [True, False, True]
     assert readiness.ready is True
+
+
+def test_a_vote_kafka_never_acknowledges_is_unavailable_after_the_timeout() -> None:
+    producer = FakeProducer(silent=frozenset({b"silent-vote-01"}))
+    intake, registry = _intake(producer)  # timeout 1 s
+
+    started = time.monotonic()
+    with pytest.raises(Unavailable) as caught:
+        asyncio.run(intake.cast_async(BALLOT, "silent-vote-01"))
+
+    assert 0.9 < time.monotonic() - started < 3
+    assert (caught.value.vote_id, caught.value.reason) == ("silent-vote-01", "KafkaTimeoutError")
+    assert _count(registry, "certamen_producer_votes_total", outcome="failed") == 1
+
+
+def test_cast_async_answers_once_kafka_acknowledged() -> None:
+    producer = FakeProducer()
+    intake, registry = _intake(producer)
+
+    vote = asyncio.run(intake.cast_async(BALLOT, "client-key-0001"))
+
+    assert vote.vote_id == "client-key-0001"
+    assert [key for _, key, _ in producer.sent] == [b"client-key-0001"]
+    assert _count(registry, "certamen_producer_votes_total", outcome="accepted") == 1

@@ -13,10 +13,11 @@ UNKNOWN: never OK.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import grpc
+import grpc.aio
 
 from certamen.contract import InvalidVote
 from certamen.intake import Unavailable
@@ -26,19 +27,22 @@ RULE_KEY = "certamen-rule"
 VOTE_ID_KEY = "certamen-vote-id"
 
 
-@contextmanager
-def status_for_errors(context: grpc.ServicerContext) -> Iterator[None]:
+@asynccontextmanager
+async def status_for_errors(
+    context: grpc.aio.ServicerContext[object, object],
+) -> AsyncIterator[None]:
     """Run a handler's body; turn our exceptions into the gRPC status the client sees."""
     try:
         yield
     except InvalidVote as e:
         context.set_trailing_metadata(((FIELD_KEY, _ascii(e.field)), (RULE_KEY, e.rule)))
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{e.field}: {e.message} (rule: {e.rule})")
+        await context.abort(
+            grpc.StatusCode.INVALID_ARGUMENT, f"{e.field}: {e.message} (rule: {e.rule})"
+        )
     except Unavailable as e:
         context.set_trailing_metadata(((VOTE_ID_KEY, e.vote_id),))
-        context.abort(
-            grpc.StatusCode.UNAVAILABLE,
-            f"{e}; retry with idempotency-key {e.vote_id}",
+        await context.abort(
+            grpc.StatusCode.UNAVAILABLE, f"{e}; retry with idempotency-key {e.vote_id}"
         )
 
 

@@ -1,8 +1,8 @@
 """``certamen producer-grpc``: the process around the handlers.
 
-Start-up: one Kafka producer, the Intake, the gRPC server (votes, confproto, health,
-reflection), a background Kafka probe driving health, a small HTTP server for
-Prometheus. SIGTERM (Knative scaling down): health goes NOT_SERVING, the server
+Start-up: one Kafka producer, the Intake, the grpc.aio server (votes, confproto,
+health, reflection), a background Kafka probe driving health, a small HTTP server
+for Prometheus. SIGTERM (Knative scaling down): health goes NOT_SERVING, the server
 stops accepting, in-flight calls finish within a grace period, the producer flushes.
 Every vote answered OK was acknowledged by Kafka before the answer, so none is lost.
 """
@@ -10,15 +10,15 @@ Every vote answered OK was acknowledged by Kafka before the answer, so none is l
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import signal
-import threading
 import time
-from concurrent import futures
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
+import grpc.aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from kafka import KafkaProducer
@@ -39,45 +39,43 @@ from certamen.settings import Settings
 
 log = logging.getLogger("certamen.producer_grpc")
 
-# Each Cast holds a worker while it waits for Kafka (~5-10 ms: linger plus the
-# broker's ack), so the pool is sized for the in-flight votes at full speed; past
-# MAX_CONCURRENT_RPCS a call is refused at once with RESOURCE_EXHAUSTED (retryable)
-# rather than queued without bound.
-WORKERS = 64
+# Calls past this many at once are refused at once with RESOURCE_EXHAUSTED (retryable)
+# instead of queueing without bound; a waiting vote costs a coroutine, not a thread.
 MAX_CONCURRENT_RPCS = 512
 SERVER_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.so_reuseport", 0),  # a second server on a busy port must fail, not share it
     ("grpc.max_receive_message_length", 8 * 1024 * 1024),  # a full CastBatch fits
 )
 PROBE_INTERVAL_S = 1.0
+HEALTH_NAMES = ("", VOTE_SERVICE, CONFPROTO_SERVICE)  # "": the server as a whole
+_SERVING = health_pb2.HealthCheckResponse.SERVING
+_NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+# grpcio-health-checking's asyncio servicer (``health.aio``) is missing from its typing
+_AioHealthServicer: Any = health.aio.HealthServicer  # type: ignore[attr-defined]
 
 
-def new_grpc_server() -> grpc.Server:
-    """A grpcio server with the producer's settings (the benchmark's no-op server uses it too)."""
-    return grpc.server(
-        futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="rpc"),
-        options=SERVER_OPTIONS,
-        maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS,
-    )
+def new_grpc_server() -> grpc.aio.Server:
+    """A grpc.aio server with the producer's settings (the benchmark's no-op uses it too)."""
+    return grpc.aio.server(options=SERVER_OPTIONS, maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS)
 
 
 @dataclass
 class ProducerServer:
     """A running producer-grpc: what :meth:`stop` must shut down, in order."""
 
-    server: grpc.Server
+    server: grpc.aio.Server
     port: int
     producer: KafkaProducer
     readiness: KafkaReadiness
-    health: health.HealthServicer
+    health: Any  # health.aio.HealthServicer
     metrics_http: Any
     grace_s: float
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
         """Stop accepting, let in-flight calls finish, flush the producer."""
         started = time.monotonic()
-        self.health.enter_graceful_shutdown()
-        self.server.stop(self.grace_s).wait()
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(self.grace_s)
         self.readiness.stop()
         self.producer.flush(timeout=self.grace_s)
         self.producer.close(timeout=self.grace_s)
@@ -88,9 +86,10 @@ class ProducerServer:
         )
 
 
-def start(settings: Settings) -> ProducerServer:
+async def start(settings: Settings) -> ProducerServer:
     """Start serving; return once the port is open (Kafka may still be unreachable)."""
     started = time.monotonic()
+    loop = asyncio.get_running_loop()
     registry = CollectorRegistry()
     metrics = IntakeMetrics(registry)
     catalog = (
@@ -99,19 +98,21 @@ def start(settings: Settings) -> ProducerServer:
         else None
     )
     producer = make_intake_producer(settings)
-    health_servicer = health.HealthServicer()
-    server = new_grpc_server()
+    health_servicer = _AioHealthServicer()
 
-    def report(ready: bool) -> None:
-        status = _SERVING if ready else _NOT_SERVING
-        for name in ("", VOTE_SERVICE, CONFPROTO_SERVICE):  # "": the server as a whole
-            health_servicer.set(name, status)
+    async def report(ready: bool) -> None:
+        for name in HEALTH_NAMES:
+            await health_servicer.set(name, _SERVING if ready else _NOT_SERVING)
         metrics.kafka_ready.labels("grpc").set(1 if ready else 0)
+        log.info("health", extra={"event": "health", "serving": ready})
+
+    def on_change(ready: bool) -> None:  # called in the probe's thread
+        asyncio.run_coroutine_threadsafe(report(ready), loop)
 
     readiness = KafkaReadiness(
-        kafka_check(settings, settings.votes_topic),
+        kafka_check(settings, settings.votes_topic, producer=producer),
         interval_s=PROBE_INTERVAL_S,
-        on_change=report,
+        on_change=on_change,
     )
     intake = Intake(
         producer,
@@ -122,8 +123,9 @@ def start(settings: Settings) -> ProducerServer:
         metrics=metrics,
         readiness=readiness,
     )
+    server = new_grpc_server()
     services = register(server, VoteHandlers(intake))
-    report(False)
+    await report(False)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         [*services, health.SERVICE_NAME, reflection.SERVICE_NAME], server
@@ -134,11 +136,11 @@ def start(settings: Settings) -> ProducerServer:
         server.add_insecure_port(address)
     except RuntimeError as e:
         raise OSError(f"cannot listen on {address}: is the port in use?") from e
-    server.start()
+    await server.start()
     metrics_http, _ = start_http_server(
         settings.ports.producer_grpc_metrics, addr=settings.bind_host, registry=registry
     )
-    ready = readiness.start()
+    readiness.start()
     log.info(
         "serving",
         extra={
@@ -146,7 +148,6 @@ def start(settings: Settings) -> ProducerServer:
             "address": address,
             "metrics_port": settings.ports.producer_grpc_metrics,
             "topic": settings.votes_topic,
-            "kafka_ready": ready,
             "catalog": str(settings.catalog_path) if settings.catalog_path else None,
             "startup_seconds": round(time.monotonic() - started, 3),
         },
@@ -165,25 +166,24 @@ def start(settings: Settings) -> ProducerServer:
 def run(settings: Settings, args: argparse.Namespace) -> int:
     """Serve until SIGTERM or SIGINT, then shut down gracefully."""
     configure_json_logging()
-    stop_requested = threading.Event()
+    return asyncio.run(_serve(settings))
 
-    def on_signal(signum: int, _frame: object) -> None:
-        log.info(
-            "shutting down", extra={"event": "shutdown", "signal": signal.Signals(signum).name}
-        )
-        stop_requested.set()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+async def _serve(settings: Settings) -> int:
+    stop_requested = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, _on_signal, signum, stop_requested)
     try:
-        running = start(settings)
+        running = await start(settings)
     except (OSError, CatalogError) as e:
         log.error("cannot start", extra={"event": "start_failed", "problem": str(e)})
         return 1
-    stop_requested.wait()
-    running.stop()
+    await stop_requested.wait()
+    await running.stop()
     return 0
 
 
-_SERVING = health_pb2.HealthCheckResponse.SERVING
-_NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+def _on_signal(signum: int, stop_requested: asyncio.Event) -> None:
+    log.info("shutting down", extra={"event": "shutdown", "signal": signal.Signals(signum).name})
+    stop_requested.set()
