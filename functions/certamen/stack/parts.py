@@ -11,15 +11,12 @@ import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from rich.console import Console
 
 from certamen.settings import Settings, child_environment
 from certamen.stack import builds, kafka_node, probes, tools
 from certamen.stack.errors import StackError
-
-Kind = Literal["infra", "app"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +33,6 @@ class Part:
     """One process of the local stack."""
 
     name: str
-    kind: Kind
     address: str
     ports: tuple[int, ...]  # must be free before we start it
     ready: probes.Probe
@@ -75,7 +71,6 @@ def all_parts(settings: Settings) -> list[Part]:
     return [
         Part(
             "kafka",
-            "infra",
             settings.kafka_bootstrap_servers,
             (p.kafka, p.kafka_controller),
             probes.kafka(settings.kafka_bootstrap_servers),
@@ -86,7 +81,6 @@ def all_parts(settings: Settings) -> list[Part]:
         ),
         Part(
             "redis",
-            "infra",
             settings.redis_url_redacted,
             (p.redis,),
             probes.redis(settings.redis_url),
@@ -97,7 +91,6 @@ def all_parts(settings: Settings) -> list[Part]:
         ),
         Part(
             "mongodb",
-            "infra",
             settings.mongodb_uri_redacted,
             (p.mongodb,),
             probes.mongodb(settings.mongodb_uri),
@@ -173,7 +166,6 @@ def _app(
 
     return Part(
         name,
-        "app",
         address or f"127.0.0.1:{port}",
         (port, *also_ports),
         ready,

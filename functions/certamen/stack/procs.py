@@ -2,8 +2,9 @@
 
 A pid file holds the pid and the process's start time (from ``/proc``), so a
 pid reused by an unrelated program after a crash or reboot is never mistaken
-for ours, and never signalled. Each part runs in its own session (process
-group), which ``stop`` signals as a whole: SIGTERM, a grace period, SIGKILL.
+for ours, and never signalled. A part is started through a double fork, so it is
+not our child (it outlives ``certamen up`` and init reaps it), in its own session
+(process group), which ``stop`` signals as a whole: SIGTERM, a grace period, SIGKILL.
 """
 
 from __future__ import annotations
