@@ -110,3 +110,33 @@ def _apply(stage: Stage, word: str, rest: str) -> None:
         stage.workdir = rest
     elif word == "ENTRYPOINT":
         stage.entrypoint = json.loads(rest)
+
+
+def docker_ignored(path: str) -> bool:
+    """Whether .dockerignore keeps ``path`` out of the build context (last match wins).
+
+    A pattern that matches a folder drops everything in it, as in Docker.
+    """
+    parts = path.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    ignored = False
+    for raw in (REPO / ".dockerignore").read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        regex = _pattern_regex(line.lstrip("!").strip("/"))
+        if any(regex.fullmatch(p) for p in prefixes):
+            ignored = not line.startswith("!")
+    return ignored
+
+
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    """A .dockerignore pattern: ``*`` within a path segment, ``**`` across segments."""
+    pieces = []
+    for segment in pattern.split("/"):
+        if segment == "**":
+            pieces.append("(?:[^/]+/)*")
+        else:
+            text = re.escape(segment).replace(r"\*", "[^/]*").replace(r"\?", "[^/]")
+            pieces.append(text + "/")
+    return re.compile("".join(pieces).removesuffix("/"))

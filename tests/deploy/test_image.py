@@ -12,41 +12,11 @@ from pathlib import Path
 import pytest
 
 from certamen.cli import COMMANDS
-from tests.deploy.dockerfile import DOCKERFILE, final_stage, stages
+from tests.deploy.dockerfile import DOCKERFILE, docker_ignored, final_stage, stages
 from tests.deploy.render import REPO, Rendered
 from tests.deploy.workloads import certamen_workloads
 
 HADOLINT = Path(sys.executable).with_name("hadolint")
-
-
-def _docker_ignored(path: str) -> bool:
-    """Whether .dockerignore keeps ``path`` out of the build context (last match wins).
-
-    A pattern that matches a folder drops everything in it, as in Docker.
-    """
-    parts = path.split("/")
-    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-    ignored = False
-    for raw in (REPO / ".dockerignore").read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        regex = _pattern_regex(line.lstrip("!").strip("/"))
-        if any(regex.fullmatch(p) for p in prefixes):
-            ignored = not line.startswith("!")
-    return ignored
-
-
-def _pattern_regex(pattern: str) -> re.Pattern[str]:
-    """A .dockerignore pattern: ``*`` within a path segment, ``**`` across segments."""
-    pieces = []
-    for segment in pattern.split("/"):
-        if segment == "**":
-            pieces.append("(?:[^/]+/)*")
-        else:
-            text = re.escape(segment).replace(r"\*", "[^/]*").replace(r"\?", "[^/]")
-            pieces.append(text + "/")
-    return re.compile("".join(pieces).removesuffix("/"))
 
 
 def test_hadolint_is_clean() -> None:
@@ -92,7 +62,7 @@ def test_files_the_dockerfile_copies_are_in_the_build_context() -> None:
                 continue
             for source in copy.sources:
                 assert (REPO / source).exists(), source
-                assert not _docker_ignored(source), f".dockerignore drops {source}"
+                assert not docker_ignored(source), f".dockerignore drops {source}"
 
 
 def test_secrets_and_generated_stubs_never_enter_the_build_context() -> None:
@@ -103,8 +73,8 @@ def test_secrets_and_generated_stubs_never_enter_the_build_context() -> None:
         ".venv/bin/python",
         ".git/config",
     ):
-        assert _docker_ignored(path), path
-    assert not _docker_ignored("functions/certamen/cli.py")
+        assert docker_ignored(path), path
+    assert not docker_ignored("functions/certamen/cli.py")
 
 
 def test_stub_generator_pin_matches_pyproject() -> None:

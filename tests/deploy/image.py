@@ -1,0 +1,131 @@
+"""Build the image's filesystem on this machine by running the Dockerfile's own steps.
+
+There is no container engine here, so the image is approximated by a folder
+that stands for its root: the build stage's COPY and RUN instructions run as
+written, with every absolute path moved under that folder (``/opt/venv`` becomes
+``<root>/opt/venv``); the final stage's COPY instructions run too. What is not
+reproduced: the base image itself (this machine's CPython 3.11 stands in for
+the python:3.11-slim one) and the final stage's RUN (it creates the user that
+``nobody`` stands in for here).
+
+The result is cached under build/image-root/<hash of the inputs>, so a second
+run with the same Dockerfile and sources takes no time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+from pathlib import Path
+
+from tests.deploy.dockerfile import DOCKERFILE, Copy, Stage, docker_ignored, stages
+from tests.deploy.render import REPO
+
+CACHE = REPO / "build" / "image-root"
+# A CPython 3.11 that any user may run, standing in for the base image's.
+BASE_PYTHON = Path("/usr/bin/python3.11")
+READY = ".complete"
+
+
+class ImageBuildError(RuntimeError):
+    """A Dockerfile step failed on this machine."""
+
+
+def image_root() -> Path:
+    """The folder standing for the image's root filesystem, built on first use."""
+    root = CACHE / _inputs_hash()
+    if (root / READY).exists():
+        return root
+    if root.exists():
+        shutil.rmtree(root)
+    shim = root / ".base-bin"
+    shim.mkdir(parents=True)
+    (shim / "python").symlink_to(BASE_PYTHON)
+    (shim / "python3").symlink_to(BASE_PYTHON)
+    all_stages = stages()
+    for stage in all_stages:
+        final = stage is all_stages[-1]
+        workdir = root / stage.workdir.lstrip("/")
+        workdir.mkdir(parents=True, exist_ok=True)
+        for copy in stage.copies:
+            _copy(copy, root, stage)
+        if not final:
+            for command in stage.runs:
+                _run(command, root, stage, shim)
+    (root / READY).touch()
+    return root
+
+
+def in_image(root: Path, path: str) -> str:
+    """Where an absolute path of the image lives in the image root on this machine."""
+    return str(root / path.lstrip("/"))
+
+
+def _inputs_hash() -> str:
+    """Dockerfile, base interpreter and every file the COPY instructions send."""
+    digest = hashlib.sha256(DOCKERFILE.read_bytes())
+    digest.update(str(BASE_PYTHON.resolve()).encode())
+    for stage in stages():
+        for copy in stage.copies:
+            if copy.from_stage is not None:
+                continue
+            for source in copy.sources:
+                for path in _context_files(REPO / source):
+                    digest.update(str(path.relative_to(REPO)).encode())
+                    digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _context_files(path: Path) -> list[Path]:
+    """The files under ``path`` that .dockerignore lets into the build context."""
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    return [p for p in files if not docker_ignored(str(p.relative_to(REPO)))]
+
+
+def _copy(copy: Copy, root: Path, stage: Stage) -> None:
+    destination = copy.destination
+    if not destination.startswith("/"):
+        destination = f"{stage.workdir.rstrip('/')}/{destination}"
+    target = Path(in_image(root, destination))
+    for source in copy.sources:
+        if copy.from_stage is not None:
+            # From an earlier stage of the same root: already in place when paths agree.
+            if Path(in_image(root, source)) != target:
+                shutil.copytree(in_image(root, source), target, dirs_exist_ok=True)
+            continue
+        origin = REPO / source
+        if origin.is_dir():
+            for file in _context_files(origin):
+                dest = target / file.relative_to(origin)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(file, dest)
+        else:
+            dest = target / origin.name if copy.destination.endswith("/") else target
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(origin, dest)
+
+
+def _run(command: str, root: Path, stage: Stage, shim: Path) -> None:
+    moved = command
+    for top in ("/opt/", "/srv/", "/src/"):
+        moved = moved.replace(top, f"{root}{top}")
+    environment = dict(stage.env)
+    environment["PATH"] = f"{shim}:{stage.env['PATH']}"
+    environment["HOME"] = str(root / ".home")
+    environment["PIP_CACHE_DIR"] = str(Path.home() / ".cache" / "pip")
+    environment.pop("PIP_NO_CACHE_DIR", None)  # the host's pip cache speeds up reruns
+    result = subprocess.run(
+        ["sh", "-c", moved],
+        cwd=in_image(root, stage.workdir),
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise ImageBuildError(
+            f"RUN {command}\nfailed ({result.returncode}):\n{result.stdout[-3000:]}"
+            f"\n{result.stderr[-3000:]}"
+        )

@@ -1,0 +1,98 @@
+"""Each image entrypoint starts with exactly its manifest's command and environment, as nobody.
+
+The image is approximated by running the Dockerfile's steps (tests/deploy/image.py;
+the first run installs the dependencies, a few minutes). tests/deploy/smoke.py
+says what is substituted between the cluster and this machine (addresses,
+ports, paths) and how the pod's restrictions are reproduced (read-only root,
+fresh /tmp, uid 65534, no privileges). Needs the dev servers (the ``contest``
+fixture) and root, for unshare and setpriv.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from certamen.settings import Settings
+from tests.deploy.dockerfile import final_stage
+from tests.deploy.image import image_root, in_image
+from tests.deploy.render import Rendered
+from tests.deploy.smoke import (
+    NOBODY,
+    SmokeFailure,
+    free_ports,
+    local_environment,
+    probe_once,
+    start,
+    stop,
+    wait_ready,
+)
+from tests.deploy.workloads import Workload, certamen_workloads
+
+pytestmark = pytest.mark.integration
+
+WORKLOADS = ("producer-grpc", "producer-wasm", "consumer", "streamlit")
+READY_WITHIN_S = 120.0
+# Cluster names that must not survive the substitution.
+CLUSTER_NAMES = ("certamen-kafka-bootstrap", "@redis:", "@mongodb:", ".svc")
+
+
+@pytest.fixture(scope="module")
+def root() -> Path:
+    """The image's filesystem, built by the Dockerfile's steps (cached)."""
+    return image_root()
+
+
+def _workdir(root: Path) -> str:
+    return in_image(root, final_stage().workdir)
+
+
+def _workload(rendered: Rendered, name: str) -> Workload:
+    return next(w for w in certamen_workloads(rendered) if w.name == name)
+
+
+def _uid(pid: int) -> str:
+    for line in Path(f"/proc/{pid}/status").read_text(encoding="utf-8").splitlines():
+        if line.startswith("Uid:"):
+            return line.split()[1]
+    raise LookupError(pid)
+
+
+@pytest.mark.parametrize("name", WORKLOADS)
+def test_entrypoint_starts_as_in_the_cluster(
+    default_render: Rendered, contest: Settings, root: Path, name: str, tmp_path: Path
+) -> None:
+    workload = _workload(default_render, name)
+    environment, port = local_environment(workload, final_stage(), root, contest, free_ports())
+    leftovers = {k: v for k, v in environment.items() if any(c in v for c in CLUSTER_NAMES)}
+    assert not leftovers, f"cluster addresses left in the local run: {leftovers}"
+    started = start(workload, environment, port, tmp_path / f"{name}.log", _workdir(root))
+    try:
+        wait_ready(started, environment, READY_WITHIN_S)
+        assert _uid(started.process.pid) == NOBODY
+        liveness = workload.container["livenessProbe"]
+        assert probe_once(liveness, port, environment), f"liveness failed:\n{started.log_tail()}"
+    finally:
+        code = stop(
+            started,
+            grace_s=float(workload.service["spec"]["template"]["spec"].get("timeoutSeconds", 30)),
+        )
+    assert code is not None, f"{name} ignored SIGTERM:\n{started.log_tail()}"
+
+
+def test_a_missing_variable_fails_the_smoke_run(
+    default_render: Rendered, contest: Settings, root: Path, tmp_path: Path
+) -> None:
+    """Without MONGODB_URI the consumer must not find the dev server by luck (127.0.0.1)."""
+    consumer = _workload(default_render, "consumer")
+    environment = {k: v for k, v in consumer.environment.items() if k != "MONGODB_URI"}
+    crippled = dataclasses.replace(consumer, environment=environment)
+    local, port = local_environment(crippled, final_stage(), root, contest, free_ports())
+    started = start(crippled, local, port, tmp_path / "crippled.log", _workdir(root))
+    try:
+        with pytest.raises(SmokeFailure):
+            wait_ready(started, local, 60.0)
+    finally:
+        stop(started, grace_s=10.0)
