@@ -299,7 +299,8 @@ class WasmVoter(FastHttpUser):
                 response.success()
                 return _Accepted()
             if status in _RETRY_STATUSES:
-                response.failure(f"{status}: will retry")
+                reason = response.error if status == 0 else status
+                response.failure(f"{reason}: will retry")
                 return _Retry(str(status))
             rule = _http_rule(response.text or "", status)
             response.failure(f"{status} rejected: {rule}")
