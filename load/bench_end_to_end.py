@@ -245,7 +245,7 @@ def _cpu_table(runs: dict[str, Measured]) -> str:
             votes = max(1, measured.outcome.log.count)
             per_vote = 1000 * seconds / votes
             per_core = votes / seconds if seconds else 0.0
-            cells.append(f"{per_vote:.3f} ms ({per_core:,.0f}/s a core)")
+            cells.append(f"{per_vote:.3f} ms ({per_core:,.0f}/s a core)" if seconds else "-")
         rows.append(f"| {part} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 

@@ -95,8 +95,11 @@ def children_cpu_seconds() -> float:
 
 
 def profile(pid: int, seconds: float, *, top: int = 15) -> str:
-    """A py-spy profile of ``pid`` (and its children) as a markdown table of the hottest
-    functions by own time; a sentence saying why when py-spy is not available."""
+    """The hottest functions of ``pid`` (and its children) by own time, as a markdown table.
+
+    py-spy samples only the thread holding the GIL (``--gil``): Python's CPU time, not
+    threads waiting on a socket. A sentence says why when there is no profile.
+    """
     spy = shutil.which("py-spy")
     if spy is None:
         return "py-spy is not installed (`pip install py-spy`): no profile."
@@ -105,7 +108,7 @@ def profile(pid: int, seconds: float, *, top: int = 15) -> str:
         command = [
             spy, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))),
             "--rate", "100", "--format", "raw", "--output", str(output),
-            "--subprocesses", "--nonblocking",
+            "--subprocesses", "--nonblocking", "--gil",
         ]  # fmt: skip
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0 or not output.exists():
@@ -120,6 +123,6 @@ def profile(pid: int, seconds: float, *, top: int = 15) -> str:
             own[stack.split(";")[-1]] += int(count)
     if not total:
         return "py-spy took no samples."
-    rows = ["| own time | function (file:line) |", "| ---: | --- |"]
+    rows = ["| share of GIL-holding samples | function (file:line) |", "| ---: | --- |"]
     rows += [f"| {100 * n / total:.1f} % | `{frame}` |" for frame, n in own.most_common(top)]
     return "\n".join(rows)
