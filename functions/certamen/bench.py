@@ -164,6 +164,7 @@ def machine(settings: Settings) -> dict[str, str]:
         "memory": _memory(),
         "OS": platform.platform(),
         "Python": platform.python_version(),
+        "load average at the start (1, 5, 15 min)": ", ".join(f"{x:.1f}" for x in os.getloadavg()),
         "certamen": _version("certamen"),
     }
     info.update({package: _version(package) for package in PACKAGES})
