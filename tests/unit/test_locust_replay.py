@@ -68,9 +68,15 @@ def http_producer() -> Iterator[tuple[str, Seen]]:
 
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if body["rank"] == "101":
+                self._answer(400, b'{"error":{"field":"rank","rule":"range","message":"no"}}')
+                return
             accepted = seen.answer(self.headers["Idempotency-Key"], body)
             payload = b'{"vote_id": "x", "received_at": "y"}' if accepted else b"{}"
-            self.send_response(202 if accepted else 503)
+            self._answer(202 if accepted else 503, payload)
+
+        def _answer(self, status: int, payload: bytes) -> None:
+            self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
@@ -174,6 +180,27 @@ def test_replay_over_http_sends_every_record_once_and_stops(
 
     _assert_each_record_sent_once(vote_file, seen, ledger_dir)
     assert read_ledgers(ledger_dir).accepted == Counter({"wasm": 600})
+
+
+def test_a_rejected_vote_is_counted_as_rejected_and_not_retried(
+    tmp_path: Path, catalog: Catalog, http_producer: tuple[str, Seen]
+) -> None:
+    url, seen = http_producer
+    records = generate_votes(catalog, count=20, seed=3)
+    records[5] = {**records[5], "rank": "101"}
+    path = tmp_path / "with-a-bad-vote.json"
+    write_votes(path, records)
+    ledger_dir = tmp_path / "ledger"
+
+    _locust(
+        *("-u", "2", "-r", "2", "--host", url, "--grpc-weight", "0"),
+        *("--votes-file", str(path), "--ledger-dir", str(ledger_dir)),
+    )
+
+    totals = read_ledgers(ledger_dir)
+    assert totals.rejected == Counter({"rank/range": 1})
+    assert totals.accepted_indices == frozenset(range(20)) - {5}
+    assert not totals.failed_total and len(seen.attempts) == 19
 
 
 def test_replay_with_two_worker_processes_partitions_the_file(
