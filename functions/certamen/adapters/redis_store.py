@@ -24,9 +24,10 @@ from certamen.contract import CHANNELS, Catalog, Vote, album_key
 from certamen.contract.ballot import json_number
 from certamen.settings import Settings
 
-# A marker must outlive every redelivery of its record: Kafka keeps records 7 days
-# (log.retention.hours=168, the broker default we run with), so 8 days.
-MARKER_TTL_S = 8 * 24 * 3600
+# A marker must outlive every redelivery of its record: ``votes`` keeps records 7 days
+# and ``votes-dlq`` (replayed by hand after a fix) 30 days (knative/kafka/topics.yaml),
+# so 31 days. Longer retention needs a longer TTL (docs/exactly-once.md).
+MARKER_TTL_S = 31 * 24 * 3600
 PER_SECOND_KEEP_S = 3600  # per-second fields older than an hour are trimmed
 RATE_MAXLEN = 86_400  # one day of sealed seconds in the stream (approximate trim)
 SEAL_AT_MOST = 60  # seconds sealed at once after a quiet spell

@@ -3,7 +3,7 @@
 - ``ordered``: one record in flight per partition; the next starts when the
   previous one was delivered or dead-lettered (a lane per partition).
 - ``unordered``: up to ``window`` records in flight across all partitions; the
-  runner never hands out more than that (it pauses fetching instead).
+  runner never hands out more than that (it stops fetching instead).
 
 Threads do the HTTP work; results come back through :attr:`Dispatcher.finished`
 for the runner's thread, the only one that touches the Kafka consumer.

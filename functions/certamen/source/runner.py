@@ -19,6 +19,7 @@ import signal
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable
 from types import FrameType
 from typing import Any
@@ -46,6 +47,9 @@ from certamen.source.status import SourceMetrics, StatusServer
 log = logging.getLogger("certamen.source")
 
 POLL_TIMEOUT_MS = 100
+# With the window full we do not fetch, but kafka-python wants a poll now and then
+# (max.poll.interval.ms): such a poll takes one record, kept until there is room.
+KEEPALIVE_POLL_S = 30.0
 COMMIT_EVERY_S = 0.2
 LAG_EVERY_S = 1.0
 
@@ -104,8 +108,10 @@ class Source:
         self._in_flight: dict[PartitionKey, int] = {}
         self._committed: dict[PartitionKey, int] = {}
         self._ends: dict[PartitionKey, int] = {}
-        self._paused: set[PartitionKey] = set()
+        self._backlog: deque[KafkaRecord] = deque()
+        self._last_poll = time.monotonic()
         self._rebalances: queue.SimpleQueue[tuple[str, list[TopicPartition]]] = queue.SimpleQueue()
+        self._revoking: set[PartitionKey] = set()
         self._outcomes = {"delivered": 0, "dead_lettered": 0}
         self._last_commit = 0.0
         self._last_lag = 0.0
@@ -140,6 +146,9 @@ class Source:
     def run(self, stop: threading.Event) -> None:
         """Deliver until ``stop`` is set, then stop gracefully."""
         source = self._settings.source
+        # Know the topic's partitions before joining, so the first assignment has them
+        # (kafka-python otherwise joins with none and waits for a second rebalance).
+        self._consumer.partitions_for_topic(self._settings.votes_topic)
         self._consumer.subscribe(
             [self._settings.votes_topic], listener=_Rebalance(self._rebalances)
         )
@@ -157,38 +166,64 @@ class Source:
         )
         try:
             while not stop.is_set():
-                self._collect()
                 self._commit()
                 self._refresh_lag()
-                self._throttle()
-                batch = self._consumer.poll(timeout_ms=POLL_TIMEOUT_MS, max_records=self._window)
-                self._apply_rebalances()
-                for records in batch.values():
-                    for record in records:
-                        self._start(record_from_kafka(record))
+                self._hand_out()
+                room = self._window - sum(self._in_flight.values())
+                overdue = time.monotonic() - self._last_poll > KEEPALIVE_POLL_S
+                if (room > 0 and not self._backlog) or overdue:
+                    self._poll(max_records=max(1, room), timeout_ms=POLL_TIMEOUT_MS if room else 0)
+                    self._collect(wait_s=0.0)
+                else:
+                    self._collect(wait_s=POLL_TIMEOUT_MS / 1000)
         finally:
             self._shutdown()
 
     # -- the consumer's thread -------------------------------------------------------------
 
-    def _start(self, record: KafkaRecord) -> None:
-        key = (record.topic, record.partition)
-        if not self._progress.setdefault(key, PartitionProgress()).start(record.offset):
-            return
-        self._in_flight[key] = self._in_flight.get(key, 0) + 1
-        self._dispatcher.submit(record)
+    def _poll(self, *, max_records: int, timeout_ms: int) -> None:
+        """Fetch at most what the window has room for (kafka-python runs rebalances in here).
 
-    def _collect(self) -> None:
-        """Take the outcomes the delivery threads reported."""
-        while not self._dispatcher.finished.empty():
-            done = self._dispatcher.finished.get()
+        We never pause partitions: kafka-python 3.0.12 stops fetching a partition for
+        good once it was paused with fetched records buffered (its KAFKA-7548 port
+        tests ``is None`` on an exhausted batch). Not polling is our back-pressure.
+        """
+        batch = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
+        self._last_poll = time.monotonic()
+        self._apply_rebalances()
+        for records in batch.values():
+            self._backlog.extend(record_from_kafka(record) for record in records)
+        self._hand_out()
+
+    def _hand_out(self) -> None:
+        """Give fetched records to the dispatcher while the window has room."""
+        while self._backlog and sum(self._in_flight.values()) < self._window:
+            record = self._backlog.popleft()
+            key = (record.topic, record.partition)
+            if self._progress.setdefault(key, PartitionProgress()).start(record.offset):
+                self._in_flight[key] = self._in_flight.get(key, 0) + 1
+                self._dispatcher.submit(record)
+        self._metrics.in_flight.set(sum(self._in_flight.values()))
+
+    def _collect(self, *, wait_s: float) -> None:
+        """Take the outcomes the delivery threads reported, waiting up to ``wait_s`` for one."""
+        finished = self._dispatcher.finished
+        try:
+            done = finished.get(timeout=wait_s) if wait_s > 0 else finished.get_nowait()
+        except queue.Empty:
+            return
+        while True:
             key = done.partition
-            if done.generation != self._dispatcher.generation(key) or key not in self._progress:
-                continue  # the partition was revoked meanwhile: its new owner redelivers
-            self._in_flight[key] -= 1
-            if done.outcome in self._outcomes:
-                self._outcomes[done.outcome] += 1
-                self._progress[key].finish(done.offset)
+            # A result of a partition revoked meanwhile is ignored: its next owner redelivers.
+            if done.generation == self._dispatcher.generation(key) and key in self._progress:
+                self._in_flight[key] -= 1
+                if done.outcome in self._outcomes:
+                    self._outcomes[done.outcome] += 1
+                    self._progress[key].finish(done.offset)
+            try:
+                done = finished.get_nowait()
+            except queue.Empty:
+                return
 
     def _commit(self, *, force: bool = False) -> None:
         now = time.monotonic()
@@ -242,41 +277,40 @@ class Source:
         if committed is not None:
             self._committed[(tp.topic, tp.partition)] = committed
 
-    def _throttle(self) -> None:
-        """Pause fetching where enough records wait (KafkaSource's window), resume when not."""
-        assigned = {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
-        busy = sum(self._in_flight.values())
-        if self._ordered:
-            full = {k for k in assigned if self._in_flight.get(k, 0) >= self._window}
-        else:
-            full = assigned if busy >= self._window else set()
-        to_pause, to_resume = full - self._paused, (self._paused & assigned) - full
-        if to_pause:
-            self._consumer.pause(*(TopicPartition(*k) for k in to_pause))
-        if to_resume:
-            self._consumer.resume(*(TopicPartition(*k) for k in to_resume))
-        self._paused = full
-        self._metrics.in_flight.set(busy)
-
     def _apply_rebalances(self) -> None:
-        """Forget revoked partitions (their new owner redelivers what we did not commit)."""
+        """Forget the partitions a rebalance took away; keep those it gave back.
+
+        kafka-python keeps the fetch position of a partition that is revoked and
+        assigned again in the same rebalance (the eager protocol revokes all), so our
+        progress for it must be kept too, or the records fetched before would be
+        neither delivered nor fetched again. Only a partition that stays revoked
+        after the assignment is forgotten: its next owner redelivers from the
+        committed offset what we did not commit.
+        """
         while not self._rebalances.empty():
             change, partitions = self._rebalances.get()
-            keys = [(tp.topic, tp.partition) for tp in partitions]
-            if change == "assigned":
-                log.info("partitions assigned: %s", sorted(p for _, p in keys))
+            keys = {(tp.topic, tp.partition) for tp in partitions}
+            if change == "revoked":
+                self._revoking |= keys
                 continue
-            self._dispatcher.forget(keys)
-            for key in keys:
-                self._progress.pop(key, None)
-                self._in_flight.pop(key, None)
-                self._committed.pop(key, None)
-                self._ends.pop(key, None)
-                self._paused.discard(key)
-                for gauge in (self._metrics.lag, self._metrics.committed):
-                    with contextlib.suppress(KeyError):  # no sample yet for this partition
-                        gauge.remove(key[0], str(key[1]))
-            log.info("partitions revoked: %s", sorted(p for _, p in keys))
+            lost, self._revoking = self._revoking - keys, set()
+            if keys:
+                log.info("partitions assigned: %s", sorted(p for _, p in keys))
+            if lost:
+                self._forget(lost)
+                log.info("partitions revoked: %s", sorted(p for _, p in lost))
+
+    def _forget(self, keys: set[PartitionKey]) -> None:
+        self._dispatcher.forget(list(keys))
+        self._backlog = deque(r for r in self._backlog if (r.topic, r.partition) not in keys)
+        for key in keys:
+            self._progress.pop(key, None)
+            self._in_flight.pop(key, None)
+            self._committed.pop(key, None)
+            self._ends.pop(key, None)
+            for gauge in (self._metrics.lag, self._metrics.committed):
+                with contextlib.suppress(KeyError):  # no sample yet for this partition
+                    gauge.remove(key[0], str(key[1]))
 
     def _status(self) -> dict[str, Any]:
         partitions = []
@@ -310,7 +344,7 @@ class Source:
         log.info("stopping: finishing the deliveries in flight")
         self._stopping.set()
         self._dispatcher.shutdown()
-        self._collect()
+        self._collect(wait_s=0.0)
         self._commit(force=True)
         for closing in (
             lambda: self._consumer.close(autocommit=False),
