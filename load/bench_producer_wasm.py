@@ -1,0 +1,436 @@
+"""Benchmark of producer-wasm, side by side in one run, against the real local Kafka.
+
+    python load/bench_producer_wasm.py [--seconds 10] [--rounds 3] [--connections 128]
+
+Measures, and writes to load/results/producer_wasm.md:
+
+- votes/s of producer-wasm and requests/s of a no-op endpoint served by the same
+  HTTP stack (``server.uvicorn_config``: uvicorn, uvloop, httptools, a plain ASGI
+  app that reads the body and answers a fixed 202), alternating rounds, with the
+  server's CPU time per request (steadier than rates on a shared machine);
+- the kernel's cost per call from Python: the low-overhead path of
+  ``BallotKernel.canonical`` against the plain wasmtime-py call path
+  (``Func.__call__``) and the Python contract's ``parse_ballot``;
+- p50/p99 latency at saturation and at a light load (few connections);
+- start-up time from ``exec`` to ``/readyz`` 200, and resident memory after the load.
+
+Load generator: ``wrk`` (Debian package), one thread, keep-alive connections,
+closed loop. Every vote goes to Kafka with acks=all on a topic of its own, deleted
+afterwards. Needs Kafka at KAFKA_BOOTSTRAP_SERVERS (default 127.0.0.1:9092).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import json
+import os
+import platform
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "load" / "results" / "producer_wasm.md"
+BALLOT = b'{"name": "Bohemia Suburbana", "album": "Mis palabras", "year": "1997", "rank": "9.5"}'
+NOOP_RECEIPT = (
+    b'{"vote_id":"01a218fb-b871-7c53-a066-4badd8283ef9","received_at":"2026-11-26T17:51:19.665Z"}'
+)
+WRK_SCRIPT = f"""
+wrk.method = "POST"
+wrk.body = '{BALLOT.decode()}'
+wrk.headers["Content-Type"] = "application/json"
+"""
+PORTS = (15401, 15402)
+
+
+async def noop_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The baseline: read the body, answer a fixed 202, on the same stack as producer-wasm."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            else:
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    if scope["type"] != "http":
+        return
+    message = await receive()
+    while message.get("more_body"):
+        message = await receive()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", b"%d" % len(NOOP_RECEIPT)),
+    ]
+    await send({"type": "http.response.start", "status": 202, "headers": headers})
+    await send({"type": "http.response.body", "body": NOOP_RECEIPT})
+
+
+def serve_noop(port: int) -> None:
+    import uvicorn
+
+    from certamen.producer_wasm.server import uvicorn_config
+
+    uvicorn.Server(uvicorn_config(noop_app, host="127.0.0.1", port=port, graceful_s=1.0)).run()
+
+
+@dataclass
+class WrkRun:
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+    cpu_us_per_request: float
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mb(pid: int) -> tuple[float, float]:
+    status = Path(f"/proc/{pid}/status").read_text()
+    rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
+    peak = int(re.search(r"VmHWM:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
+    return rss / 1024, peak / 1024
+
+
+def _latency_ms(text: str, percentile: str) -> float:
+    match = re.search(rf"^\s+{percentile}%\s+([\d.]+)(us|ms|s)\s*$", text, re.MULTILINE)
+    assert match, text
+    value, unit = float(match.group(1)), match.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def wrk(url: str, script: Path, *, seconds: int, connections: int, pid: int) -> WrkRun:
+    cpu_before = _cpu_seconds(pid)
+    run = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 30,
+    )
+    cpu = _cpu_seconds(pid) - cpu_before
+    out = run.stdout
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    errors = 0
+    if match := re.search(r"Non-2xx or 3xx responses: (\d+)", out):
+        errors += int(match.group(1))
+    if match := re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    ):
+        errors += sum(int(g) for g in match.groups())
+    return WrkRun(
+        rate=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        p50_ms=_latency_ms(out, "50"),
+        p99_ms=_latency_ms(out, "99"),
+        requests=requests,
+        errors=errors,
+        cpu_us_per_request=cpu / max(requests, 1) * 1e6,
+    )
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], within_s: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < within_s:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: the server exited with {process.returncode}")
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as response:
+            if 200 <= response.status < 300:
+                return time.monotonic() - started
+        time.sleep(0.005)
+    raise RuntimeError(f"{url} not ready within {within_s} s")
+
+
+@contextlib.contextmanager
+def process(
+    command: Sequence[str], env: dict[str, str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("ab") as out:
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def kernel_costs(rounds: int, calls: int) -> dict[str, float]:
+    """Per-call µs (best round) of the fast path, the plain wasmtime-py path, and Python."""
+    from certamen.contract import parse_ballot
+    from certamen.producer_wasm.kernel import FUEL_PER_CALL, BallotKernel
+
+    kernel = BallotKernel()
+    ballot_func: Any = kernel._exports["ballot"]
+    store = kernel._store
+    address_in, address_out = kernel._input, kernel._output
+
+    def plain() -> bytes:
+        ctypes.memmove(address_in, BALLOT, len(BALLOT))
+        store.set_fuel(FUEL_PER_CALL)
+        return ctypes.string_at(address_out, ballot_func(store, len(BALLOT), 2026))
+
+    assert (
+        plain() == kernel.canonical(BALLOT, 2026) == parse_ballot(BALLOT, year_now=2026).to_json()
+    )
+    paths = {
+        "kernel_fast_us": lambda: kernel.canonical(BALLOT, 2026),
+        "kernel_fast_to_ballot_us": lambda: kernel.parse(BALLOT, 2026),
+        "kernel_plain_wasmtime_us": plain,
+        "python_contract_us": lambda: parse_ballot(BALLOT, year_now=2026),
+    }
+    best: dict[str, float] = {}
+    for name, call in paths.items():
+        times = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            for _ in range(calls):
+                call()
+            times.append((time.perf_counter() - started) / calls * 1e6)
+        best[name] = round(min(times), 2)
+        best[name.replace("_us", "_median_us")] = round(statistics.median(times), 2)
+    best["kernel_fuel_per_ballot"] = kernel.fuel_used(BALLOT, 2026)
+    return best
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating no-op / producer rounds")
+    parser.add_argument(
+        "--connections", type=int, default=128, help="wrk connections at saturation"
+    )
+    parser.add_argument("--light", type=int, default=8, help="wrk connections for the light load")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--serve-noop", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve_noop:
+        serve_noop(args.serve_noop)
+        return 0
+
+    from certamen.adapters.kafka import ensure_topics, make_admin
+    from certamen.settings import load
+
+    settings = load()
+    topic = f"bench-wasm-{uuid.uuid4().hex[:8]}"
+    bench = replace(settings, votes_topic=topic)
+    admin = make_admin(bench)
+    ensure_topics(admin, [(topic, 6)])
+    load_at_start = os.getloadavg()
+    work = Path(tempfile.mkdtemp(prefix="bench-wasm-"))
+    script = work / "post.lua"
+    script.write_text(WRK_SCRIPT)
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "CERTAMEN_TOPIC": topic,
+    }
+    results: dict[str, Any] = {"topic": topic, "load_average_at_start": load_at_start}
+    try:
+        print("kernel cost per call ...", file=sys.stderr)
+        results["kernel"] = kernel_costs(rounds=5, calls=20_000)
+
+        print("start-up to ready ...", file=sys.stderr)
+        startups = []
+        for _ in range(3):
+            port = PORTS[1]
+            started = time.monotonic()
+            with process(
+                [sys.executable, "-m", "certamen.cli", "producer-wasm"],
+                {**env, "PORT": str(port)},
+                work / "startup.log",
+            ) as proc:
+                _wait_ready(f"http://127.0.0.1:{port}/readyz", proc, 30.0)
+                startups.append(time.monotonic() - started)
+        results["startup_s"] = {
+            "runs": [round(s, 3) for s in startups],
+            "median": round(statistics.median(startups), 3),
+        }
+
+        print("throughput, side by side ...", file=sys.stderr)
+        noop_port, wasm_port = PORTS
+        with (
+            process(
+                [sys.executable, __file__, "--serve-noop", str(noop_port)], env, work / "noop.log"
+            ) as noop,
+            process(
+                [sys.executable, "-m", "certamen.cli", "producer-wasm"],
+                {**env, "PORT": str(wasm_port)},
+                work / "producer.log",
+            ) as producer,
+        ):
+            _wait_ready(f"http://127.0.0.1:{noop_port}/", noop, 30.0)
+            _wait_ready(f"http://127.0.0.1:{wasm_port}/readyz", producer, 30.0)
+            for pid, port in ((noop.pid, noop_port), (producer.pid, wasm_port)):  # warm up
+                wrk(
+                    f"http://127.0.0.1:{port}/votes",
+                    script,
+                    seconds=2,
+                    connections=args.connections,
+                    pid=pid,
+                )
+            rounds: dict[str, list[WrkRun]] = {"noop": [], "producer": []}
+            for _ in range(args.rounds):
+                for name, pid, port in (
+                    ("noop", noop.pid, noop_port),
+                    ("producer", producer.pid, wasm_port),
+                ):
+                    rounds[name].append(
+                        wrk(
+                            f"http://127.0.0.1:{port}/votes",
+                            script,
+                            seconds=args.seconds,
+                            connections=args.connections,
+                            pid=pid,
+                        )
+                    )
+            light = wrk(
+                f"http://127.0.0.1:{wasm_port}/votes",
+                script,
+                seconds=args.seconds,
+                connections=args.light,
+                pid=producer.pid,
+            )
+            rss, peak = _rss_mb(producer.pid)
+            noop_rss, _ = _rss_mb(noop.pid)
+        results["rounds"] = {name: [asdict(r) for r in runs] for name, runs in rounds.items()}
+        noop_rate = statistics.median(r.rate for r in rounds["noop"])
+        producer_rate = statistics.median(r.rate for r in rounds["producer"])
+        noop_cpu = statistics.median(r.cpu_us_per_request for r in rounds["noop"])
+        producer_cpu = statistics.median(r.cpu_us_per_request for r in rounds["producer"])
+        results["summary"] = {
+            "noop_rps_median": round(noop_rate),
+            "producer_votes_per_s_median": round(producer_rate),
+            "producer_vs_noop_rate": round(producer_rate / noop_rate, 3),
+            "noop_cpu_us_per_request": round(noop_cpu, 1),
+            "producer_cpu_us_per_vote": round(producer_cpu, 1),
+            "producer_vs_noop_cpu": round(noop_cpu / producer_cpu, 3),
+            "producer_errors": sum(r.errors for r in rounds["producer"]),
+            "light_load": asdict(light),
+            "rss_mb_after_load": round(rss, 1),
+            "rss_mb_peak": round(peak, 1),
+            "noop_rss_mb": round(noop_rss, 1),
+        }
+    finally:
+        with contextlib.suppress(Exception):
+            admin.delete_topics([topic])
+        admin.close()
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(_report(results, args), encoding="utf-8")
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+def _report(results: dict[str, Any], args: argparse.Namespace) -> str:
+    k = results["kernel"]
+    s = results["summary"]
+    light = s["light_load"]
+    rounds = results["rounds"]
+    rows = "\n".join(
+        f"| {name} | {i + 1} | {r['rate']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
+        f"{r['cpu_us_per_request']:.1f} | {r['errors']} |"
+        for name, runs in rounds.items()
+        for i, r in enumerate(runs)
+    )
+    goals = "\n".join(
+        f"| {figure} | {goal} | {measured} |"
+        for figure, goal, measured in [
+            (
+                "producer-wasm votes/s vs no-op requests/s (same stack)",
+                "≥ 70%",
+                f"{s['producer_vs_noop_rate']:.0%} ({s['producer_votes_per_s_median']} vs "
+                f"{s['noop_rps_median']})",
+            ),
+            (
+                "same, as server CPU per request (no-op / producer)",
+                "",
+                f"{s['producer_vs_noop_cpu']:.0%} ({s['noop_cpu_us_per_request']} vs "
+                f"{s['producer_cpu_us_per_vote']} µs)",
+            ),
+            (
+                "kernel cost per vote from Python (fast path)",
+                "≤ 20 µs",
+                f"{k['kernel_fast_us']} µs (median {k['kernel_fast_median_us']}); "
+                f"with the Ballot {k['kernel_fast_to_ballot_us']} µs",
+            ),
+            (
+                "kernel, plain wasmtime-py call path",
+                "(reference)",
+                f"{k['kernel_plain_wasmtime_us']} µs "
+                f"(median {k['kernel_plain_wasmtime_median_us']})",
+            ),
+            ("Python contract `parse_ballot`", "(reference)", f"{k['python_contract_us']} µs"),
+            (
+                "start-up to ready (exec → `/readyz` 200)",
+                "≤ 1.5 s",
+                f"{results['startup_s']['median']} s (runs {results['startup_s']['runs']})",
+            ),
+            (
+                "resident memory after the load",
+                "≤ 150 MB",
+                f"{s['rss_mb_after_load']} MB (peak {s['rss_mb_peak']} MB; "
+                f"no-op {s['noop_rss_mb']} MB)",
+            ),
+            (f"p50 / p99 at saturation ({args.connections} connections)", "", "see rounds"),
+            (
+                f"p50 / p99 at a light load ({args.light} connections, "
+                f"{light['rate']:.0f} votes/s)",
+                "",
+                f"{light['p50_ms']:.2f} / {light['p99_ms']:.2f} ms",
+            ),
+            ("producer errors (non-2xx, socket)", "0", str(s["producer_errors"])),
+        ]
+    )
+    command = (
+        f"python load/bench_producer_wasm.py --seconds {args.seconds} --rounds {args.rounds} "
+        f"--connections {args.connections} --light {args.light}"
+    )
+    return f"""# producer-wasm benchmark
+
+Command (repo root, venv active, Kafka at 127.0.0.1:9092): `{command}`
+
+Machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}), shared with other
+work: load average at start {results["load_average_at_start"][0]:.2f}. Load generator: `wrk` 4.1
+(Debian), one thread, keep-alive, closed loop. Stack: uvicorn + uvloop + httptools, plain ASGI,
+one process. Kafka: the local broker, acks=all, idempotent producer, topic `{results["topic"]}`
+(6 partitions). Figures are medians over the rounds.
+
+## Goals
+
+| figure | goal | measured |
+|---|---|---|
+{goals}
+
+Kernel fuel per typical ballot: {k["kernel_fuel_per_ballot"]} units.
+
+## Rounds ({args.seconds} s each, {args.connections} connections)
+
+| server | round | req/s | p50 ms | p99 ms | server CPU µs/req | errors |
+|---|---|---|---|---|---|---|
+{rows}
+"""
+
+
+if __name__ == "__main__":
+    sys.exit(main())
