@@ -1,0 +1,36 @@
+"""The kernel's build and fuzzing, as CI runs them: reproducible bytes, a bounded fuzz run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from certamen.producer_wasm.kernel import WASM_PATH
+
+KERNEL_DIR = WASM_PATH.parent / "kernel"
+FUZZ_SECONDS = 15
+
+
+def _run(command: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command,
+        env={**os.environ, "PYTHON": sys.executable},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_the_committed_module_is_what_the_sources_build() -> None:
+    run = _run([str(KERNEL_DIR / "build.sh"), "--check"], timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "reproducible" in run.stdout
+
+
+def test_a_bounded_fuzz_run_finds_no_failure(tmp_path: Path) -> None:
+    run = _run([str(KERNEL_DIR / "fuzz.sh"), str(FUZZ_SECONDS), str(tmp_path)], timeout=300)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
+    assert "no failure" in run.stdout
