@@ -6,10 +6,13 @@ Kafka acknowledged the record with ``acks=all``. Anything else is an error.
 Public API used by producer-grpc and producer-wasm (keep it stable; owner: the
 producer-grpc maintainer):
 
-- :func:`make_intake_producer` — the process's one KafkaProducer, tuned for votes.
-- :class:`Intake` (``cast``, ``cast_many``, ``stamp``, ``reject``, ``year_now``) and
-  :class:`Unavailable`; ``Intake(..., readiness=...)`` answers Unavailable at once
-  while Kafka is known to be unreachable instead of holding a thread for the timeout.
+- :func:`make_intake_producer` — the process's one Kafka producer (librdkafka, see
+  :mod:`certamen.adapters.kafka_producer`), tuned for votes; ``flush(timeout=)``,
+  ``close(timeout=)`` at shutdown.
+- :class:`Intake` (``cast``/``cast_many`` blocking, ``cast_async``/``cast_many_async``
+  for asyncio servers: no thread held while Kafka acknowledges; ``stamp``, ``reject``,
+  ``year_now``) and :class:`Unavailable`; ``Intake(..., readiness=...)`` answers
+  Unavailable at once while Kafka is known to be unreachable.
 - :class:`IntakeMetrics`: ``certamen_producer_votes_total{channel,outcome}``,
   ``certamen_producer_rejected_total{channel,field,rule}``,
   ``certamen_producer_cast_seconds{channel}``, ``certamen_producer_kafka_ready{channel}``.
@@ -24,18 +27,22 @@ import contextlib
 import logging
 import threading
 import time
-import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
-from kafka import KafkaAdminClient, KafkaProducer
+from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
-from kafka.partitioner.abc import Partitioner
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from certamen.adapters.kafka import make_admin, make_producer, send_message
+from certamen.adapters.kafka import make_admin
+from certamen.adapters.kafka_producer import (
+    Delivered,
+    KafkaRecordProducer,
+    SendFailed,
+    producer_config,
+)
 from certamen.contract import (
     Ballot,
     Catalog,
@@ -49,10 +56,8 @@ from certamen.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# The oldest broker we support. Fixed, so that kafka-python does not probe the broker
-# in the producer's constructor: the producer can be created while Kafka is down, and
-# start-up does not wait for a round trip. Request versions are still negotiated.
-KAFKA_API_VERSION = (3, 0)
+BatchItem = tuple[Ballot, str | None] | InvalidVote
+"""A ballot with its transport key, or the error a transport found parsing it."""
 
 
 class Unavailable(Exception):
@@ -105,7 +110,7 @@ class Intake:
 
     def __init__(
         self,
-        producer: KafkaProducer,
+        producer: KafkaRecordProducer,
         *,
         topic: str,
         channel: Channel,
@@ -155,7 +160,7 @@ class Intake:
         Raises :class:`InvalidVote` for a bad vote (counted) and :class:`Unavailable`
         when Kafka did not acknowledge it within the timeout or is known to be down.
         """
-        (outcome,) = self._wait([self._send(self.stamp(ballot, transport_key))])
+        (outcome,) = self._wait([self.stamp(ballot, transport_key)])
         if isinstance(outcome, Unavailable):
             raise outcome
         return outcome
@@ -166,13 +171,13 @@ class Intake:
         An :class:`InvalidVote` item (a ballot the transport could not parse) is
         counted as rejected here, so callers must not count it themselves.
         """
-        pending = self._queue(items)
-        outcomes = iter(self._wait([p for p in pending if isinstance(p, _Sent)]))
-        return [next(outcomes) if isinstance(p, _Sent) else p for p in pending]
+        stamped = self._stamp_all(items)
+        outcomes = iter(self._wait([v for v in stamped if isinstance(v, Vote)]))
+        return [next(outcomes) if isinstance(v, Vote) else v for v in stamped]
 
     async def cast_async(self, ballot: Ballot, transport_key: str | None = None) -> Vote:
         """:meth:`cast` for asyncio servers: waits for Kafka without holding a thread."""
-        (outcome,) = await self._wait_async([self._send(self.stamp(ballot, transport_key))])
+        (outcome,) = await self._wait_async([self.stamp(ballot, transport_key)])
         if isinstance(outcome, Unavailable):
             raise outcome
         return outcome
@@ -181,155 +186,132 @@ class Intake:
         self, items: Sequence[BatchItem]
     ) -> list[Vote | InvalidVote | Unavailable]:
         """:meth:`cast_many` for asyncio servers."""
-        pending = self._queue(items)
-        outcomes = iter(await self._wait_async([p for p in pending if isinstance(p, _Sent)]))
-        return [next(outcomes) if isinstance(p, _Sent) else p for p in pending]
+        stamped = self._stamp_all(items)
+        outcomes = iter(await self._wait_async([v for v in stamped if isinstance(v, Vote)]))
+        return [next(outcomes) if isinstance(v, Vote) else v for v in stamped]
 
-    def _queue(self, items: Sequence[BatchItem]) -> list[Vote | InvalidVote | _Sent]:
-        pending: list[Vote | InvalidVote | _Sent] = []
+    def _stamp_all(self, items: Sequence[BatchItem]) -> list[Vote | InvalidVote]:
+        stamped: list[Vote | InvalidVote] = []
         for item in items:
             if isinstance(item, InvalidVote):
                 self.reject(item)
-                pending.append(item)
+                stamped.append(item)
                 continue
             try:
-                vote = self.stamp(*item)
+                stamped.append(self.stamp(*item))
             except InvalidVote as e:
-                pending.append(e)
-                continue
-            pending.append(self._send(vote))
-        return pending
+                stamped.append(e)
+        return stamped
 
-    def _send(self, vote: Vote) -> _Sent:
-        started = time.perf_counter()
+    def _wait(self, votes: Sequence[Vote]) -> list[Vote | Unavailable]:
+        all_reported = threading.Event()
+        deliveries = self._send(votes, all_reported.set)
+        all_reported.wait(self._timeout_s)
+        return self._settle(deliveries)
+
+    async def _wait_async(self, votes: Sequence[Vote]) -> list[Vote | Unavailable]:
+        loop = asyncio.get_running_loop()
+        all_reported: asyncio.Future[None] = loop.create_future()
+
+        def wake() -> None:  # in the delivery thread, or here if nothing could be sent
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(_resolve, all_reported)
+
+        deliveries = self._send(votes, wake)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(all_reported, self._timeout_s)
+        return self._settle(deliveries)
+
+    def _send(self, votes: Sequence[Vote], on_all_reported: Callable[[], None]) -> _Deliveries:
+        deliveries = _Deliveries(votes, on_all_reported)
         if self._readiness is not None and not self._readiness.ready:
-            return _Sent(vote, KafkaUnreachable("the readiness probe cannot reach Kafka"), started)
-        try:
-            future = send_message(self._producer, self._topic, vote_to_kafka(vote))
-        except KafkaError as e:
-            future = e
-        return _Sent(vote, future, started)
+            for index in range(len(votes)):
+                deliveries.report(index, "KafkaUnreachable")
+            return deliveries
+        for index, vote in enumerate(votes):
+            try:
+                self._producer.send(self._topic, vote_to_kafka(vote), deliveries.reporter(index))
+            except SendFailed as e:
+                deliveries.report(index, str(e))
+        return deliveries
 
-    def _wait(self, sent: Sequence[_Sent]) -> list[Vote | Unavailable]:
-        deadline = time.monotonic() + self._timeout_s
-        for one in sent:
-            if not isinstance(one.future, Exception):
-                with contextlib.suppress(KafkaError):  # _outcome reads it from the future
-                    one.future.get(timeout=max(0.0, deadline - time.monotonic()))
-        return [self._outcome(one) for one in sent]
-
-    async def _wait_async(self, sent: Sequence[_Sent]) -> list[Vote | Unavailable]:
-        futures = [one.future for one in sent if not isinstance(one.future, Exception)]
-        if futures:
-            all_done = _all_done(asyncio.get_running_loop(), futures)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(all_done, self._timeout_s)
-        return [self._outcome(one) for one in sent]
-
-    def _outcome(self, sent: _Sent) -> Vote | Unavailable:
-        """Accepted or Unavailable, from a future that is done, failed or still waiting."""
-        future = sent.future
-        if isinstance(future, Exception):
-            problem = type(future).__name__
-        elif not future.is_done:
-            problem = "KafkaTimeoutError"  # no acknowledgement within the timeout
-        elif future.failed():
-            problem = type(future.exception).__name__
-        else:
-            self._accepted.inc()
-            self._latency.observe(time.perf_counter() - sent.started)
-            return sent.vote
-        self._failed.inc()
-        return Unavailable(sent.vote.vote_id, problem)
+    def _settle(self, deliveries: _Deliveries) -> list[Vote | Unavailable]:
+        """Each vote, or Unavailable with its error (no report by now: the timeout)."""
+        outcomes: list[Vote | Unavailable] = []
+        seconds = time.perf_counter() - deliveries.started
+        for vote, error in deliveries.reports():
+            if error is None:
+                self._accepted.inc()
+                self._latency.observe(seconds)
+                outcomes.append(vote)
+            else:
+                self._failed.inc()
+                outcomes.append(Unavailable(vote.vote_id, error))
+        return outcomes
 
 
-BatchItem = tuple[Ballot, str | None] | InvalidVote
+_PENDING: Final = "KafkaTimeoutError"  # what a vote without a delivery report by the deadline gets
 
 
-@dataclass(frozen=True, slots=True)
-class _Sent:
-    """A vote handed to the producer: its kafka-python future, or why it was not sent."""
+class _Deliveries:
+    """The delivery reports of one call's votes, counted down as the delivery thread files them.
 
-    vote: Vote
-    future: Any
-    started: float
-
-
-def _all_done(loop: asyncio.AbstractEventLoop, futures: Sequence[Any]) -> asyncio.Future[None]:
-    """An asyncio future resolved once every kafka-python future is done.
-
-    kafka-python completes futures in its sender thread; one wake-up of the event
-    loop per call (not per vote) keeps a 500-vote batch cheap.
-    """
-    done: asyncio.Future[None] = loop.create_future()
-    remaining = [len(futures)]
-    lock = threading.Lock()
-
-    def resolve() -> None:
-        if not done.done():
-            done.set_result(None)
-
-    def one_done(_: object) -> None:
-        with lock:
-            remaining[0] -= 1
-            last = remaining[0] == 0
-        if last and not loop.is_closed():
-            loop.call_soon_threadsafe(resolve)
-
-    for future in futures:
-        future.add_both(one_done)
-    return done
-
-
-class KafkaUnreachable(Exception):
-    """The readiness probe says Kafka is down: the vote was not sent at all."""
-
-
-class _VoteIdPartitioner(Partitioner):  # type: ignore[misc]  # kafka-python is untyped
-    """Spreads records over partitions by a CRC-32 of the key (the vote_id).
-
-    kafka-python's default murmur2 is pure Python and cost ~13% of a producer's CPU;
-    zlib's CRC-32 is C and spreads UUIDs just as evenly. Nothing relies on Java's
-    partition assignment: the consumer is idempotent by vote_id on any partition.
+    ``on_all_reported`` runs once, when the last report is in: one wake-up per call,
+    not per vote, whatever the batch size.
     """
 
-    def partition(
-        self,
-        topic: str,
-        key: Any,
-        serialized_key: bytes | None,
-        value: Any,
-        serialized_value: bytes | None,
-        cluster: Any,
-    ) -> int:
-        """The partition for a record of ``topic``."""
-        partitions = sorted(cluster.partitions_for_topic(topic))
-        return int(partitions[zlib.crc32(serialized_key or b"") % len(partitions)])
+    def __init__(self, votes: Sequence[Vote], on_all_reported: Callable[[], None]) -> None:
+        self._votes = votes
+        self._errors: list[str | None] = [_PENDING] * len(votes)
+        self._remaining = len(votes)
+        self._lock = threading.Lock()
+        self._on_all_reported = on_all_reported
+        self.started = time.perf_counter()
+        if not votes:
+            on_all_reported()
+
+    def reporter(self, index: int) -> Delivered:
+        """The delivery callback of vote ``index``."""
+        return lambda error: self.report(index, error)
+
+    def report(self, index: int, error: str | None) -> None:
+        """File vote ``index``'s report: None when Kafka acknowledged it, else the error."""
+        self._errors[index] = error
+        with self._lock:
+            self._remaining -= 1
+            last = self._remaining == 0
+        if last:
+            self._on_all_reported()
+
+    def reports(self) -> list[tuple[Vote, str | None]]:
+        """Each vote with its report as of now; reports arriving later come too late."""
+        return list(zip(self._votes, list(self._errors), strict=True))
 
 
-def make_intake_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def make_intake_producer(settings: Settings, **overrides: Any) -> KafkaRecordProducer:
     """The one producer of a producer process: acks=all, idempotent, tuned for votes.
 
-    - ``api_version`` fixed (see :data:`KAFKA_API_VERSION`): no broker round trip at
-      start-up, and the producer exists even while Kafka is down.
-    - ``max_block_ms`` 250: ``send()`` may run on an event loop, so it must not block
-      for long (it blocks only for missing metadata, which :func:`kafka_check` warms,
-      or a full 32 MiB buffer, which readiness prevents by failing fast).
-    - Batching: ``linger_ms`` 5 and 64 KiB batches (make_producer's defaults).
-    - Compression: ``settings.kafka_compression`` (default none). On one machine the
-      Python client is CPU-bound and lz4 cost ~25% of the batch throughput
-      (load/results/); on a cluster over a network, ``lz4`` is the choice.
+    - librdkafka batches, checksums and sends in its own threads, so a vote costs the
+      Python side one ``produce()`` and one delivery callback; ``produce()`` never
+      waits for the network, so it is safe on an event loop.
+    - Batching: ``linger.ms`` 5 (a unary vote waits at most that long for company).
+    - Compression: ``settings.kafka_compression`` (default none): on one machine the
+      broker is local and CPU is the limit; over a network, ``lz4``.
+    - Partitions: librdkafka's default ``consistent_random`` (CRC-32 of the key, the
+      vote_id): even spread, and a retried vote_id lands on the same partition.
     """
-    options: dict[str, Any] = {
-        "api_version": KAFKA_API_VERSION,
-        "max_block_ms": 250,
-        "partitioner": _VoteIdPartitioner(),
-        "client_id": "certamen-intake",
-    }
-    if settings.kafka_compression != "none":
-        options["compression_type"] = settings.kafka_compression
-    options.update(overrides)
-    return make_producer(settings, **options)
+    config = producer_config(
+        settings.kafka_bootstrap_servers,
+        compression=settings.kafka_compression,
+        client_id="certamen-intake",
+        **overrides,
+    )
+    return KafkaRecordProducer(config)
 
 
 class KafkaReadiness:
@@ -395,18 +377,8 @@ class KafkaReadiness:
             self.check_now()
 
 
-def kafka_check(
-    settings: Settings,
-    topic: str,
-    *,
-    producer: KafkaProducer | None = None,
-    timeout_s: float = 2.0,
-) -> Callable[[], None]:
+def kafka_check(settings: Settings, topic: str, *, timeout_s: float = 2.0) -> Callable[[], None]:
     """A check for :class:`KafkaReadiness`: the broker answers and ``topic`` has leaders.
-
-    With ``producer``, the check also makes sure that producer knows the topic's
-    partitions, so that a vote's ``send()`` never waits for metadata (on an asyncio
-    server that wait would stall every call).
 
     One admin client is kept between probes and replaced after a failure:
     kafka-python's admin client does not recover by itself once its broker went away.
@@ -424,8 +396,6 @@ def kafka_check(
             partitions = description["partitions"]
             if not partitions or any(p["leader_id"] < 0 for p in partitions):
                 raise KafkaError(f"topic {topic!r} has a partition without a leader")
-            if producer is not None:
-                producer.partitions_for(topic)  # waits at most max_block_ms
         except Exception:
             if admin:
                 admin.pop().close()

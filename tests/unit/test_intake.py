@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from kafka.errors import KafkaTimeoutError, NotEnoughReplicasError
-from kafka.future import Future
+from cloudevents.kafka import KafkaMessage
 from prometheus_client import CollectorRegistry
 
+from certamen.adapters.kafka_producer import Delivered
 from certamen.contract import Ballot, Candidate, Catalog, InvalidVote, Vote
 from certamen.intake import Intake, IntakeMetrics, KafkaReadiness, Unavailable
 
@@ -20,16 +20,6 @@ BALLOT = Ballot(name="Bohemia Suburbana", album="Mis palabras", year=1997, rank=
 CATALOG = Catalog(
     title="test", candidates=(Candidate(band="Bohemia Suburbana", album="Mis palabras", year=1997),)
 )
-
-
-class _Future(Future):  # type: ignore[misc]  # kafka-python is untyped
-    """kafka-python's future, plus the ``get`` of its record futures."""
-
-    def get(self, timeout: float | None = None) -> None:
-        if not self.is_done:
-            raise KafkaTimeoutError("no acknowledgement")
-        if self.exception is not None:
-            raise self.exception
 
 
 class FakeProducer:
@@ -42,14 +32,13 @@ class FakeProducer:
         self._failing = failing
         self._silent = silent
 
-    def send(self, topic: str, *, key: bytes, value: bytes, headers: Any) -> _Future:
-        self.sent.append((topic, key, dict(headers)))
-        future = _Future()
+    def send(self, topic: str, message: KafkaMessage, on_delivery: Delivered) -> None:
+        key = message.key.encode() if isinstance(message.key, str) else message.key or b""
+        self.sent.append((topic, key, dict(message.headers)))
         if key in self._failing:
-            future.failure(NotEnoughReplicasError("not enough replicas"))
+            on_delivery("NOT_ENOUGH_REPLICAS")
         elif key not in self._silent:
-            future.success(None)
-        return future
+            on_delivery(None)
 
 
 class _Readiness:
@@ -62,7 +51,7 @@ def _intake(
 ) -> tuple[Intake, CollectorRegistry]:
     registry = CollectorRegistry()
     intake = Intake(
-        producer,
+        producer,  # type: ignore[arg-type]
         topic="votes-test",
         channel="grpc",
         catalog=catalog,
@@ -185,7 +174,7 @@ def test_kafka_not_acknowledging_is_unavailable_with_the_vote_id() -> None:
 
     assert (caught.value.vote_id, caught.value.reason) == (
         "client-key-0001",
-        "NotEnoughReplicasError",
+        "NOT_ENOUGH_REPLICAS",
     )
     assert _count(registry, "certamen_producer_votes_total", outcome="failed") == 1
     assert _count(registry, "certamen_producer_votes_total", outcome="accepted") == 0

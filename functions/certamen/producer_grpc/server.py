@@ -110,7 +110,7 @@ async def start(settings: Settings) -> ProducerServer:
         asyncio.run_coroutine_threadsafe(report(ready), loop)
 
     readiness = KafkaReadiness(
-        kafka_check(settings, settings.votes_topic, producer=producer),
+        kafka_check(settings, settings.votes_topic),
         interval_s=PROBE_INTERVAL_S,
         on_change=on_change,
     )
