@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -54,7 +55,20 @@ def test_kafka_stopped_means_503_and_not_ready_then_recovery(
 
         runner.stop(own_kafka, out)
 
-        # Every answer is 503 with Retry-After and the id to retry with, within the timeout.
+        # A burst right after: every answer is 503, none waits past the request deadline.
+        def timed(key: str) -> tuple[int, float, str | None]:
+            started = time.monotonic()
+            answer = server.vote(GOOD, key=key)
+            return answer.status, time.monotonic() - started, answer.json().get("vote_id")
+
+        keys = [f"burst-{n:04d}" for n in range(32)]
+        with ThreadPoolExecutor(len(keys)) as pool:
+            burst = list(pool.map(timed, keys))
+        assert [status for status, _, _ in burst] == [503] * len(keys)
+        assert [vote_id for _, _, vote_id in burst] == keys
+        assert max(seconds for _, seconds, _ in burst) < 2 * KAFKA_TIMEOUT_S + 2.5
+
+        # Then every answer is 503 with Retry-After and the id to retry with, within the timeout.
         for attempt in range(4):
             key = f"while-down-{attempt:04d}"
             started = time.monotonic()

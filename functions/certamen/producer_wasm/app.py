@@ -76,6 +76,7 @@ class ProducerApp:
         dispatcher: Dispatcher,
         readiness: KafkaReadiness,
         registry: CollectorRegistry,
+        deadline_s: float,
         receipts: Receipts | None = None,
     ) -> None:
         self._kernel = kernel
@@ -83,6 +84,7 @@ class ProducerApp:
         self._dispatcher = dispatcher
         self._readiness = readiness
         self._registry = registry
+        self._deadline_s = deadline_s
         self._receipts = receipts if receipts is not None else Receipts()
         self._replayed = intake.metrics.votes.labels("wasm", "replayed")
 
@@ -155,7 +157,12 @@ class ProducerApp:
             if receipt is not None:
                 self._replayed.inc()
                 return receipt
-        vote = await self._dispatcher.cast(ballot, key)
+        try:
+            async with asyncio.timeout(self._deadline_s):
+                vote = await self._dispatcher.cast(ballot, key)
+        except TimeoutError:
+            # Queued behind batches that waited for an unreachable Kafka: give up in time.
+            raise Unavailable(receipt_key or "", "queued past the deadline") from None
         receipt = Receipt(vote.vote_id, vote.received_at)
         if receipt_key is not None:
             self._receipts.put(receipt_key, canonical, receipt)
@@ -182,7 +189,7 @@ def _error_response(error: Exception) -> tuple[int, dict[str, Any], _Headers]:
                 "rule": "unavailable",
                 "message": f"{error}; retry with the same vote_id as Idempotency-Key",
             },
-            "vote_id": error.vote_id,
+            "vote_id": error.vote_id or None,
         }
         return 503, document, ((b"retry-after", str(RETRY_AFTER_S).encode()),)
     if isinstance(error, KernelFault):

@@ -114,9 +114,11 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         dispatcher=dispatcher,
         readiness=readiness,
         registry=registry,
+        # A vote waits for its batch and at worst for the batch before it.
+        deadline_s=2 * settings.kafka_timeout_s + 1.0,
     )
     port = settings.port or settings.ports.producer_wasm
-    grace_s = settings.kafka_timeout_s + 1.0
+    grace_s = 2 * settings.kafka_timeout_s + 2.0
     server = uvicorn.Server(
         uvicorn_config(app, host=settings.bind_host, port=port, graceful_s=grace_s)
     )
