@@ -41,6 +41,14 @@ log = logging.getLogger("certamen.producer_wasm")
 PROBE_INTERVAL_S = 1.0
 
 
+class _PlainUvicornRecords(logging.Filter):
+    """Drops uvicorn's ANSI-coloured copy of each message from the JSON lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.__dict__.pop("color_message", None)
+        return True
+
+
 def _after_shutdown(signum: int, _frame: object) -> None:
     log.info("signal", extra={"event": "signal", "signal": signal.Signals(signum).name})
 
@@ -68,6 +76,7 @@ def uvicorn_config(app: Any, *, host: str, port: int, graceful_s: float) -> uvic
 def run(settings: Settings, args: argparse.Namespace) -> int:
     """Serve until SIGTERM or SIGINT, then shut down gracefully."""
     configure_json_logging()
+    logging.getLogger("uvicorn.error").addFilter(_PlainUvicornRecords())
     started = time.monotonic()
     try:
         catalog = (
