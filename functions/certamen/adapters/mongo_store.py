@@ -97,10 +97,17 @@ def unavailable_as_store_error() -> Iterator[None]:
 
 
 def ensure_indexes(db: Database[Document]) -> None:
-    """Create the indexes the app's queries need (a no-op when they exist)."""
+    """Create the indexes the app's queries need that do not exist yet.
+
+    One at a time and only the missing ones: FerretDB v1 drops the connection when
+    one ``createIndexes`` names several indexes that already exist.
+    """
     with unavailable_as_store_error():
-        db[VOTES].create_indexes(list(VOTE_INDEXES))
-        db[DEAD_LETTERS].create_indexes(list(DEAD_LETTER_INDEXES))
+        for collection, models in ((VOTES, VOTE_INDEXES), (DEAD_LETTERS, DEAD_LETTER_INDEXES)):
+            existing = {index["name"] for index in db[collection].list_indexes()}
+            for model in models:
+                if model.document["name"] not in existing:
+                    db[collection].create_indexes([model])
 
 
 class VoteLog:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from certamen.adapters.errors import StoreUnavailable
@@ -31,17 +32,32 @@ WORKERS = 1
 THREADS = 8
 FUNCTION_SOURCE = Path(__file__).with_name("main.py")
 TARGET = "count_vote"
+STARTUP_WAIT_S = 30.0  # a store that restarts is normal operation: wait for it, then give up
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
     """Prepare the stores (indexes, catalog counters at 0), then exec functions-framework."""
     try:
-        open_stores(settings, prepare=True).close()
+        _prepare(settings)
     except (StoreUnavailable, CatalogError) as e:
         print(f"certamen consumer: cannot start: {e}", file=sys.stderr)
         return 1
     argv = command(settings)
     os.execve(sys.executable, argv, child_environment(server_environment(settings)))
+
+
+def _prepare(settings: Settings) -> None:
+    """Check the stores, create the indexes, seed the catalog; wait a while for a store."""
+    deadline = time.monotonic() + STARTUP_WAIT_S
+    while True:
+        try:
+            open_stores(settings, prepare=True).close()
+            return
+        except StoreUnavailable as e:
+            if time.monotonic() > deadline:
+                raise
+            print(f"certamen consumer: waiting: {e}", file=sys.stderr)
+            time.sleep(1.0)
 
 
 def command(settings: Settings) -> list[str]:
