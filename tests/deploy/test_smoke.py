@@ -35,6 +35,8 @@ pytestmark = pytest.mark.integration
 
 WORKLOADS = ("producer-grpc", "producer-wasm", "consumer", "streamlit")
 READY_WITHIN_S = 120.0
+# How long the kubelet waits after SIGTERM (terminationGracePeriodSeconds' default).
+GRACE_S = 30.0
 # Cluster names that must not survive the substitution.
 CLUSTER_NAMES = ("certamen-kafka-bootstrap", "@redis:", "@mongodb:", ".svc")
 
@@ -75,10 +77,7 @@ def test_entrypoint_starts_as_in_the_cluster(
         liveness = workload.container["livenessProbe"]
         assert probe_once(liveness, port, environment), f"liveness failed:\n{started.log_tail()}"
     finally:
-        code = stop(
-            started,
-            grace_s=float(workload.service["spec"]["template"]["spec"].get("timeoutSeconds", 30)),
-        )
+        code = stop(started, grace_s=GRACE_S)
     assert code is not None, f"{name} ignored SIGTERM:\n{started.log_tail()}"
 
 
@@ -92,7 +91,7 @@ def test_a_missing_variable_fails_the_smoke_run(
     local, port = local_environment(crippled, final_stage(), root, contest, free_ports())
     started = start(crippled, local, port, tmp_path / "crippled.log", _workdir(root))
     try:
-        with pytest.raises(SmokeFailure):
+        with pytest.raises(SmokeFailure, match=r"(?s)exited .*127\.0\.0\.1:1\b"):
             wait_ready(started, local, 60.0)
     finally:
         stop(started, grace_s=10.0)
