@@ -9,7 +9,8 @@ the python:3.11-slim one) and the final stage's RUN (it creates the user that
 ``nobody`` stands in for here).
 
 The result is cached under build/image-root/<hash of the inputs>, so a second
-run with the same Dockerfile and sources takes no time.
+run with the same Dockerfile and sources takes no time; a change to any of them
+builds a new root (a minute or two with pip's cache) and removes the old one.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ def image_root() -> Path:
     root = CACHE / _inputs_hash()
     if (root / READY).exists():
         return root
-    if root.exists():
-        shutil.rmtree(root)
+    for stale in CACHE.glob("*"):  # roots of older sources: ~600 MB each
+        shutil.rmtree(stale)
     shim = root / ".base-bin"
     shim.mkdir(parents=True)
     (shim / "python").symlink_to(BASE_PYTHON)
