@@ -96,21 +96,17 @@ class Service:
     command: list[str]
     env: dict[str, str]
     log: Path
-    ready_url: str
+    ready: Callable[[], bool]
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
 
     def start(self, timeout_s: float = 30.0) -> Service:
-        """Start and wait until ``ready_url`` answers 200."""
+        """Start and wait until it is ready."""
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 self.command, env=self.env, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )  # fmt: skip
-        wait_until(
-            lambda: self._exited() or _answers(self.ready_url),
-            timeout_s,
-            f"{self.name} to answer {self.ready_url}",
-        )
+        wait_until(lambda: self._exited() or self.ready(), timeout_s, f"{self.name} to be ready")
         if self._exited():
             raise RuntimeError(f"{self.name} exited: {self.log.read_text()[-2000:]}")
         return self
@@ -154,7 +150,7 @@ def consumer(settings: Settings, port: int, log_dir: Path) -> Service:
         [sys.executable, "-m", "certamen.cli", "consumer"],
         env,
         log_dir / "consumer.log",
-        f"http://127.0.0.1:{port}/metrics",
+        lambda: _answers(f"http://127.0.0.1:{port}/metrics"),
     )
 
 
@@ -166,7 +162,14 @@ def source(settings: Settings, sink: str, metrics_port: int, log_dir: Path) -> S
         [sys.executable, "-m", "certamen.cli", "source"],
         env,
         log_dir / "source.log",
-        f"http://127.0.0.1:{metrics_port}/metrics",
+        lambda: _answers(f"http://127.0.0.1:{metrics_port}/metrics"),
+    )
+
+
+def server(name: str, command: list[str], port: int, log_dir: Path) -> Service:
+    """A server of our own (Redis, FerretDB) for tests that stop and start it."""
+    return Service(
+        name, command, child_environment({}), log_dir / f"{name}.log", lambda: _open(port)
     )
 
 
@@ -237,6 +240,12 @@ def source_status(port: int) -> dict[str, Any]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=5) as response:
         status: dict[str, Any] = json.load(response)
     return status
+
+
+def _open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _answers(url: str) -> bool:
