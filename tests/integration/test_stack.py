@@ -230,9 +230,7 @@ def test_an_unreachable_external_server_is_a_clear_error(stack: Stack) -> None:
     assert "REDIS_URL" in done.stderr and "does not answer" in done.stderr
 
 
-def test_a_port_taken_by_another_program_is_a_clear_error(
-    tmp_path: Path, stack: Stack
-) -> None:
+def test_a_port_taken_by_another_program_is_a_clear_error(tmp_path: Path, stack: Stack) -> None:
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
