@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -130,3 +132,24 @@ def test_secret_files_are_ignored_and_examples_cover_every_key() -> None:
     for generator in spec["secretGenerator"]:
         for env_file in generator["envs"]:
             assert (secrets / f"{env_file}.example").is_file(), env_file
+
+
+def test_generated_secrets_have_the_keys_of_the_examples(tmp_path: Path) -> None:
+    """The render test uses the examples; the cluster gets what the script writes."""
+    subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "generate-secrets"), "--dir", str(tmp_path)],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    examples = sorted((REPO / "knative" / "secrets").glob("*.env.example"))
+    assert examples
+    for example in examples:
+        generated = tmp_path / example.name.removesuffix(".example")
+        assert _keys(generated) == _keys(example), generated.name
+        assert "change-me" not in generated.read_text(encoding="utf-8")
+
+
+def _keys(path: Path) -> set[str]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return {line.split("=", 1)[0] for line in lines if line and not line.startswith("#")}
