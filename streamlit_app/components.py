@@ -17,11 +17,12 @@ import streamlit as st
 from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
+from certamen.adapters.errors import StoreUnavailable
 from certamen.tally import Standings
 
 log = logging.getLogger("certamen.streamlit")
 
-SERVER_ERRORS = (RedisError, PyMongoError, OSError)
+SERVER_ERRORS = (RedisError, PyMongoError, StoreUnavailable, OSError)
 NO_RANK = "no votes yet"
 
 

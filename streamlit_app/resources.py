@@ -12,14 +12,14 @@ from typing import Any
 
 import redis
 import streamlit as st
-from pymongo import MongoClient
 from pymongo.database import Database
 
+from certamen.adapters.mongo_store import make_mongo, vote_database
+from certamen.adapters.redis_store import make_redis
 from certamen.contract import Catalog, load_catalog
 from certamen.settings import Settings, load
 
-CONNECT_TIMEOUT_S = 1.0
-READ_TIMEOUT_S = 5.0
+MONGODB_TIMEOUT_S = 1.5  # a page waits this long at most before saying MongoDB is away
 
 
 @st.cache_resource(show_spinner=False)
@@ -38,25 +38,14 @@ def _close_mongo(db: Database[dict[str, Any]]) -> None:
 
 @st.cache_resource(show_spinner=False, on_release=_close_redis)
 def redis_client() -> redis.Redis:
-    """The one Redis client of the app (a connection pool)."""
-    return redis.Redis.from_url(
-        settings().redis_url,
-        socket_connect_timeout=CONNECT_TIMEOUT_S,
-        socket_timeout=READ_TIMEOUT_S,
-    )
+    """The one Redis client of the app (a pool with the consumer's short timeouts)."""
+    return make_redis(settings())
 
 
 @st.cache_resource(show_spinner=False, on_release=_close_mongo)
 def mongo_database() -> Database[dict[str, Any]]:
     """The contest's MongoDB database, from the one client of the app."""
-    client: MongoClient[dict[str, Any]] = MongoClient(
-        settings().mongodb_uri,
-        serverSelectionTimeoutMS=int(CONNECT_TIMEOUT_S * 1500),
-        connectTimeoutMS=int(CONNECT_TIMEOUT_S * 1000),
-        socketTimeoutMS=int(READ_TIMEOUT_S * 1000),
-        appname="certamen-streamlit",
-    )
-    return client[settings().mongodb_database]
+    return vote_database(make_mongo(settings(), timeout_s=MONGODB_TIMEOUT_S), settings())
 
 
 @st.cache_resource(show_spinner=False)

@@ -6,6 +6,7 @@ from typing import Any
 
 from pymongo.database import Database
 
+from certamen.adapters.mongo_store import DEAD_LETTERS, VOTES
 from streamlit_app.queries import (
     DEAD_LETTERS_NEWEST_FIRST,
     MAX_CSV_ROWS,
@@ -13,8 +14,6 @@ from streamlit_app.queries import (
     PageWindow,
 )
 
-VOTES = "votes"
-DEAD_LETTERS = "dead_letters"
 MAX_OPTIONS = 500
 
 Document = dict[str, Any]

@@ -36,6 +36,7 @@ __all__ = ["store_contest"]  # the fixture, imported for pytest
 
 APP = str(Path(__file__).resolve().parents[2] / "streamlit_app" / "app.py")
 LOGS = "views/logs.py"
+AUDIT = "views/audit.py"
 DEAD_PORT = 17999  # nothing listens here: a server that is down
 
 
@@ -206,6 +207,25 @@ def test_dead_letters_have_their_own_tab_with_reasons(filled: Pipeline) -> None:
     assert list(app.dataframe[1].value["rule"]) == ["range"]
 
 
+def test_the_audit_runs_on_demand_and_finds_a_tampered_counter(filled: Pipeline) -> None:
+    app = _run(AUDIT)
+    assert not app.success and not app.metric  # nothing runs before the button
+    app.button(key="audit_run").click().run()
+    assert not app.exception
+    assert any("agree" in s.value for s in app.success)
+    metrics = _metrics(app)
+    assert metrics["Votes in Redis"] == metrics["Votes in MongoDB"] == "45"
+    assert metrics["Differences"] == "0"
+
+    band = _logged(filled)[0]["name"]
+    filled.redis.hincrby("votes:by_band", band, 1)  # a counter that no longer matches the log
+    app.button(key="audit_run").click().run()
+    assert any("1 counter(s) differ" in e.value for e in app.error)
+    totals = app.dataframe[1].value
+    wrong = totals[~totals["agree"]]
+    assert list(wrong["name"]) == [band]
+
+
 def test_redis_down_is_said_on_results_and_logs_keep_working(
     filled: Pipeline, monkeypatch: pytest.MonkeyPatch, store_contest: Settings
 ) -> None:
@@ -223,6 +243,10 @@ def test_mongodb_down_is_said_on_logs_and_results_keep_working(
 ) -> None:
     _point_app_at(monkeypatch, store_contest, MONGODB_URI=f"mongodb://127.0.0.1:{DEAD_PORT}/")
     app = _run(LOGS)
+    assert not app.exception
+    assert [e.value for e in app.error if "MongoDB is not reachable" in e.value]
+    app.switch_page(AUDIT).run()
+    app.button(key="audit_run").click().run()
     assert not app.exception
     assert [e.value for e in app.error if "MongoDB is not reachable" in e.value]
     app.switch_page("views/results.py").run()
