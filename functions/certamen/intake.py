@@ -16,27 +16,22 @@ producer-grpc maintainer):
 - :class:`IntakeMetrics`: ``certamen_producer_votes_total{channel,outcome}``,
   ``certamen_producer_rejected_total{channel,field,rule}``,
   ``certamen_producer_cast_seconds{channel}``, ``certamen_producer_kafka_ready{channel}``.
-- :class:`KafkaReadiness` + :func:`kafka_check`: the background Kafka probe behind
-  gRPC health and HTTP ``/readyz``; read ``readiness.ready``, never probe per request.
+- :class:`KafkaReadiness` + :func:`kafka_check` (from :mod:`certamen.readiness`): the
+  background Kafka probe behind gRPC health and HTTP ``/readyz``; read
+  ``readiness.ready``, never probe per request.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from kafka import KafkaAdminClient
-from kafka.errors import KafkaError
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from certamen.adapters.kafka import make_admin
 from certamen.adapters.kafka_producer import (
     Delivered,
     KafkaRecordProducer,
@@ -52,9 +47,18 @@ from certamen.contract import (
     resolve_vote_id,
     vote_to_kafka,
 )
+from certamen.readiness import KafkaReadiness, kafka_check
 from certamen.settings import Settings
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "BatchItem",
+    "Intake",
+    "IntakeMetrics",
+    "KafkaReadiness",
+    "Unavailable",
+    "kafka_check",
+    "make_intake_producer",
+]
 
 BatchItem = tuple[Ballot, str | None] | InvalidVote
 """A ballot with its transport key, or the error a transport found parsing it."""
@@ -218,8 +222,10 @@ class Intake:
                 loop.call_soon_threadsafe(_resolve, all_reported)
 
         deliveries = self._send(votes, wake)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(all_reported, self._timeout_s)
+        # A timer on the same future, cheaper than asyncio.wait_for's wrapper per call.
+        deadline = loop.call_later(self._timeout_s, _resolve, all_reported)
+        await all_reported
+        deadline.cancel()
         return self._settle(deliveries)
 
     def _send(self, votes: Sequence[Vote], on_all_reported: Callable[[], None]) -> _Deliveries:
@@ -312,93 +318,3 @@ def make_intake_producer(settings: Settings, **overrides: Any) -> KafkaRecordPro
         **overrides,
     )
     return KafkaRecordProducer(config)
-
-
-class KafkaReadiness:
-    """Whether Kafka can take votes now, from a check run in a background thread.
-
-    Both producers report it (gRPC health, HTTP ``/readyz``) and give it to
-    :class:`Intake`, which then answers Unavailable at once while Kafka is down. A
-    request never waits for a probe: it reads :attr:`ready`.
-    """
-
-    def __init__(
-        self,
-        check: Callable[[], None],
-        *,
-        interval_s: float = 1.0,
-        on_change: Callable[[bool], None] | None = None,
-    ) -> None:
-        self._check = check
-        self._interval_s = interval_s
-        self._on_change = on_change
-        self._ready = False
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    @property
-    def ready(self) -> bool:
-        """The last probe's answer (False until the first probe succeeded)."""
-        return self._ready
-
-    def check_now(self) -> bool:
-        """Probe once, in the caller's thread; report a change; return the answer."""
-        try:
-            self._check()
-            ready, problem = True, ""
-        except Exception as e:  # any failure of the check means "not ready"
-            ready, problem = False, f"{type(e).__name__}: {e}"
-        if ready != self._ready:
-            self._ready = ready
-            if ready:
-                log.info("kafka reachable", extra={"event": "kafka_ready"})
-            else:
-                log.warning(
-                    "kafka unreachable", extra={"event": "kafka_unready", "problem": problem}
-                )
-            if self._on_change is not None:
-                self._on_change(ready)
-        return ready
-
-    def start(self) -> None:
-        """Probe now and then every ``interval_s``, in a daemon thread (never the caller's)."""
-        self._thread = threading.Thread(target=self._loop, name="kafka-readiness", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop probing (waits for a probe in progress)."""
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join()
-
-    def _loop(self) -> None:
-        self.check_now()
-        while not self._stopping.wait(self._interval_s):
-            self.check_now()
-
-
-def kafka_check(settings: Settings, topic: str, *, timeout_s: float = 2.0) -> Callable[[], None]:
-    """A check for :class:`KafkaReadiness`: the broker answers and ``topic`` has leaders.
-
-    One admin client is kept between probes and replaced after a failure:
-    kafka-python's admin client does not recover by itself once its broker went away.
-    """
-    probe_settings = replace(settings, kafka_timeout_s=min(timeout_s, settings.kafka_timeout_s))
-    admin: list[KafkaAdminClient] = []
-
-    def check() -> None:
-        try:
-            if not admin:
-                admin.append(make_admin(probe_settings))
-            (description,) = admin[0].describe_topics([topic])
-            if description["error_code"] != 0:
-                raise KafkaError(f"topic {topic!r}: error code {description['error_code']}")
-            partitions = description["partitions"]
-            if not partitions or any(p["leader_id"] < 0 for p in partitions):
-                raise KafkaError(f"topic {topic!r} has a partition without a leader")
-        except Exception:
-            if admin:
-                admin.pop().close()
-            raise
-
-    return check

@@ -25,16 +25,11 @@ from kafka import KafkaProducer
 from prometheus_client import CollectorRegistry, start_http_server
 
 from certamen.contract import CatalogError, load_catalog
-from certamen.intake import (
-    Intake,
-    IntakeMetrics,
-    KafkaReadiness,
-    kafka_check,
-    make_intake_producer,
-)
+from certamen.intake import Intake, IntakeMetrics, make_intake_producer
 from certamen.logs import configure_json_logging
 from certamen.producer_grpc.protos import CONFPROTO_SERVICE, VOTE_SERVICE
 from certamen.producer_grpc.service import VoteHandlers, register
+from certamen.readiness import KafkaReadiness, kafka_check
 from certamen.settings import Settings
 
 log = logging.getLogger("certamen.producer_grpc")
