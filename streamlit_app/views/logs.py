@@ -6,7 +6,6 @@ them reaches MongoDB.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import streamlit as st
@@ -128,15 +127,25 @@ def dead_letters() -> None:
         )
 
 
-DEAD_LETTER_COLUMNS = ("failed_at", "field", "rule", "message", "raw")
+DEAD_LETTER_COLUMNS = ("failed_at", "field", "rule", "message", "event id", "data")
+MAX_SHOWN_DATA = 500
 
 
 def _dead_letter_row(document: dict[str, Any]) -> dict[str, Any]:
+    """One dead letter as the consumer stores it (``certamen.consumer.documents``), for a table."""
     reason = document.get("reason") or {}
-    raw = document.get("raw")
-    text = raw if isinstance(raw, str) else json.dumps(raw, default=str, ensure_ascii=False)
-    values = (document.get("failed_at"), *(reason.get(k) for k in ("field", "rule", "message")))
-    return dict(zip(DEAD_LETTER_COLUMNS, (*values, text[:500]), strict=True))
+    event = document.get("event") or {}
+    data = event.get("data")
+    if data is None and "data_base64" in event:
+        data = f"(not UTF-8, {event.get('data_size', '?')} bytes, base64) {event['data_base64']}"
+    return {
+        "failed_at": document.get("failed_at"),
+        "field": reason.get("field"),
+        "rule": reason.get("rule"),
+        "message": reason.get("message"),
+        "event id": (event.get("attributes") or {}).get("id"),
+        "data": None if data is None else str(data)[:MAX_SHOWN_DATA],
+    }
 
 
 st.title("Logs")

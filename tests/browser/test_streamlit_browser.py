@@ -85,9 +85,9 @@ def contest(infra: Settings) -> Iterator[Pipeline]:
     store.flushdb()
     catalog = example_catalog()
     try:
-        with pipeline(isolated, catalog) as pipe:
+        with pipeline(isolated) as pipe:
             pipe.count(sample_votes(catalog, 45))
-            pipe.dead_letter("letter-1", "rank", "range", {"rank": "101"})
+            pipe.poison("letter-1", rank=101)
             yield pipe
     finally:
         store.flushdb()

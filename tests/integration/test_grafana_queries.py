@@ -62,12 +62,12 @@ def _next_second(pipe: Pipeline) -> None:
 
 def test_every_redis_panel_shows_what_the_vote_log_implies(store_contest: Settings) -> None:
     catalog = example_catalog()
-    with pipeline(store_contest, catalog) as pipe:
+    with pipeline(store_contest) as pipe:
         first_batch = sample_votes(catalog, 60)
         pipe.count(first_batch)
-        pipe.dead_letter("letter-1", "rank", "range", {"rank": "101"})
-        pipe.dead_letter("letter-2", "rank", "range", {"rank": "-1"})
-        pipe.dead_letter("letter-3", "name", "not_in_catalog", {"name": "Nadie"})
+        pipe.poison("letter-1", rank=101)
+        pipe.poison("letter-2", rank=-1)
+        pipe.poison("letter-3", name="Nadie")
         _next_second(pipe)
         pipe.count(sample_votes(catalog, 1, seed=3))  # seals the first batch's seconds
 
@@ -122,7 +122,7 @@ def test_every_redis_panel_shows_what_the_vote_log_implies(store_contest: Settin
 
 def test_an_unvoted_contest_has_every_bar_at_zero(store_contest: Settings) -> None:
     catalog = example_catalog()
-    with pipeline(store_contest, catalog) as pipe:
+    with pipeline(store_contest) as pipe:
         assert _single_value(_answer(pipe, "Total votes")) == 0
         bands = _answer(pipe, "Votes by band")
         assert {r["Band"]: r["Votes"] for r in bands.rows} == dict.fromkeys(catalog.bands, 0)

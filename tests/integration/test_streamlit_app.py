@@ -45,10 +45,10 @@ def filled(store_contest: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator
     """45 votes and two dead letters in the contest the app is pointed at."""
     _point_app_at(monkeypatch, store_contest)
     catalog = example_catalog()
-    with pipeline(store_contest, catalog) as pipe:
+    with pipeline(store_contest) as pipe:
         pipe.count(sample_votes(catalog, 45))
-        pipe.dead_letter("letter-1", "rank", "range", {"rank": "101"})
-        pipe.dead_letter("letter-2", "name", "not_in_catalog", {"name": "Nadie"})
+        pipe.poison("letter-1", rank=101)
+        pipe.poison("letter-2", name="Nadie")
         yield pipe
 
 

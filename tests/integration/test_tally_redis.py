@@ -21,10 +21,10 @@ __all__ = ["store_contest"]  # the fixture, imported for pytest
 def test_standings_equal_the_vote_log(store_contest: Settings) -> None:
     catalog = example_catalog()
     votes = sample_votes(catalog, 60)
-    with pipeline(store_contest, catalog) as pipe:
+    with pipeline(store_contest) as pipe:
         pipe.count(votes)
         pipe.count(votes[:5])  # redelivered: counted once
-        pipe.dead_letter("letter-1", "rank", "range", {"rank": "101"})
+        pipe.poison("letter-1", rank=101)
         standings = read_standings(pipe.redis, catalog)
         logged = list(pipe.db["votes"].find())
 

@@ -1,15 +1,17 @@
-"""Votes counted into a test's Redis and MongoDB with the consumer's own write code.
+"""Votes counted into a test's Redis and MongoDB by the consumer's own code.
 
 The read side (tally, Streamlit, Grafana queries) is checked against what the
-write side really stores, so these helpers go through the consumer's adapters
-(``TallyWriter`` for the counters, ``VoteLog`` for the documents), never around them.
+write side really stores, so these helpers hand CloudEvents to the consumer's
+``Handler`` (opened by ``open_stores``, as the function does), never around it.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
-from collections.abc import Iterator, Sequence
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -20,9 +22,10 @@ import pytest
 import redis
 from pymongo.database import Database
 
-from certamen.adapters.mongo_store import VoteLog, ensure_indexes, make_mongo, vote_database
-from certamen.adapters.redis_store import TallyWriter, make_redis
-from certamen.contract import CHANNELS, Catalog, Vote, load_catalog, new_vote_id
+from certamen.adapters.mongo_store import make_mongo, vote_database
+from certamen.consumer.documents import Origin
+from certamen.consumer.startup import Stores, open_stores
+from certamen.contract import CHANNELS, Catalog, Vote, load_catalog, new_vote_id, vote_event
 from certamen.settings import Settings
 
 CATALOG_PATH = Path(__file__).resolve().parents[2] / "load" / "data" / "catalog.yaml"
@@ -77,55 +80,47 @@ def sample_votes(
 
 @dataclass
 class Pipeline:
-    """The consumer's writers bound to one test contest."""
+    """The consumer's handler and stores, bound to one test contest."""
 
     redis: redis.Redis
     db: Database[dict[str, Any]]
-    tally: TallyWriter
-    log: VoteLog
+    stores: Stores
+    topic: str
+    _offset: int = -1
 
     def count(self, votes: Sequence[Vote]) -> None:
-        """Store and count each vote the way the consumer does: log first, then the tally."""
-        for offset, vote in enumerate(votes):
-            document = {
-                "_id": vote.vote_id,
-                **vote.to_dict(),
-                "processed_at": datetime.now(UTC),
-                "partition": offset % 6,
-                "offset": offset,
-            }
-            stored = self.log.insert_vote(document)
-            self.tally.count_vote(vote if stored is None else Vote.from_mapping(_canonical(stored)))
+        """Deliver each vote's CloudEvent to the consumer's handler, as the source does."""
+        for vote in votes:
+            self._deliver(vote_event(vote).get_attributes(), vote.to_json())
 
-    def dead_letter(self, letter_id: str, field: str, rule: str, raw: object) -> None:
-        """Record one poison event the way the consumer does."""
-        self.log.insert_dead_letter(
-            {
-                "_id": letter_id,
-                "reason": {"field": field, "rule": rule, "message": f"{field} broke {rule}"},
-                "raw": raw,
-                "failed_at": datetime.now(UTC),
-            }
-        )
-        self.tally.count_dead_letter(letter_id, rule)
+    def poison(self, event_id: str, **overrides: object) -> None:
+        """Deliver a vote event whose vote breaks a rule (``rank=101``, ``name="Nadie"``)."""
+        vote = sample_votes(example_catalog(), 1, seed=zlib.crc32(event_id.encode()))[0]
+        event = vote_event(replace(vote, vote_id=event_id))
+        body = json.dumps({**vote.to_dict(), "vote_id": event_id, **overrides}).encode()
+        self._deliver(event.get_attributes(), body)
+
+    def _deliver(self, attributes: Mapping[str, Any], body: bytes) -> None:
+        self._offset += 1
+        origin = Origin(topic=self.topic, partition=self._offset % 6, offset=self._offset)
+        self.stores.handler.handle(dict(attributes), body, origin)
 
 
 @contextmanager
-def pipeline(settings: Settings, catalog: Catalog | None = None) -> Iterator[Pipeline]:
-    """The writers for ``settings``' Redis and MongoDB; a catalog seeds its zero counters."""
-    client = make_redis(settings)
-    mongo = make_mongo(settings)
-    db = vote_database(mongo, settings)
-    ensure_indexes(db)
-    tally = TallyWriter(client)
-    if catalog is not None:
-        tally.seed_candidates(catalog)
+def pipeline(settings: Settings, *, closed_contest: bool = True) -> Iterator[Pipeline]:
+    """The consumer's stores for ``settings``; a closed contest uses the example catalog.
+
+    As at the consumer's start: indexes are made and the catalog's zero counters seeded.
+    """
+    if closed_contest:
+        settings = replace(settings, catalog_path=CATALOG_PATH)
+    stores = open_stores(settings, prepare=True)
     try:
-        yield Pipeline(redis=client, db=db, tally=tally, log=VoteLog(db))
+        yield Pipeline(
+            redis=stores.redis,
+            db=vote_database(stores.mongo, settings),
+            stores=stores,
+            topic=settings.votes_topic,
+        )
     finally:
-        client.close()
-        mongo.close()
-
-
-def _canonical(document: dict[str, Any]) -> dict[str, Any]:
-    return {key: document[key] for key in Vote.__slots__}
+        stores.close()
