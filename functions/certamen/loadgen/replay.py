@@ -34,6 +34,7 @@ from certamen.votefiles import AlbumId, ExpectedTally, VoteFile
 
 _POLL_S = 0.5
 _SETTLE_S = 1.0  # after the last count, a moment for a late duplicate to show
+_QUIET_S = 2.0  # the tally stands still this long before a run starts
 _LOCUST_GRACE_S = 30.0  # beyond its own run time, before Locust is killed
 _MONGO_TIMEOUT_S = 60.0  # reads of a whole run (and the audit's recount) take a while
 
@@ -92,7 +93,12 @@ def replay_and_count(
     count_timeout_s: float,
     progress: Callable[[Progress], None] = lambda _: None,
 ) -> ReplayOutcome:
-    """Replay ``votes`` with ``plan``, wait for the counts, judge the run."""
+    """Replay ``votes`` with ``plan``, wait for the counts, judge the run.
+
+    The run is judged by how much the tally grows meanwhile, so it starts only once
+    the tally stands still (a backlog of an earlier run would count as this one's).
+    """
+    wait_until_quiet(stores, timeout_s=count_timeout_s)
     before = tally.read_standings(stores.redis, catalog)
     prefix = replay_prefix(plan.run_id, votes.tag)
     log_file = plan.report_prefix.parent / "locust.log"
@@ -136,6 +142,24 @@ def replay_and_count(
     )
 
 
+def wait_until_quiet(stores: Stores, *, timeout_s: float) -> bool:
+    """Wait (at most ``timeout_s``) until the tally's total has not moved for a while."""
+    deadline = time.monotonic() + timeout_s
+    last, still_since = _total(stores), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(_POLL_S)
+        now = _total(stores)
+        if now != last:
+            last, still_since = now, time.monotonic()
+        elif time.monotonic() - still_since >= _QUIET_S:
+            return True
+    return False
+
+
+def _total(stores: Stores) -> int:
+    return int(stores.redis.get(keys.TOTAL) or 0)
+
+
 def album_delta(before: tally.Standings, after: tally.Standings) -> Counter[AlbumId]:
     """How many votes each album gained between two snapshots."""
     old = {(s.band, s.album): s.votes for s in before.by_album}
@@ -151,7 +175,7 @@ def _rank_delta(before: tally.Standings, after: tally.Standings) -> dict[AlbumId
 def _progress(
     ledger: LedgerTotals, stores: Stores, total_before: int, *, sending: bool
 ) -> Progress:
-    counted = int(stores.redis.get(keys.TOTAL) or 0) - total_before
+    counted = _total(stores) - total_before
     return Progress(ledger.done, ledger.share, counted, ledger.accepted_total, sending)
 
 
