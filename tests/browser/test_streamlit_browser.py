@@ -78,7 +78,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def contest(infra: Settings) -> Iterator[Pipeline]:
+def browser_contest(infra: Settings) -> Iterator[Pipeline]:
     """A contest with 45 votes and a dead letter, for the whole module."""
     isolated = replace(infra, mongodb_database=f"certamen_browser_{uuid.uuid4().hex[:10]}")
     store = redis.Redis.from_url(isolated.redis_url)
@@ -99,7 +99,7 @@ def contest(infra: Settings) -> Iterator[Pipeline]:
 
 @pytest.fixture(scope="module")
 def app_url(
-    contest: Pipeline, infra: Settings, tmp_path_factory: pytest.TempPathFactory
+    browser_contest: Pipeline, infra: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """``certamen streamlit`` on a free port, pointed at the contest; stopped afterwards."""
     port = _free_port()
@@ -108,7 +108,7 @@ def app_url(
         "PORT": str(port),
         "REDIS_URL": infra.redis_url,
         "MONGODB_URI": infra.mongodb_uri,
-        "MONGODB_DATABASE": contest.db.name,
+        "MONGODB_DATABASE": browser_contest.db.name,
         "CERTAMEN_CATALOG": str(CATALOG_PATH),
     }
     log = (tmp_path_factory.mktemp("streamlit") / "streamlit.log").open("w")
@@ -188,9 +188,9 @@ def _results_when(driver: webdriver.Chrome, ready: Any, timeout_s: float) -> dic
 
 
 def test_results_page_shows_the_numbers_of_the_databases(
-    browser: webdriver.Chrome, app_url: str, contest: Pipeline
+    browser: webdriver.Chrome, app_url: str, browser_contest: Pipeline
 ) -> None:
-    logged = list(contest.db["votes"].find())
+    logged = list(browser_contest.db["votes"].find())
     browser.get(app_url)
     shown = _results_when(
         browser,
@@ -214,9 +214,9 @@ def test_results_page_shows_the_numbers_of_the_databases(
 
 
 def test_logs_page_shows_the_matching_count(
-    browser: webdriver.Chrome, app_url: str, contest: Pipeline
+    browser: webdriver.Chrome, app_url: str, browser_contest: Pipeline
 ) -> None:
-    total = contest.db["votes"].count_documents({})
+    total = browser_contest.db["votes"].count_documents({})
     browser.get(f"{app_url}/logs")
     WebDriverWait(browser, 30, poll_frequency=0.05).until(
         lambda d: (
@@ -233,7 +233,7 @@ def test_logs_page_shows_the_matching_count(
 
 
 def test_new_votes_show_on_results_within_two_seconds(
-    browser: webdriver.Chrome, app_url: str, contest: Pipeline
+    browser: webdriver.Chrome, app_url: str, browser_contest: Pipeline
 ) -> None:
     browser.get(app_url)
     settled = _results_when(  # first paint done: numbers, tables and charts are there
@@ -242,7 +242,7 @@ def test_new_votes_show_on_results_within_two_seconds(
         timeout_s=30,
     )
     before = int(settled["metrics"]["Total votes"])
-    contest.count(sample_votes(example_catalog(), 5, seed=11))
+    browser_contest.count(sample_votes(example_catalog(), 5, seed=11))
     written = time.monotonic()
     _results_when(
         browser,
