@@ -22,17 +22,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import os
 import platform
+import queue as queue_module
 import signal
 import statistics
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -108,6 +110,7 @@ class ClientResult:
 
     votes: int = 0
     calls: int = 0
+    all_votes: int = 0  # warm-up included: what the server's CPU time is divided by
     errors: dict[str, int] = field(default_factory=dict)
     latencies_ms: list[float] = field(default_factory=list)
 
@@ -127,7 +130,7 @@ async def _client(
         call = channel.unary_unary(
             method, request_serializer=lambda b: b, response_deserializer=lambda b: b
         )
-        await call(body, timeout=10)  # connect before the clock starts
+        await call(body, timeout=30)  # connect (and warm up) before the clock starts
         start = time.monotonic() + warmup_s
         end = start + seconds
 
@@ -141,6 +144,7 @@ async def _client(
                     result.errors[name] = result.errors.get(name, 0) + 1
                 return
             done = time.monotonic()
+            result.all_votes += votes_per_call
             if start <= sent and done <= end:
                 result.calls += 1
                 result.votes += votes_per_call
@@ -167,7 +171,11 @@ async def _client(
 
 
 def _client_process(queue: Any, *args: Any) -> None:
-    queue.put(asdict(asyncio.run(_client(*args))))
+    try:
+        result = asyncio.run(_client(*args))
+    except Exception as e:  # report it: the parent must not wait for a dead client
+        result = ClientResult(errors={f"client failed: {e!r}"[:200]: 1})
+    queue.put(asdict(result))
 
 
 @dataclass
@@ -180,6 +188,7 @@ class Run:
     p50_ms: float
     p99_ms: float
     errors: dict[str, int]
+    server_cpu_us_per_vote: float
 
 
 def load(
@@ -192,8 +201,15 @@ def load(
     seconds: float,
     rate: float = 0.0,
     warmup_s: float = 1.0,
+    server_pid: int,
 ) -> Run:
-    """Run ``processes`` client processes against ``target``; combine what they saw."""
+    """Run ``processes`` client processes against ``target``; combine what they saw.
+
+    The server's CPU time per vote (user + system, all its threads) does not depend
+    on how busy the machine is, unlike votes/s: it is the figure to compare when the
+    machine is shared.
+    """
+    cpu_before = _cpu_seconds(server_pid)
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     clients = [
@@ -205,9 +221,10 @@ def load(
     ]
     for client in clients:
         client.start()
-    results = [ClientResult(**queue.get(timeout=seconds + warmup_s + 60)) for _ in clients]
+    results = [_result(queue, clients, deadline_s=seconds + warmup_s + 60) for _ in clients]
     for client in clients:
         client.join(timeout=30)
+    server_cpu = _cpu_seconds(server_pid) - cpu_before
     latencies = sorted(x for r in results for x in r.latencies_ms)
     errors: dict[str, int] = {}
     for r in results:
@@ -220,13 +237,32 @@ def load(
         p50_ms=_quantile(latencies, 0.50),
         p99_ms=_quantile(latencies, 0.99),
         errors=errors,
+        server_cpu_us_per_vote=server_cpu / max(1, sum(r.all_votes for r in results)) * 1e6,
     )
     print(
         f"  {label}: {run.votes_per_s:,.0f} votes/s, p50 {run.p50_ms:.1f} ms, "
-        f"p99 {run.p99_ms:.1f} ms, errors {errors or 0}",
+        f"p99 {run.p99_ms:.1f} ms, server CPU {run.server_cpu_us_per_vote:.0f} us/vote, "
+        f"errors {errors or 0}",
         flush=True,
     )
     return run
+
+
+def _result(queue: Any, clients: list[Any], *, deadline_s: float) -> ClientResult:
+    """The next client's result; fails if every client died without one, or too late."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(queue_module.Empty):
+            return ClientResult(**queue.get(timeout=1))
+        if not any(client.is_alive() for client in clients) and queue.empty():
+            raise RuntimeError("the client processes died without a result")
+    raise RuntimeError(f"no client result within {deadline_s:.0f} s")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -370,7 +406,8 @@ def main(argv: list[str] | None = None) -> int:
     figures: dict[str, Any] = {
         "command": "python load/bench_producer_grpc.py" + (" --quick" if args.quick else ""),
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}",
         "load_average_before": os.getloadavg(),
         "seconds_per_run": seconds,
         "clients": shape,
@@ -389,22 +426,30 @@ def main(argv: list[str] | None = None) -> int:
         runs: dict[str, Run] = {}
         with noop_server() as (target, process):
             print("no-op grpcio server (same settings):", flush=True)
-            runs["noop_cast"] = load("no-op Cast", target, CAST, seconds=seconds, **shape)
+            pid = process.pid
+            runs["noop_cast"] = load(
+                "no-op Cast", target, CAST, seconds=seconds, server_pid=pid, **shape
+            )
             runs["noop_batch"] = load(
                 "no-op CastBatch", target, CAST_BATCH, processes=args.processes,
-                concurrency=2, seconds=seconds,
+                concurrency=2, seconds=seconds, server_pid=pid,
+            )  # fmt: skip
+            runs["noop_cast_at_rate"] = load(
+                f"no-op Cast at {args.rate:.0f}/s", target, CAST, processes=args.processes,
+                concurrency=0, seconds=seconds, rate=args.rate, server_pid=pid,
             )  # fmt: skip
             figures["noop_memory_mb"] = memory_mb(process.pid)
         with producer_grpc(env) as (target, process, _):
             print("producer-grpc (real Kafka, acks=all):", flush=True)
-            runs["cast"] = load("Cast", target, CAST, seconds=seconds, **shape)
+            pid = process.pid
+            runs["cast"] = load("Cast", target, CAST, seconds=seconds, server_pid=pid, **shape)
             runs["batch"] = load(
                 "CastBatch", target, CAST_BATCH, processes=args.processes,
-                concurrency=2, seconds=seconds,
+                concurrency=2, seconds=seconds, server_pid=pid,
             )  # fmt: skip
             runs["cast_at_rate"] = load(
                 f"Cast at {args.rate:.0f}/s", target, CAST, processes=args.processes,
-                concurrency=0, seconds=seconds, rate=args.rate,
+                concurrency=0, seconds=seconds, rate=args.rate, server_pid=pid,
             )  # fmt: skip
             figures["memory_mb"] = memory_mb(process.pid)
     figures["runs"] = {name: asdict(run) for name, run in runs.items()}
@@ -434,11 +479,11 @@ def _write(folder: Path, figures: dict[str, Any], *, quick: bool) -> None:
         f"calls in flight (CastBatch: x 2 batches of {BATCH_SIZE}); "
         f"{figures['seconds_per_run']:.0f} s measured per run.",
         "",
-        "| run | votes/s | p50 ms | p99 ms | errors |",
-        "| --- | ---: | ---: | ---: | --- |",
+        "| run | votes/s | p50 ms | p99 ms | server CPU µs/vote | errors |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
         *(
             f"| {r['label']} | {r['votes_per_s']:,.0f} | {r['p50_ms']:.1f} | "
-            f"{r['p99_ms']:.1f} | {r['errors'] or '-'} |"
+            f"{r['p99_ms']:.1f} | {r['server_cpu_us_per_vote']:.0f} | {r['errors'] or '-'} |"
             for r in runs.values()
         ),
         "",

@@ -78,6 +78,19 @@ def test_kafka_stopped_means_unavailable_and_not_serving_then_recovery(
         with pytest.raises(grpc.RpcError):
             stub.Cast(pb.CastRequest(**GOOD), timeout=30)
         assert time.monotonic() - fail_fast_started < 0.5  # known down: no waiting
+        batch = stub.CastBatch(
+            pb.CastBatchRequest(
+                votes=[
+                    pb.CastRequest(**GOOD, vote_id="batch-down-0000"),
+                    pb.CastRequest(**{**GOOD, "rank": "101"}),
+                ]
+            ),
+            timeout=30,
+        )
+        unavailable, rejected = batch.results
+        assert unavailable.WhichOneof("outcome") == "unavailable"
+        assert unavailable.unavailable.vote_id == "batch-down-0000"
+        assert (rejected.rejection.field, rejected.rejection.rule) == ("rank", "range")
 
         runner.start(own_kafka, ["kafka"], out)
 
