@@ -123,6 +123,28 @@ def test_results_follow_new_votes(filled: Pipeline) -> None:
     assert _metrics(app)["Total votes"] == "48"
 
 
+def test_an_open_contest_shows_what_was_voted(
+    store_contest: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _point_app_at(monkeypatch, store_contest, CERTAMEN_CATALOG="")
+    with pipeline(store_contest, closed_contest=False) as pipe:
+        pipe.count(sample_votes(example_catalog(), 12))
+        logged = _logged(pipe)
+    app = _run()
+    assert _metrics(app)["Total votes"] == "12"
+    bands, albums = (table.value for table in app.table)
+    assert dict(zip(bands["Band"], bands["Votes"], strict=True)) == Counter(
+        d["name"] for d in logged
+    )
+    assert sorted(zip(albums["Band"], albums["Album"], strict=True)) == sorted(
+        {(d["name"], d["album"]) for d in logged}
+    )
+    app.switch_page(LOGS).run()
+    assert app.multiselect(key="log_bands").options == sorted(
+        {d["name"] for d in logged}, key=str.casefold
+    )
+
+
 def test_the_log_lists_the_newest_votes_first_with_the_matching_count(filled: Pipeline) -> None:
     app = _run(LOGS)
     newest = sorted(_logged(filled), key=lambda d: (d["received_at"], d["_id"]), reverse=True)
