@@ -20,7 +20,9 @@ Document = dict[str, Any]
 
 
 def count_votes(db: Database[Document], query: Document) -> int:
-    """How many votes match."""
+    """How many votes match (no filter: the collection's count, without scanning it)."""
+    if not query:
+        return db[VOTES].estimated_document_count()
     return db[VOTES].count_documents(query)
 
 

@@ -6,6 +6,7 @@ them reaches MongoDB.
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 import streamlit as st
@@ -49,6 +50,11 @@ def _table_height(rows: int) -> int:
     return 38 + 35 * min(max(rows, 1), 20)
 
 
+def _pager_key(prefix: str, query: dict[str, Any], size: int) -> str:
+    """A widget key per query and page size: a new filter starts again at page 1."""
+    return f"{prefix}_page_{zlib.crc32(repr((query, size)).encode()):08x}"
+
+
 def _pager(total: int, size: int, key: str) -> int:
     """The page to show; the pager is keyed by the query so a new filter starts at page 1."""
     pages = page_count(total, size)
@@ -79,7 +85,7 @@ def vote_log() -> None:
         db = resources.mongo_database()
         total = store.count_votes(db, query)
         size = st.selectbox("Rows per page", PAGE_SIZES, key="log_page_size")
-        page = _pager(total, size, key=f"log_page_{hash((repr(query), size))}")
+        page = _pager(total, size, key=_pager_key("log", query, size))
         window = page_window(page, size)
         rows = vote_rows(store.find_votes(db, query, window))
         pages = page_count(total, size)
@@ -116,7 +122,7 @@ def dead_letters() -> None:
             return
         total = store.count_dead_letters(db, query)
         size = st.selectbox("Rows per page", PAGE_SIZES, key="dead_page_size")
-        page = _pager(total, size, key=f"dead_page_{hash((repr(query), size))}")
+        page = _pager(total, size, key=_pager_key("dead", query, size))
         window = page_window(page, size)
         letters = store.find_dead_letters(db, query, window)
         pages = page_count(total, size)
