@@ -109,7 +109,7 @@ def test_each_record_reached_kafka_exactly_once(demo: DemoRun, settings: Setting
 
 
 def test_each_record_was_stored_exactly_once(demo: DemoRun, settings: Settings) -> None:
-    mongo = make_mongo(settings)
+    mongo = make_mongo(settings, timeout_s=120)  # a range on _id is a scan on FerretDB
     try:
         ids = [
             d["_id"]

@@ -63,11 +63,6 @@ def id_range(prefix: str) -> dict[str, str]:
     return {"$gte": prefix, "$lt": prefix[:-1] + chr(ord(prefix[-1]) + 1)}
 
 
-def count_run(db: Database[dict[str, Any]], prefix: str) -> int:
-    """How many votes of the run are in the log (cheap; for progress)."""
-    return db[VOTES].count_documents({"_id": id_range(prefix)})
-
-
 def read_run_log(db: Database[dict[str, Any]], prefix: str) -> RunLog:
     """Read every vote of the run: its record index, album, channel and delay."""
     projection = {"name": 1, "album": 1, "channel": 1, "received_at": 1, "processed_at": 1}
