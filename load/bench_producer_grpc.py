@@ -392,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="short runs (smoke check)")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per run")
     parser.add_argument("--processes", type=int, default=2, help="client processes")
-    parser.add_argument("--concurrency", type=int, default=32, help="calls in flight/process")
+    parser.add_argument("--concurrency", type=int, default=128, help="calls in flight/process")
     parser.add_argument("--rate", type=float, default=1000.0, help="open-loop votes/s")
     parser.add_argument("--output", type=Path, default=REPO / "load" / "results")
     args = parser.parse_args(argv)
