@@ -7,8 +7,8 @@ in tests/integration/test_consumer*.py.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Mapping
+import threading
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,13 +37,17 @@ class FakeLog:
         self.dead_letters: dict[str, dict[str, Any]] = {}
         self.down = False
 
-    def insert_vote(self, document: Mapping[str, Any]) -> dict[str, Any] | None:
+    def insert_votes(self, documents: Sequence[Mapping[str, Any]]) -> list[dict[str, Any] | None]:
         if self.down:
             raise StoreUnavailable("mongodb", "connection refused")
-        if document["_id"] in self.votes:
-            return self.votes[document["_id"]]
-        self.votes[document["_id"]] = dict(document)
-        return None
+        results: list[dict[str, Any] | None] = []
+        for document in documents:
+            if document["_id"] in self.votes:
+                results.append(self.votes[document["_id"]])
+            else:
+                self.votes[document["_id"]] = dict(document)
+                results.append(None)
+        return results
 
     def insert_dead_letter(self, document: Mapping[str, Any]) -> bool:
         if document["_id"] in self.dead_letters:
@@ -58,22 +62,20 @@ class FakeTally:
         self.dead: dict[str, str] = {}
         self.down = False
 
-    def count_vote(self, vote: Vote) -> bool:
+    def count_votes(self, votes: Sequence[Vote]) -> list[bool]:
         if self.down:
             raise StoreUnavailable("redis", "timeout")
-        if vote.vote_id in self.counted:
-            return False
-        self.counted[vote.vote_id] = vote
-        return True
+        results = []
+        for vote in votes:
+            results.append(vote.vote_id not in self.counted)
+            self.counted.setdefault(vote.vote_id, vote)
+        return results
 
     def count_dead_letter(self, letter_id: str, rule: str) -> bool:
         if letter_id in self.dead:
             return False
         self.dead[letter_id] = rule
         return True
-
-    def by_album(self) -> Counter[str]:
-        return Counter(v.album_key for v in self.counted.values())
 
 
 def _event(vote: Vote = VOTE, **overrides: str) -> tuple[dict[str, str], bytes]:
@@ -217,3 +219,32 @@ def test_with_a_catalog_a_stranger_is_a_dead_letter(log: FakeLog, tally: FakeTal
     assert handler.handle(*_event(), ORIGIN) is Outcome.DEAD_LETTERED
     (letter,) = log.dead_letters.values()
     assert letter["reason"]["rule"] == "not_in_catalog"
+
+
+def test_concurrent_copies_in_one_group_commit_count_once(log: FakeLog, tally: FakeTally) -> None:
+    handler = Handler(log, tally, catalog=None, clock=lambda: NOW, max_batch=64)
+    start = threading.Barrier(20)
+    outcomes: list[Outcome] = []
+
+    def deliver() -> None:
+        start.wait()
+        outcomes.append(handler.handle(*_event(), ORIGIN))
+
+    threads = [threading.Thread(target=deliver) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    handler.close()
+    assert sorted(o.value for o in outcomes) == ["counted"] + ["duplicate"] * 19
+    assert len(log.votes) == 1 and len(tally.counted) == 1
+
+
+def test_a_store_error_reaches_every_vote_of_the_batch(log: FakeLog, tally: FakeTally) -> None:
+    handler = Handler(log, tally, catalog=None, clock=lambda: NOW, max_batch=64)
+    tally.down = True
+    try:
+        with pytest.raises(StoreUnavailable, match="redis"):
+            handler.handle(*_event(), ORIGIN)
+    finally:
+        handler.close()

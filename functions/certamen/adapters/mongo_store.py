@@ -8,11 +8,9 @@ created here at start-up; the audit's recount is a server-side aggregation.
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, MongoClient
@@ -160,80 +158,6 @@ class VoteLog:
             except DuplicateKeyError:
                 return False
             return True
-
-
-class BatchedVoteLog:
-    """Group commit: the vote inserts of concurrent requests share one ``insert_many``.
-
-    One writer thread takes whatever inserts are waiting and writes them together;
-    each caller blocks until its own document's outcome is known, so the semantics
-    of :meth:`VoteLog.insert_vote` are unchanged. FerretDB (SQLite) pays a
-    transaction per insert: batching is what lets it keep up (load/results/).
-    """
-
-    def __init__(self, log: VoteLog, *, max_batch: int = 64, timeout_s: float = 30.0) -> None:
-        self._log = log
-        self._max_batch = max_batch
-        self._timeout_s = timeout_s
-        self._queue: queue.SimpleQueue[_PendingInsert | None] = queue.SimpleQueue()
-        self._writer = threading.Thread(target=self._write_forever, name="vote-log", daemon=True)
-        self._writer.start()
-
-    def insert_vote(self, document: Mapping[str, Any]) -> Document | None:
-        """As :meth:`VoteLog.insert_vote`, written together with the other waiting inserts."""
-        pending = _PendingInsert(document)
-        self._queue.put(pending)
-        if not pending.done.wait(self._timeout_s):
-            raise StoreUnavailable("mongodb", f"no answer within {self._timeout_s:.0f} s")
-        if pending.error is not None:
-            raise pending.error
-        return pending.stored
-
-    def insert_dead_letter(self, document: Mapping[str, Any]) -> bool:
-        """Dead letters are rare: written directly."""
-        return self._log.insert_dead_letter(document)
-
-    def close(self) -> None:
-        """Let the writer finish what is queued and stop."""
-        self._queue.put(None)
-        self._writer.join(timeout=self._timeout_s)
-
-    def _write_forever(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < self._max_batch:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._queue.put(None)
-                    break
-                batch.append(more)
-            self._write(batch)
-
-    def _write(self, batch: list[_PendingInsert]) -> None:
-        try:
-            results = self._log.insert_votes([p.document for p in batch])
-            for pending, stored in zip(batch, results, strict=True):
-                pending.stored = stored
-        except Exception as e:  # every caller of the batch gets the error, to answer 5xx
-            for pending in batch:
-                pending.error = e
-        finally:
-            for pending in batch:
-                pending.done.set()
-
-
-@dataclass(slots=True)
-class _PendingInsert:
-    document: Mapping[str, Any]
-    stored: Document | None = None
-    error: Exception | None = None
-    done: threading.Event = field(default_factory=threading.Event)
 
 
 def recount_votes(db: Database[Document]) -> list[GroupCount]:

@@ -10,7 +10,7 @@ redelivered or concurrent copy of a vote finds the marker and changes nothing, s
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -85,6 +85,33 @@ return 1
 """
 
 
+def _vote_keys(vote: Vote) -> list[str]:
+    return [
+        keys.COUNTED_PREFIX + vote.vote_id,
+        keys.TOTAL,
+        keys.BY_BAND,
+        keys.BY_ALBUM,
+        keys.BY_CHANNEL,
+        keys.RANK_SUM,
+        keys.PER_SECOND,
+        keys.RATE_STREAM,
+        keys.RATE_SEALED,
+    ]
+
+
+def _vote_args(vote: Vote) -> list[Any]:
+    return [
+        MARKER_TTL_S,
+        vote.name,
+        vote.album_key,
+        vote.channel,
+        json_number(vote.rank),
+        PER_SECOND_KEEP_S,
+        RATE_MAXLEN,
+        SEAL_AT_MOST,
+    ]
+
+
 def make_redis(settings: Settings) -> redis.Redis:
     """The process's Redis client (a thread-safe pool), short timeouts: fail fast, retry later."""
     client: redis.Redis = redis.Redis.from_url(
@@ -121,29 +148,15 @@ class TallyWriter:
 
     def count_vote(self, vote: Vote) -> bool:
         """Count a vote unless its marker says it was counted; True when counted now."""
-        args: list[Any] = [
-            MARKER_TTL_S,
-            vote.name,
-            vote.album_key,
-            vote.channel,
-            json_number(vote.rank),
-            PER_SECOND_KEEP_S,
-            RATE_MAXLEN,
-            SEAL_AT_MOST,
-        ]
-        script_keys = [
-            keys.COUNTED_PREFIX + vote.vote_id,
-            keys.TOTAL,
-            keys.BY_BAND,
-            keys.BY_ALBUM,
-            keys.BY_CHANNEL,
-            keys.RANK_SUM,
-            keys.PER_SECOND,
-            keys.RATE_STREAM,
-            keys.RATE_SEALED,
-        ]
+        return self.count_votes([vote])[0]
+
+    def count_votes(self, votes: Sequence[Vote]) -> list[bool]:
+        """:meth:`count_vote` for several votes in one round trip (each script stays atomic)."""
+        pipe = self._client.pipeline(transaction=False)
+        for vote in votes:
+            self._count_vote(keys=_vote_keys(vote), args=_vote_args(vote), client=pipe)
         with unavailable_as_store_error():
-            return bool(self._count_vote(keys=script_keys, args=args))
+            return [bool(counted) for counted in pipe.execute()]
 
     def count_dead_letter(self, letter_id: str, rule: str) -> bool:
         """Count a dead letter under its rule, once per letter id; True when counted now."""

@@ -10,13 +10,14 @@ answer "retry" (see docs/exactly-once.md).
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
 from cloudevents.http import CloudEvent
 
+from certamen.consumer.batching import GroupCommit
 from certamen.consumer.documents import (
     Origin,
     dead_letter_document,
@@ -38,7 +39,9 @@ class Outcome(enum.Enum):
 class VoteStore(Protocol):
     """The vote log (MongoDB); see ``certamen.adapters.mongo_store.VoteLog``."""
 
-    def insert_vote(self, document: Mapping[str, Any]) -> dict[str, Any] | None: ...
+    def insert_votes(self, documents: Sequence[Mapping[str, Any]]) -> list[dict[str, Any] | None]:
+        """Per document: ``None`` if stored now, else the document stored before under its id."""
+        ...
 
     def insert_dead_letter(self, document: Mapping[str, Any]) -> bool: ...
 
@@ -46,13 +49,20 @@ class VoteStore(Protocol):
 class Tally(Protocol):
     """The live counters (Redis); see ``certamen.adapters.redis_store.TallyWriter``."""
 
-    def count_vote(self, vote: Vote) -> bool: ...
+    def count_votes(self, votes: Sequence[Vote]) -> list[bool]:
+        """Per vote: True if counted now, False if its marker says it was counted before."""
+        ...
 
     def count_dead_letter(self, letter_id: str, rule: str) -> bool: ...
 
 
 class Handler:
-    """Handles vote events against the stores it is given; one instance serves all threads."""
+    """Handles vote events against the stores it is given; one instance serves all threads.
+
+    With ``max_batch`` > 1 the votes of concurrent requests are committed together
+    (``GroupCommit``: one ``insert_many``, one Redis pipeline); each request still
+    gets its own vote's outcome.
+    """
 
     def __init__(
         self,
@@ -61,11 +71,13 @@ class Handler:
         *,
         catalog: Catalog | None,
         clock: Callable[[], datetime],
+        max_batch: int = 1,
     ) -> None:
         self._log = log
         self._tally = tally
         self._catalog = catalog
         self._clock = clock
+        self._group = GroupCommit(self.commit, max_batch=max_batch) if max_batch > 1 else None
 
     def handle(self, attributes: Mapping[str, Any], body: bytes, origin: Origin) -> Outcome:
         """Log and count one event's vote exactly once, or dead-letter it if it is poison."""
@@ -73,11 +85,29 @@ class Handler:
             vote = self._vote(attributes, body)
         except InvalidVote as error:
             return self._dead_letter(attributes, body, error, origin)
-        stored = self._log.insert_vote(
-            vote_document(vote, processed_at=self._clock(), origin=origin)
+        if self._group is None:
+            return self.commit([(vote, origin)])[0]
+        return self._group.submit((vote, origin))
+
+    def commit(self, votes: Sequence[tuple[Vote, Origin]]) -> list[Outcome]:
+        """Log the votes (the commit point), then count what is logged under each id."""
+        now = self._clock()
+        stored = self._log.insert_votes(
+            [vote_document(vote, processed_at=now, origin=origin) for vote, origin in votes]
         )
-        counted = vote if stored is None else vote_from_document(stored)
-        return Outcome.COUNTED if self._tally.count_vote(counted) else Outcome.DUPLICATE
+        counted = [
+            vote if earlier is None else vote_from_document(earlier)
+            for (vote, _), earlier in zip(votes, stored, strict=True)
+        ]
+        return [
+            Outcome.COUNTED if new else Outcome.DUPLICATE
+            for new in self._tally.count_votes(counted)
+        ]
+
+    def close(self) -> None:
+        """Finish the votes waiting for a group commit."""
+        if self._group is not None:
+            self._group.close()
 
     def _vote(self, attributes: Mapping[str, Any], body: bytes) -> Vote:
         """The event's vote, checked against the contract and, if there is one, the catalog."""

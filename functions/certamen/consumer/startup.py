@@ -9,7 +9,6 @@ import redis
 from pymongo import MongoClient
 
 from certamen.adapters.mongo_store import (
-    BatchedVoteLog,
     Document,
     VoteLog,
     ensure_indexes,
@@ -21,6 +20,10 @@ from certamen.consumer.handler import Handler
 from certamen.contract import Catalog, load_catalog
 from certamen.settings import Settings
 
+# Votes committed together at most (one insert_many, one Redis pipeline): more than the
+# worker's threads ever have in flight, so a batch is simply "whatever is waiting".
+MAX_BATCH = 64
+
 
 @dataclass(frozen=True, slots=True)
 class Stores:
@@ -28,12 +31,11 @@ class Stores:
 
     redis: redis.Redis
     mongo: MongoClient[Document]
-    log: BatchedVoteLog
     handler: Handler
 
     def close(self) -> None:
-        """Finish the queued inserts, then close both clients."""
-        self.log.close()
+        """Finish the votes being committed, then close both clients."""
+        self.handler.close()
         self.redis.close()
         self.mongo.close()
 
@@ -65,9 +67,8 @@ def open_stores(settings: Settings, *, prepare: bool) -> Stores:
         client.close()
         mongo.close()
         raise
-    batched = BatchedVoteLog(log)
-    handler = Handler(batched, tally, catalog=catalog, clock=utc_now)
-    return Stores(redis=client, mongo=mongo, log=batched, handler=handler)
+    handler = Handler(log, tally, catalog=catalog, clock=utc_now, max_batch=MAX_BATCH)
+    return Stores(redis=client, mongo=mongo, handler=handler)
 
 
 def _catalog(settings: Settings) -> Catalog | None:

@@ -1,0 +1,564 @@
+"""Consumer benchmark: the function's events/s beside a no-op function, and Kafka to counted.
+
+1. side by side, in one run: ``wrk`` posts binary-mode vote CloudEvents (each with its
+   own id) to the consumer (real MongoDB insert + Redis script per event) and to a
+   no-op ``@functions_framework.cloud_event`` served the same way (the same
+   functions-framework command line, WORKERS and THREADS), alternating rounds;
+   the consumer's counts are checked against the 2xx answers afterwards;
+2. where the rest of the time goes: server CPU per event, and a py-spy profile of the
+   consumer's worker during a round;
+3. threads: the consumer with 4 and 16 threads beside the chosen 8;
+4. Kafka -> counted: a backlog of votes on a fresh topic drained by ``certamen source``
+   and ``certamen consumer`` (votes/s), then votes produced at half that rate with
+   ``received_at`` = now: the delay to the vote's ``processed_at`` in MongoDB, p50/p99.
+
+Everything runs on ports 18000-18999 against the configured Kafka, MongoDB (a
+database of its own, dropped at the end) and Redis (database ``--redis-db``,
+flushed: never the stack's live database).
+
+    python load/bench_consumer.py --json out.json [--quick] [--markdown load/results/consumer.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import random
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import benchkit
+import redis
+from pymongo import MongoClient
+
+from certamen.adapters.kafka import (
+    contest_topics,
+    ensure_topics,
+    make_admin,
+    make_producer,
+    send_message,
+)
+from certamen.consumer import serve
+from certamen.consumer.startup import open_stores
+from certamen.contract import Vote, format_timestamp, new_vote_id, vote_to_kafka
+from certamen.settings import Settings, child_environment, load
+
+BANDS = (
+    ("Bohemia Suburbana", "Mis palabras", 1997),
+    ("Alux Nahual", "Leyenda", 1989),
+    ("Viernes Verde", "Entre la Basura", 2001),
+    ("Malacates Trébol Shop", "Niño", 2000),
+)
+NOOP = '''"""A CloudEvent function that does nothing: the baseline of the consumer benchmark."""
+import functions_framework
+
+
+@functions_framework.cloud_event
+def noop(event):
+    pass
+'''
+WRK_LUA = r"""
+local counter = 0
+local bands = @BANDS@
+request = function()
+  counter = counter + 1
+  local id = "@RUN@-" .. counter
+  local b = bands[(counter % #bands) + 1]
+  local channel = (counter % 2 == 0) and "grpc" or "wasm"
+  local body = string.format(
+    '{"vote_id":"%s","name":"%s","album":"%s","year":%d,"rank":%d.5,"channel":"%s",' ..
+    '"received_at":"2026-11-26T17:00:00.000Z"}', id, b[1], b[2], b[3], counter % 100, channel)
+  local headers = {}
+  headers["ce-specversion"] = "1.0"
+  headers["ce-id"] = id
+  headers["ce-type"] = "gt.certamen.vote.cast.v1"
+  headers["ce-source"] = "/producers/" .. channel
+  headers["Content-Type"] = "application/json"
+  return wrk.format("POST", "/", headers, body)
+end
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Round:
+    """One wrk run against one server."""
+
+    server: str
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+    cpu_us: float  # server CPU per request
+
+
+def main() -> int:
+    args = _args()
+    base = load()
+    run_id = uuid.uuid4().hex[:8]
+    settings = replace(
+        base,
+        redis_url=_with_db(base.redis_url, args.redis_db),
+        mongodb_database=f"certamen_bench_{run_id}",
+        votes_topic=f"bench-votes-{run_id}",
+        dlq_topic=f"bench-votes-dlq-{run_id}",
+        source=replace(base.source, consumer_group=f"bench-{run_id}"),
+    )
+    seconds = 4 if args.quick else args.seconds
+    rounds = 1 if args.quick else args.rounds
+    work = Path(tempfile.mkdtemp(prefix="bench-consumer-"))
+    store = redis.Redis.from_url(settings.redis_url)
+    store.flushdb()
+    try:
+        side = side_by_side(settings, work, run_id, seconds, rounds, args.connections, store)
+        threads = {} if args.quick else thread_sweep(settings, work, seconds, args.connections)
+        pipeline = kafka_to_counted(settings, work, 2_000 if args.quick else args.backlog, store,
+                                    15 if args.quick else args.paced_seconds)  # fmt: skip
+    finally:
+        store.flushdb()
+        store.close()
+        with MongoClient(settings.mongodb_uri) as client:
+            client.drop_database(settings.mongodb_database)
+        _drop_topics(settings)
+    figures, notes, sections = report(settings, args, side, threads, pipeline, seconds)
+    benchkit.write_results(args.json, "consumer function and local KafkaSource", figures,
+                           notes, sections)  # fmt: skip
+    if args.markdown:
+        Path(args.markdown).write_text(markdown(figures, notes, sections, args), encoding="utf-8")
+    return 0
+
+
+# -- 1. side by side -----------------------------------------------------------------------
+
+
+def side_by_side(
+    settings: Settings,
+    work: Path,
+    run_id: str,
+    seconds: int,
+    rounds: int,
+    connections: int,
+    store: redis.Redis,
+) -> dict[str, Any]:
+    """Alternate wrk rounds on the no-op and the consumer; profile the consumer's last round."""
+    open_stores(settings, prepare=True).close()
+    noop_file = work / "noop.py"
+    noop_file.write_text(NOOP, encoding="utf-8")
+    noop_port, consumer_port = _free_port(), _free_port()
+    results: list[Round] = []
+    profile = ""
+    with (
+        _server(_noop_command(noop_file, noop_port), settings, work / "noop.log") as noop,
+        _server(_consumer_command(settings, consumer_port), settings, work / "c.log") as consumer,
+    ):
+        _wait_http(f"http://127.0.0.1:{consumer_port}/metrics", consumer)
+        _wait_port(noop_port, noop)
+        for n in range(rounds):
+            results.append(_wrk("no-op", noop_port, noop.pid, f"{run_id}n{n}", seconds,
+                                connections, work))  # fmt: skip
+            last = n == rounds - 1
+            profiler = _Profile(consumer.pid, seconds - 1) if last else None
+            results.append(_wrk("consumer", consumer_port, consumer.pid, f"{run_id}c{n}",
+                                seconds, connections, work))  # fmt: skip
+            if profiler is not None:
+                profile = profiler.result()
+        answered = sum(r.requests - r.errors for r in results if r.server == "consumer")
+    counted = int(store.get("votes:total") or 0)
+    with MongoClient(settings.mongodb_uri) as client:
+        documents = client[settings.mongodb_database]["votes"].count_documents({})
+    return {
+        "rounds": results,
+        "answered": answered,
+        "counted": counted,
+        "documents": documents,
+        "profile": profile,
+    }
+
+
+def thread_sweep(
+    settings: Settings, work: Path, seconds: int, connections: int
+) -> dict[int, Round]:
+    """The consumer with other THREADS values (WORKERS stays 1)."""
+    found: dict[int, Round] = {}
+    for threads in (4, 16):
+        port = _free_port()
+        command = _consumer_command(settings, port)
+        env_extra = {"THREADS": str(threads)}
+        with _server(command, settings, work / f"c{threads}.log", env_extra) as consumer:
+            _wait_http(f"http://127.0.0.1:{port}/metrics", consumer)
+            run_id = f"t{threads}{uuid.uuid4().hex[:6]}"
+            found[threads] = _wrk(f"consumer, {threads} threads", port, consumer.pid, run_id,
+                                  seconds, connections, work)  # fmt: skip
+    return found
+
+
+# -- 4. Kafka to counted -------------------------------------------------------------------
+
+
+def kafka_to_counted(
+    settings: Settings, work: Path, backlog: int, store: redis.Redis, paced_seconds: int
+) -> dict[str, Any]:
+    """Drain a backlog (saturation), then feed at half that rate and measure the delay."""
+    store.flushdb()
+    admin = make_admin(settings)
+    try:
+        ensure_topics(admin, contest_topics(settings))
+    finally:
+        admin.close()
+    producer = make_producer(settings)
+    votes = [_vote(datetime.now(UTC)) for _ in range(backlog)]
+    for vote in votes:
+        send_message(producer, settings.votes_topic, vote_to_kafka(vote))
+    producer.flush()
+    consumer_port, status_port = _free_port(), _free_port()
+    sink = f"http://127.0.0.1:{consumer_port}"
+    source_env = {"K_SINK": sink, "CERTAMEN_SOURCE_METRICS_PORT": str(status_port)}
+    source_command = [sys.executable, "-m", "certamen.cli", "source"]
+    with (
+        _server(_consumer_command(settings, consumer_port), settings, work / "pc.log") as c,
+    ):
+        _wait_http(f"{sink}/metrics", c)
+        started = time.monotonic()
+        with _server(source_command, settings, work / "ps.log", source_env) as s:
+            _wait_counted(store, backlog, 600)
+            drained_s = time.monotonic() - started
+            saturation = backlog / drained_s
+            cpu_source = benchkit.cpu_seconds({"source": s.pid})["source"]
+            cpu_consumer = benchkit.cpu_seconds({"consumer": c.pid})["consumer"]
+            paced_rate = saturation / 2
+            sent = _paced(settings, producer, paced_rate, paced_seconds)
+            _wait_counted(store, backlog + sent, 300)
+    producer.close()
+    delays = _delays(settings, skip=backlog)
+    return {
+        "backlog": backlog,
+        "drain_s": drained_s,
+        "saturation": saturation,
+        "cpu_ms_per_vote": {
+            "source": 1000 * cpu_source / backlog,
+            "consumer": 1000 * cpu_consumer / backlog,
+        },
+        "paced_rate": paced_rate,
+        "paced_sent": sent,
+        "delay_p50_ms": _percentile(delays, 50),
+        "delay_p99_ms": _percentile(delays, 99),
+        "counted": int(store.get("votes:total") or 0),
+    }
+
+
+def _paced(settings: Settings, producer: Any, rate: float, seconds: int) -> int:
+    """Send votes at ``rate`` per second for ``seconds``, stamped with the time they leave."""
+    sent, started = 0, time.monotonic()
+    while (elapsed := time.monotonic() - started) < seconds:
+        due = int(elapsed * rate)
+        while sent < due:
+            send_message(producer, settings.votes_topic, vote_to_kafka(_vote(datetime.now(UTC))))
+            sent += 1
+        time.sleep(0.005)
+    producer.flush()
+    return sent
+
+
+def _delays(settings: Settings, *, skip: int) -> list[float]:
+    """``processed_at - received_at`` (ms) of the paced votes."""
+    with MongoClient(settings.mongodb_uri) as client:
+        documents = client[settings.mongodb_database]["votes"].find(
+            {}, {"received_at": 1, "processed_at": 1}
+        )
+        pairs = sorted(
+            (
+                datetime.strptime(d["received_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC),
+                d["processed_at"].replace(tzinfo=UTC),
+            )
+            for d in documents
+        )
+    return [(done - received).total_seconds() * 1000 for received, done in pairs[skip:]]
+
+
+def _vote(now: datetime) -> Vote:
+    band, album, year = random.choice(BANDS)
+    return Vote(new_vote_id(), band, album, year, random.randint(0, 10000) / 100,
+                random.choice(("grpc", "wasm")), format_timestamp(now))  # fmt: skip
+
+
+# -- reporting -------------------------------------------------------------------------------
+
+
+def report(
+    settings: Settings,
+    args: argparse.Namespace,
+    side: dict[str, Any],
+    threads: dict[int, Round],
+    pipeline: dict[str, Any],
+    seconds: int,
+) -> tuple[list[benchkit.Figure], list[str], dict[str, str]]:
+    rounds: list[Round] = side["rounds"]
+    consumer = [r for r in rounds if r.server == "consumer"]
+    noop = [r for r in rounds if r.server == "no-op"]
+    rate = statistics.median(r.rate for r in consumer)
+    base = statistics.median(r.rate for r in noop)
+    cpu = statistics.median(r.cpu_us for r in consumer)
+    cpu_noop = statistics.median(r.cpu_us for r in noop)
+    command = "python load/bench_consumer.py --json out.json"
+    exact = side["answered"] == side["counted"] == side["documents"]
+    figures = [
+        benchkit.figure("consumer.events_per_s", "consumer events/s (MongoDB + Redis writes)",
+                        round(rate), "events/s", command=command),
+        benchkit.figure("consumer.noop_events_per_s", "no-op CloudEvent function, same serving",
+                        round(base), "events/s", command=command),
+        benchkit.figure("consumer.vs_noop", "consumer / no-op events/s", round(rate / base, 3),
+                        "ratio", goal=">= 0.70", met=rate / base >= 0.70),
+        benchkit.figure("consumer.server_cpu_us", "consumer server CPU per event", round(cpu),
+                        "µs", note=f"no-op: {cpu_noop:.0f} µs"),
+        benchkit.figure("consumer.p99_ms", "consumer p99 at saturation",
+                        round(statistics.median(r.p99_ms for r in consumer), 1), "ms"),
+        benchkit.figure("consumer.exact", "2xx answers = counted = documents", int(exact), "bool",
+                        goal="1", met=exact),
+        benchkit.figure("consumer.kafka_to_counted_votes_per_s",
+                        "Kafka -> source -> consumer -> counted (a backlog drained)",
+                        round(pipeline["saturation"]), "votes/s"),
+        benchkit.figure("consumer.delay_p50_ms", "received_at -> processed_at at 50% rate",
+                        round(pipeline["delay_p50_ms"], 1), "ms"),
+        benchkit.figure("consumer.delay_p99_ms", "received_at -> processed_at at 50% rate",
+                        round(pipeline["delay_p99_ms"], 1), "ms"),
+    ]  # fmt: skip
+    load1, load5, _ = os.getloadavg()
+    notes = [
+        f"Machine: {os.cpu_count()} cores shared with other work; load average {load1:.1f} "
+        f"(5 min {load5:.1f}) at the end. Load generator: wrk, 1 thread, "
+        f"{args.connections} keep-alive connections, {seconds} s rounds, alternating no-op "
+        "and consumer.",
+        f"Serving: functions-framework (gunicorn gthread), WORKERS={serve.WORKERS}, "
+        f"THREADS={serve.THREADS}, same command line for both functions.",
+        f"Stores: MongoDB {settings.mongodb_uri_redacted} (database of its own), Redis "
+        f"{settings.redis_url_redacted}. Every request carries a new vote id.",
+        f"Counted: {side['counted']} of {side['answered']} answered 2xx, "
+        f"{side['documents']} documents.",
+        f"Kafka -> counted: {pipeline['backlog']} votes drained in {pipeline['drain_s']:.1f} s; "
+        f"CPU per vote: source {pipeline['cpu_ms_per_vote']['source']:.2f} ms, consumer "
+        f"{pipeline['cpu_ms_per_vote']['consumer']:.2f} ms; then {pipeline['paced_sent']} votes "
+        f"at {pipeline['paced_rate']:.0f}/s (half) for the delay.",
+    ]
+    table = ["| server | req/s | p50 ms | p99 ms | server CPU µs/req | errors |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
+    for r in [*rounds, *threads.values()]:
+        table.append(f"| {r.server} | {r.rate:.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | "
+                     f"{r.cpu_us:.0f} | {r.errors} |")  # fmt: skip
+    sections = {
+        "Rounds": "\n".join(table),
+        "Profile of the consumer's worker (py-spy, GIL-holding samples)": side["profile"],
+    }
+    return figures, notes, sections
+
+
+def markdown(
+    figures: list[benchkit.Figure],
+    notes: list[str],
+    sections: dict[str, str],
+    args: argparse.Namespace,
+) -> str:
+    lines = ["# Consumer benchmark", "",
+             "Command (repository root, venv active, the stack's Kafka, Redis, MongoDB): "
+             f"`{' '.join(['python', 'load/bench_consumer.py', *sys.argv[1:]])}`", "",
+             "| figure | measured | goal |", "| --- | ---: | --- |"]  # fmt: skip
+    for f in figures:
+        goal = f.get("goal", "")
+        met = "" if "met" not in f else (" (met)" if f["met"] else " (missed)")
+        lines.append(f"| {f['name']} | {f['value']} {f['unit']} | {goal}{met} |")
+    lines += ["", *[f"- {n}" for n in notes], ""]
+    for title, text in sections.items():
+        lines += [f"## {title}", "", text, ""]
+    return "\n".join(lines)
+
+
+# -- plumbing --------------------------------------------------------------------------------
+
+
+class _Profile:
+    """py-spy on a process while a round runs."""
+
+    def __init__(self, pid: int, seconds: float) -> None:
+        self._text = ""
+        self._thread = threading.Thread(target=self._run, args=(pid, seconds))
+        self._thread.start()
+
+    def _run(self, pid: int, seconds: float) -> None:
+        time.sleep(0.5)
+        self._text = benchkit.profile(pid, seconds, top=25)
+
+    def result(self) -> str:
+        self._thread.join()
+        return self._text
+
+
+def _noop_command(source: Path, port: int) -> list[str]:
+    return [sys.executable, "-m", "functions_framework", "--target=noop", f"--source={source}",
+            "--signature-type=cloudevent", "--host=127.0.0.1", f"--port={port}"]  # fmt: skip
+
+
+def _consumer_command(settings: Settings, port: int) -> list[str]:
+    return serve.command(replace(settings, port=port, bind_host="127.0.0.1"))
+
+
+@contextlib.contextmanager
+def _server(
+    command: list[str], settings: Settings, log: Path, extra: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    port = next((a.split("=")[1] for a in command if a.startswith("--port=")), "0")
+    env = child_environment(
+        {
+            **serve.server_environment(replace(settings, port=int(port))),
+            "REDIS_URL": settings.redis_url,
+            "MONGODB_URI": settings.mongodb_uri,
+            "MONGODB_DATABASE": settings.mongodb_database,
+            "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+            "CERTAMEN_TOPIC": settings.votes_topic,
+            "CERTAMEN_DLQ_TOPIC": settings.dlq_topic,
+            "CERTAMEN_SOURCE_GROUP": settings.source.consumer_group,
+            **(extra or {}),
+        }
+    )
+    if "--port=0" in command or port == "0":
+        env.pop("PORT", None)
+    with log.open("ab") as out:
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)  # fmt: skip
+    try:
+        yield proc
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _wrk(
+    name: str, port: int, pid: int, run_id: str, seconds: int, connections: int, work: Path
+) -> Round:
+    lua = work / f"{run_id}.lua"
+    bands = "{" + ",".join(f'{{"{b}","{a}",{y}}}' for b, a, y in BANDS) + "}"
+    lua.write_text(WRK_LUA.replace("@BANDS@", bands).replace("@RUN@", run_id), encoding="utf-8")
+    before = benchkit.cpu_seconds({"server": pid})["server"]
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(lua),
+         f"http://127.0.0.1:{port}/"],
+        capture_output=True, text=True, check=True, timeout=seconds + 60,
+    ).stdout  # fmt: skip
+    cpu = benchkit.cpu_seconds({"server": pid})["server"] - before
+    requests = int(_match(r"(\d+) requests in", out))
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    if socket_errors := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), "
+                                  r"timeout (\d+)", out):  # fmt: skip
+        errors += sum(int(g) for g in socket_errors.groups())
+    return Round(name, float(_match(r"Requests/sec:\s+([\d.]+)", out)), _latency(out, "50"),
+                 _latency(out, "99"), requests, errors, 1e6 * cpu / max(requests, 1))  # fmt: skip
+
+
+def _match(pattern: str, text: str) -> str:
+    found = re.search(pattern, text)
+    if found is None:
+        raise RuntimeError(f"wrk output without {pattern!r}: {text}")
+    return found.group(1)
+
+
+def _latency(text: str, percentile: str) -> float:
+    found = re.search(rf"^\s+{percentile}%\s+([\d.]+)(us|ms|s)\s*$", text, re.MULTILINE)
+    if found is None:
+        raise RuntimeError(f"wrk output without the {percentile}th percentile: {text}")
+    value, unit = float(found.group(1)), found.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def _wait_http(url: str, proc: subprocess.Popen[bytes], within_s: float = 60) -> None:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url}: the server exited with {proc.returncode}")
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as response:
+            if response.status == 200:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} not ready within {within_s} s")
+
+
+def _wait_port(port: int, proc: subprocess.Popen[bytes], within_s: float = 60) -> None:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"port {port}: the server exited with {proc.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"port {port} not open within {within_s} s")
+
+
+def _wait_counted(store: redis.Redis, expected: int, within_s: float) -> None:
+    deadline = time.monotonic() + within_s
+    while int(store.get("votes:total") or 0) < expected:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{expected} votes not counted within {within_s} s")
+        time.sleep(0.02)
+
+
+def _percentile(values: list[float], p: int) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def _free_port() -> int:
+    for port in random.sample(range(18000, 19000), 1000):
+        with socket.socket() as s, contextlib.suppress(OSError):
+            s.bind(("127.0.0.1", port))
+            return port
+    raise RuntimeError("no free port in 18000-18999")
+
+
+def _with_db(url: str, db: int) -> str:
+    head, _, tail = url.rpartition("/")
+    return f"{head}/{db}" if tail.isdigit() or tail == "" else f"{url.rstrip('/')}/{db}"
+
+
+def _drop_topics(settings: Settings) -> None:
+    admin = make_admin(settings)
+    with contextlib.suppress(Exception):  # best effort: a leftover topic costs nothing
+        admin.delete_topics([settings.votes_topic, settings.dlq_topic])
+    admin.close()
+
+
+def _args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", required=True, help="write the figures here")
+    parser.add_argument("--quick", action="store_true", help="short runs, for a smoke check")
+    parser.add_argument("--markdown", help="also write the results as markdown here")
+    parser.add_argument("--seconds", type=int, default=10, help="length of each wrk round")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds per function")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections")
+    parser.add_argument("--backlog", type=int, default=10_000, help="votes drained from Kafka")
+    parser.add_argument("--paced-seconds", type=int, default=30, help="length of the half-rate run")
+    parser.add_argument("--redis-db", type=int, default=3, help="Redis database to use (flushed)")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
