@@ -9,11 +9,9 @@ Chromium's first paint can be a skeleton, so nothing is read before it is there.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 import uuid
@@ -26,12 +24,12 @@ from typing import Any
 import pytest
 import redis
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from certamen.adapters.mongo_store import make_mongo
 from certamen.settings import Settings
+from tests.browser.chromium import LIVE_UPDATE_BOUND_S, results_when, save, settled
 from tests.support.tally_fill import (
     CATALOG_PATH,
     Pipeline,
@@ -43,27 +41,7 @@ from tests.support.tally_fill import (
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 PORTS = range(17500, 17600)
-LIVE_UPDATE_BOUND_S = 2.0
-
-# One snapshot of what the Results page shows: metric label -> value, and the tables' rows.
-_READ_RESULTS = """
-const metrics = {};
-for (const m of document.querySelectorAll('[data-testid="stMetric"]')) {
-  const label = m.querySelector('[data-testid="stMetricLabel"]');
-  const value = m.querySelector('[data-testid="stMetricValue"]');
-  if (label && value) metrics[label.innerText.trim()] = value.innerText.trim();
-}
-const tables = [...document.querySelectorAll('[data-testid="stTable"] table')].map(
-  t => [...t.querySelectorAll('tbody tr')].map(
-    r => [...r.querySelectorAll('th, td')].map(c => c.innerText.trim())));
-const charts = document.querySelectorAll('[data-testid="stVegaLiteChart"] canvas, '
-  + '[data-testid="stVegaLiteChart"] svg.marks').length;
-return {metrics, tables, charts};
-"""
 
 
 def _free_port() -> int:
@@ -143,58 +121,14 @@ def _wait_healthy(url: str, process: subprocess.Popen[Any], timeout_s: float) ->
     raise TimeoutError(f"{url} not healthy after {timeout_s} s")
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[webdriver.Chrome]:
-    """Headless Chromium from Debian, as root, in a throw-away profile."""
-    profile = tempfile.mkdtemp(prefix="certamen-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        "--window-size=1400,2300",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-
-
-def _results(driver: webdriver.Chrome) -> dict[str, Any]:
-    snapshot: dict[str, Any] = driver.execute_script(_READ_RESULTS)
-    return snapshot
-
-
-def _results_when(driver: webdriver.Chrome, ready: Any, timeout_s: float) -> dict[str, Any]:
-    """The Results snapshot once ``ready(snapshot)`` holds (bounded wait, no fixed sleep)."""
-    found: dict[str, Any] = {}
-
-    def check(d: webdriver.Chrome) -> bool:
-        found.update(_results(d))
-        return bool(ready(found))
-
-    WebDriverWait(driver, timeout_s, poll_frequency=0.05).until(check)
-    return found
-
-
 def test_results_page_shows_the_numbers_of_the_databases(
     browser: webdriver.Chrome, app_url: str, browser_contest: Pipeline
 ) -> None:
     logged = list(browser_contest.db["votes"].find())
     browser.get(app_url)
-    shown = _results_when(
+    shown = results_when(
         browser,
-        lambda s: s["metrics"].get("Total votes") and len(s["tables"]) == 2 and s["charts"] >= 5,
+        settled,
         timeout_s=30,
     )
     metrics = shown["metrics"]
@@ -209,8 +143,7 @@ def test_results_page_shows_the_numbers_of_the_databases(
         band: per_band.get(band, 0) for band in example_catalog().bands
     }
     assert len(albums) == len(example_catalog().candidates)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    browser.save_screenshot(str(SCREENSHOTS / "results.png"))
+    save(browser, "results.png")
 
 
 def test_logs_page_shows_the_matching_count(
@@ -224,27 +157,27 @@ def test_logs_page_shows_the_matching_count(
             and d.find_elements(By.CSS_SELECTOR, '[data-testid="stDataFrame"]')
         )
     )
-    browser.save_screenshot(str(SCREENSHOTS / "logs.png"))
+    save(browser, "logs.png")
     browser.find_element(By.XPATH, "//*[@role='tab'][contains(., 'Dead letters')]").click()
     WebDriverWait(browser, 10, poll_frequency=0.05).until(
         lambda d: "1 dead letters" in d.find_element(By.TAG_NAME, "body").text
     )
-    browser.save_screenshot(str(SCREENSHOTS / "dead-letters.png"))
+    save(browser, "dead-letters.png")
 
 
 def test_new_votes_show_on_results_within_two_seconds(
     browser: webdriver.Chrome, app_url: str, browser_contest: Pipeline
 ) -> None:
     browser.get(app_url)
-    settled = _results_when(  # first paint done: numbers, tables and charts are there
+    first_paint = results_when(  # first paint done: numbers, tables and charts are there
         browser,
-        lambda s: s["metrics"].get("Total votes") and len(s["tables"]) == 2 and s["charts"] >= 5,
+        settled,
         timeout_s=30,
     )
-    before = int(settled["metrics"]["Total votes"])
+    before = int(first_paint["metrics"]["Total votes"])
     browser_contest.count(sample_votes(example_catalog(), 5, seed=11))
     written = time.monotonic()
-    _results_when(
+    results_when(
         browser,
         lambda s: s["metrics"].get("Total votes") == str(before + 5),
         timeout_s=LIVE_UPDATE_BOUND_S,
