@@ -143,7 +143,7 @@ def _rate_chart(rate: Sequence[tuple[int, int]]) -> alt.Chart:
         .mark_bar()
         .encode(
             x=alt.X("time:T", title="time (UTC)"),
-            y=alt.Y("votes:Q", title="votes per second", axis=alt.Axis(tickMinStep=1)),
+            y=alt.Y("votes:Q", title="votes per second", axis=alt.Axis(tickMinStep=1, format="d")),
             tooltip=["time:T", "votes:Q"],
         )
         .properties(height=180)
