@@ -314,7 +314,7 @@ def make_intake_producer(settings: Settings, **overrides: Any) -> KafkaRecordPro
     config = producer_config(
         settings.kafka_bootstrap_servers,
         compression=settings.kafka_compression,
-        client_id="certamen-intake",
+        role="intake",
         **overrides,
     )
     return KafkaRecordProducer(config)

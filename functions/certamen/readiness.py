@@ -10,12 +10,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import replace
 
-from kafka import KafkaAdminClient
-from kafka.errors import KafkaError
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
 
-from certamen.adapters.kafka import make_admin
+from certamen.adapters.kafka_producer import client_config
 from certamen.settings import Settings
 
 log = logging.getLogger("certamen.readiness")
@@ -87,25 +86,28 @@ class KafkaReadiness:
 def kafka_check(settings: Settings, topic: str, *, timeout_s: float = 2.0) -> Callable[[], None]:
     """A check for :class:`KafkaReadiness`: the broker answers and ``topic`` has leaders.
 
-    One admin client is kept between probes and replaced after a failure:
-    kafka-python's admin client does not recover by itself once its broker went away.
+    One librdkafka admin client, created at the first probe and kept: it reconnects
+    by itself when Kafka comes back (within ``reconnect.backoff.max.ms``).
     """
-    probe_settings = replace(settings, kafka_timeout_s=min(timeout_s, settings.kafka_timeout_s))
-    admin: list[KafkaAdminClient] = []
+    admin: list[AdminClient] = []
 
     def check() -> None:
+        if not admin:
+            admin.append(AdminClient(client_config(settings.kafka_bootstrap_servers, "readiness")))
         try:
-            if not admin:
-                admin.append(make_admin(probe_settings))
-            (description,) = admin[0].describe_topics([topic])
-            if description["error_code"] != 0:
-                raise KafkaError(f"topic {topic!r}: error code {description['error_code']}")
-            partitions = description["partitions"]
-            if not partitions or any(p["leader_id"] < 0 for p in partitions):
-                raise KafkaError(f"topic {topic!r} has a partition without a leader")
-        except Exception:
-            if admin:
-                admin.pop().close()
-            raise
+            metadata = admin[0].list_topics(topic=topic, timeout=timeout_s)
+        except KafkaException as e:
+            raise KafkaUnreachable(f"no answer from {settings.kafka_bootstrap_servers}") from e
+        described = metadata.topics.get(topic)
+        if described is None or described.error is not None:
+            problem = described.error if described is not None else "missing"
+            raise KafkaUnreachable(f"topic {topic!r}: {problem}")
+        partitions = described.partitions.values()
+        if not partitions or any(p.leader < 0 for p in partitions):
+            raise KafkaUnreachable(f"topic {topic!r} has a partition without a leader")
 
     return check
+
+
+class KafkaUnreachable(Exception):
+    """Kafka did not answer the probe, or the topic cannot take records."""

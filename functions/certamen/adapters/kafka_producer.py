@@ -72,13 +72,24 @@ class KafkaRecordProducer:
             self._producer.poll(0.1)
 
 
+def client_config(bootstrap_servers: str, role: str) -> dict[str, Any]:
+    """What every librdkafka client of ours shares: where Kafka is, who we are, fast recovery."""
+    return {
+        "bootstrap.servers": bootstrap_servers,
+        "client.id": f"certamen-{role}",
+        # librdkafka backs off up to 10 s between reconnects by default; Kafka coming
+        # back after a restart should be noticed within a second.
+        "reconnect.backoff.max.ms": 1000,
+        "logger": logging.getLogger("kafka.librdkafka"),
+    }
+
+
 def producer_config(
-    bootstrap_servers: str, *, compression: str, client_id: str, **overrides: Any
+    bootstrap_servers: str, *, compression: str, role: str, **overrides: Any
 ) -> dict[str, Any]:
     """librdkafka settings for votes: acks=all, idempotent, small linger, bounded delivery."""
     config: dict[str, Any] = {
-        "bootstrap.servers": bootstrap_servers,
-        "client.id": client_id,
+        **client_config(bootstrap_servers, role),
         "acks": "all",
         "enable.idempotence": True,
         "linger.ms": 5,
@@ -86,7 +97,6 @@ def producer_config(
         # A record not delivered within 2 minutes fails (it was answered UNAVAILABLE long
         # before); the client retries with the same vote_id.
         "message.timeout.ms": 120_000,
-        "logger": logging.getLogger("kafka.librdkafka"),
     }
     config.update(overrides)
     return config

@@ -21,9 +21,9 @@ import grpc
 import grpc.aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from kafka import KafkaProducer
 from prometheus_client import CollectorRegistry, start_http_server
 
+from certamen.adapters.kafka_producer import KafkaRecordProducer
 from certamen.contract import CatalogError, load_catalog
 from certamen.intake import Intake, IntakeMetrics, make_intake_producer
 from certamen.logs import configure_json_logging
@@ -60,7 +60,7 @@ class ProducerServer:
 
     server: grpc.aio.Server
     port: int
-    producer: KafkaProducer
+    producer: KafkaRecordProducer
     readiness: KafkaReadiness
     health: Any  # health.aio.HealthServicer
     metrics_http: Any
