@@ -4,8 +4,9 @@ The convention every ``load/bench_<name>.py`` follows (so this runner needs to k
 nothing about what a script measures):
 
 * invoked as ``python load/bench_<name>.py --json OUT [--quick]`` from the repository
-  root, with the environment of ``certamen`` (the stack's settings); the script starts
-  or reuses what it needs itself;
+  root, with the environment of ``certamen`` (the stack's settings); Kafka, Redis and
+  MongoDB are up (``certamen bench`` starts them), anything else the script starts
+  or reuses itself;
 * writes to OUT a JSON object::
 
       {"title": "...",                       # one line: what was measured
@@ -41,11 +42,14 @@ from typing import Any
 from rich.console import Console
 
 from certamen.settings import Settings
+from certamen.stack import runner
 from certamen.stack.console import make_console
 
 LOAD_DIR = Path("load")
 # Producers first (they need only Kafka), the whole pipeline last.
 ORDER = ("producer_wasm", "producer_grpc", "consumer", "audit", "end_to_end")
+# Started (or reused) before the scripts run; a script starts Certamen's own processes.
+INFRASTRUCTURE = ["kafka", "redis", "mongodb"]
 TIMEOUT_S = 45 * 60
 QUICK_TIMEOUT_S = 10 * 60
 # (label, numerator key, denominator key): each a ratio of two figures of this run.
@@ -95,6 +99,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     if not scripts:
         out.print(f"certamen bench: no load/bench_*.py matches {args.only or 'anything'}")
         return 2
+    runner.start(settings, INFRASTRUCTURE, out)
     work = settings.state_dir.resolve() / "bench"
     work.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC)
