@@ -119,8 +119,12 @@ class Bench:
             user_rate=user_rate,
         )
         self.out.print(f"{label}: {count} votes, {users} users, batch {batch}, rate {user_rate}")
-        cpu_before = benchkit.cpu_seconds(self.sessions)
-        locust_before = benchkit.children_cpu_seconds()
+        cpu: dict[str, dict[str, float]] = {}
+
+        def snapshot(when: str) -> None:
+            cpu[when] = benchkit.cpu_seconds(self.sessions)
+            cpu[when]["locust"] = benchkit.children_cpu_seconds()
+
         outcome = replay_and_count(
             plan,
             votes,
@@ -128,16 +132,16 @@ class Bench:
             self.stores,
             catalog=self.catalog,
             count_timeout_s=300.0,
+            on_start=lambda: snapshot("before"),
+            on_counted=lambda: snapshot("after"),
         )
-        cpu_after = benchkit.cpu_seconds(self.sessions)
-        locust_after = benchkit.children_cpu_seconds()
         log = outcome.log
         self.out.print(
             f"  {log.count} counted in {log.span_s:.1f} s = {log.rate:,.0f} votes/s, "
             f"delay p50 {log.delay_ms(0.5)} ms p99 {log.delay_ms(0.99)} ms, " + _verdict(outcome)
         )
-        cpu = {part: cpu_after[part] - cpu_before.get(part, 0.0) for part in cpu_after}
-        return Measured(outcome, cpu, locust_after - locust_before)
+        used = {part: cpu["after"][part] - cpu["before"].get(part, 0.0) for part in cpu["after"]}
+        return Measured(outcome, used, used.pop("locust"))
 
 
 def main() -> int:

@@ -93,14 +93,19 @@ def replay_and_count(
     catalog: Catalog | None,
     count_timeout_s: float,
     progress: Callable[[Progress], None] = lambda _: None,
+    on_start: Callable[[], None] = lambda: None,
+    on_counted: Callable[[], None] = lambda: None,
 ) -> ReplayOutcome:
     """Replay ``votes`` with ``plan``, wait for the counts, judge the run.
 
     The run is judged by how much the tally grows meanwhile, so it starts only once
     the tally stands still (a backlog of an earlier run would count as this one's).
+    ``on_start`` and ``on_counted`` bracket the replay itself (for CPU accounting):
+    after the tally stood still, and before the vote log is read back.
     """
     wait_until_quiet(stores, timeout_s=count_timeout_s)
     before = tally.read_standings(stores.redis, catalog)
+    on_start()
     prefix = replay_prefix(plan.run_id, votes.tag)
     log_file = plan.report_prefix.parent / "locust.log"
     process = plan.start(log_file)
@@ -128,6 +133,7 @@ def replay_and_count(
             break
         time.sleep(_POLL_S)
     waited = time.monotonic() - started
+    on_counted()
     progress(_progress(ledger, stores, before.total, sending=False))
     after = tally.read_standings(stores.redis, catalog)
     log = read_run_log(stores.db, prefix)
