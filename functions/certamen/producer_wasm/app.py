@@ -12,7 +12,6 @@ Errors become statuses in one place, :func:`_error_response`.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -22,7 +21,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from certamen.contract import MAX_BODY_BYTES, InvalidVote
 from certamen.intake import Intake, KafkaReadiness, Unavailable
-from certamen.producer_wasm.dispatch import Dispatcher
 from certamen.producer_wasm.kernel import (
     BallotKernel,
     KernelFault,
@@ -73,23 +71,19 @@ class ProducerApp:
         *,
         kernel: BallotKernel,
         intake: Intake,
-        dispatcher: Dispatcher,
         readiness: KafkaReadiness,
         registry: CollectorRegistry,
-        deadline_s: float,
         receipts: Receipts | None = None,
     ) -> None:
         self._kernel = kernel
         self._intake = intake
-        self._dispatcher = dispatcher
         self._readiness = readiness
         self._registry = registry
-        self._deadline_s = deadline_s
         self._receipts = receipts if receipts is not None else Receipts()
         self._replayed = intake.metrics.votes.labels("wasm", "replayed")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Route a request (or the lifespan protocol)."""
+        """Route a request."""
         if scope["type"] == "http":
             path = scope["path"]
             if path in VOTE_PATHS:
@@ -112,18 +106,6 @@ class ProducerApp:
                 )
             else:
                 await _respond(send, 404, _NOT_FOUND)
-        elif scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
-
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                self._dispatcher.start(asyncio.get_running_loop())
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
 
     async def _vote(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -157,12 +139,7 @@ class ProducerApp:
             if receipt is not None:
                 self._replayed.inc()
                 return receipt
-        try:
-            async with asyncio.timeout(self._deadline_s):
-                vote = await self._dispatcher.cast(ballot, key)
-        except TimeoutError:
-            # Queued behind batches that waited for an unreachable Kafka: give up in time.
-            raise Unavailable(receipt_key or "", "queued past the deadline") from None
+        vote = await self._intake.cast_async(ballot, key)
         receipt = Receipt(vote.vote_id, vote.received_at)
         if receipt_key is not None:
             self._receipts.put(receipt_key, canonical, receipt)
@@ -189,7 +166,7 @@ def _error_response(error: Exception) -> tuple[int, dict[str, Any], _Headers]:
                 "rule": "unavailable",
                 "message": f"{error}; retry with the same vote_id as Idempotency-Key",
             },
-            "vote_id": error.vote_id or None,
+            "vote_id": error.vote_id,
         }
         return 503, document, ((b"retry-after", str(RETRY_AFTER_S).encode()),)
     if isinstance(error, KernelFault):

@@ -1,13 +1,13 @@
 """``certamen producer-wasm``: the process around the ASGI app, served by uvicorn.
 
-Start-up: the kernel (compiled once), one Kafka producer, the Intake, the
-dispatcher's workers and a background Kafka probe behind ``/readyz``; the port
-opens at once, readiness follows the first successful probe.
+Start-up: the kernel (compiled once), one Kafka producer (librdkafka), the
+Intake and a background Kafka probe behind ``/readyz``; the port opens at once,
+readiness follows the first successful probe.
 
 SIGTERM (Knative scaling down): uvicorn stops accepting and waits for the
 requests in flight, each of which ends after Kafka's answer (or the Kafka
-timeout); then the workers stop and the producer flushes and closes. A 202 is
-only sent after Kafka acknowledged the vote, so no acknowledged vote is lost.
+timeout); then the producer flushes and closes. A 202 is only sent after Kafka
+acknowledged the vote, so no acknowledged vote is lost.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import threading
 import time
 from typing import Any
 
@@ -32,7 +31,6 @@ from certamen.intake import (
 )
 from certamen.logs import configure_json_logging
 from certamen.producer_wasm.app import ProducerApp
-from certamen.producer_wasm.dispatch import Dispatcher
 from certamen.producer_wasm.kernel import BallotKernel
 from certamen.settings import Settings
 
@@ -62,10 +60,11 @@ def uvicorn_config(app: Any, *, host: str, port: int, graceful_s: float) -> uvic
         port=port,
         loop="uvloop",
         http="httptools",
-        lifespan="on",
+        lifespan="off",
         access_log=False,
         log_config=None,
         server_header=False,
+        proxy_headers=False,  # no X-Forwarded-* rewriting: nothing here reads the client address
         date_header=False,
         backlog=2048,
         timeout_keep_alive=30,
@@ -116,18 +115,14 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         metrics=metrics,
         readiness=readiness,
     )
-    dispatcher = Dispatcher(intake)
     app = ProducerApp(
         kernel=kernel,
         intake=intake,
-        dispatcher=dispatcher,
         readiness=readiness,
         registry=registry,
-        # A vote waits for its batch and at worst for the batch before it.
-        deadline_s=2 * settings.kafka_timeout_s + 1.0,
     )
     port = settings.port or settings.ports.producer_wasm
-    grace_s = 2 * settings.kafka_timeout_s + 2.0
+    grace_s = settings.kafka_timeout_s + 1.0
     server = uvicorn.Server(
         uvicorn_config(app, host=settings.bind_host, port=port, graceful_s=grace_s)
     )
@@ -135,8 +130,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     # found before it: this one, so that the producer is flushed and closed below.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _after_shutdown)
-    # The first probe runs beside the start-up, so the port opens without waiting for Kafka.
-    threading.Thread(target=readiness.start, name="kafka-readiness-start", daemon=True).start()
+    readiness.start()  # probes in its own thread: the port opens without waiting for Kafka
     log.info(
         "serving",
         extra={
@@ -149,7 +143,6 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     )
     server.run()
     stopping = time.monotonic()
-    dispatcher.stop()
     readiness.stop()
     producer.flush(timeout=grace_s)
     producer.close(timeout=grace_s)
