@@ -26,6 +26,8 @@ from tests.deploy.render import REPO, Manifest, api_group_of
 
 KUBERNETES_VERSION = "1.33"
 CRD_DIR = REPO.parent / "shared" / "schemas" / "crds"
+# Our own schemas for kinds whose real CRD is not in CRD_DIR (see the files' headers).
+OWN_CRD_DIR = Path(__file__).resolve().parent / "own-crds"
 PRESERVE = "x-kubernetes-preserve-unknown-fields"
 INT_OR_STRING = "x-kubernetes-int-or-string"
 # API groups of built-in kinds that are not named *.k8s.io.

@@ -8,12 +8,15 @@ import pytest
 
 from tests.deploy.render import Manifest, Rendered, kustomization_roots
 from tests.deploy.schemas import (
+    OWN_CRD_DIR,
     CustomKind,
     Schema,
     core_errors,
+    crd_directory,
     custom_errors,
     custom_kind_of,
     is_core_kind,
+    load_crds,
 )
 
 
@@ -136,3 +139,10 @@ def test_a_kind_without_a_crd_is_an_error(crds: dict[CustomKind, Schema]) -> Non
     unknown = {"apiVersion": "example.dev/v1", "kind": "Gadget", "metadata": {"name": "x"}}
     assert custom_kind_of(unknown) not in crds
     assert custom_errors(unknown, crds)
+
+
+def test_own_schemas_only_stand_in_for_missing_real_crds() -> None:
+    real = load_crds(crd_directory())
+    own = load_crds(OWN_CRD_DIR)
+    assert own, "tests/deploy/own-crds/ is empty"
+    assert not set(own) & set(real), "a real CRD exists now: delete our own stand-in schema"
