@@ -7,7 +7,7 @@
    the consumer's counts are checked against the 2xx answers afterwards;
 2. where the rest of the time goes: server CPU per event, and a py-spy profile of the
    consumer's worker during a round;
-3. threads: the consumer with 4 and 16 threads beside the chosen 8;
+3. threads: the consumer with 8, 16 and 48 threads beside the chosen 32;
 4. Kafka -> counted: a backlog of votes on a fresh topic drained by ``certamen source``
    and ``certamen consumer`` (votes/s), then votes produced at half that rate with
    ``received_at`` = now: the delay to the vote's ``processed_at`` in MongoDB, p50/p99.
@@ -195,7 +195,7 @@ def thread_sweep(
 ) -> dict[int, Round]:
     """The consumer with other THREADS values (WORKERS stays 1)."""
     found: dict[int, Round] = {}
-    for threads in (4, 16):
+    for threads in (8, 16, 48):
         port = _free_port()
         command = _consumer_command(settings, port)
         env_extra = {"THREADS": str(threads)}
@@ -553,7 +553,9 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--markdown", help="also write the results as markdown here")
     parser.add_argument("--seconds", type=int, default=10, help="length of each wrk round")
     parser.add_argument("--rounds", type=int, default=2, help="rounds per function")
-    parser.add_argument("--connections", type=int, default=32, help="wrk connections")
+    parser.add_argument(
+        "--connections", type=int, default=50, help="wrk connections (the source's window)"
+    )
     parser.add_argument("--backlog", type=int, default=10_000, help="votes drained from Kafka")
     parser.add_argument("--paced-seconds", type=int, default=30, help="length of the half-rate run")
     parser.add_argument("--redis-db", type=int, default=3, help="Redis database to use (flushed)")

@@ -72,12 +72,18 @@ class Handler:
         catalog: Catalog | None,
         clock: Callable[[], datetime],
         max_batch: int = 1,
+        linger_s: float = 0.0,
+        on_batch: Callable[[int], object] = lambda size: None,
     ) -> None:
         self._log = log
         self._tally = tally
         self._catalog = catalog
         self._clock = clock
-        self._group = GroupCommit(self.commit, max_batch=max_batch) if max_batch > 1 else None
+        self._group = (
+            GroupCommit(self.commit, max_batch=max_batch, linger_s=linger_s, on_batch=on_batch)
+            if max_batch > 1
+            else None
+        )
 
     def handle(self, attributes: Mapping[str, Any], body: bytes, origin: Origin) -> Outcome:
         """Log and count one event's vote exactly once, or dead-letter it if it is poison."""

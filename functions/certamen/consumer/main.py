@@ -95,7 +95,10 @@ def _stores() -> Stores:
     with _lock:
         if _opened is None or _opened[0] != os.getpid():
             configure_json_logging()
-            _opened = (os.getpid(), open_stores(load(), prepare=False))
+            _opened = (
+                os.getpid(),
+                open_stores(load(), prepare=False, on_batch=_metrics.batch_size.observe),
+            )
             log.info("worker %d: Redis and MongoDB clients open", os.getpid())
         return _opened[1]
 

@@ -27,3 +27,9 @@ class ConsumerMetrics:
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
             registry=registry,
         )
+        self.batch_size = Histogram(
+            "certamen_consumer_batch_votes",
+            "Votes committed together (one insert_many, one Redis pipeline).",
+            buckets=(1, 2, 4, 8, 16, 32, 64),
+            registry=registry,
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -23,6 +24,8 @@ from certamen.settings import Settings
 # Votes committed together at most (one insert_many, one Redis pipeline): more than the
 # worker's threads ever have in flight, so a batch is simply "whatever is waiting".
 MAX_BATCH = 64
+# Under load, how long the writer waits for a batch to fill (see consumer/batching.py).
+LINGER_S = 0.002
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +48,9 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def open_stores(settings: Settings, *, prepare: bool) -> Stores:
+def open_stores(
+    settings: Settings, *, prepare: bool, on_batch: Callable[[int], object] = lambda size: None
+) -> Stores:
     """Create and ping the clients; with ``prepare``, also create indexes and seed the catalog.
 
     Raises ``StoreUnavailable`` when a store does not answer, ``CatalogError`` for a
@@ -67,7 +72,15 @@ def open_stores(settings: Settings, *, prepare: bool) -> Stores:
         client.close()
         mongo.close()
         raise
-    handler = Handler(log, tally, catalog=catalog, clock=utc_now, max_batch=MAX_BATCH)
+    handler = Handler(
+        log,
+        tally,
+        catalog=catalog,
+        clock=utc_now,
+        max_batch=MAX_BATCH,
+        linger_s=LINGER_S,
+        on_batch=on_batch,
+    )
     return Stores(redis=client, mongo=mongo, handler=handler)
 
 
