@@ -27,12 +27,19 @@ Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 
+def _held() -> threading.Lock:
+    lock = threading.Lock()
+    lock.acquire()
+    return lock
+
+
 @dataclass(slots=True)
 class _Pending(Generic[Item, Result]):
     item: Item
     result: Result | None = None
     error: BaseException | None = None
-    done: threading.Event = field(default_factory=threading.Event)
+    # Released by the writer when the result is in: a bare lock is the cheapest signal.
+    done: threading.Lock = field(default_factory=_held)
 
 
 class GroupCommit(Generic[Item, Result]):
@@ -62,7 +69,7 @@ class GroupCommit(Generic[Item, Result]):
         """Handle ``item`` with the others waiting; its result, or the batch's exception."""
         pending: _Pending[Item, Result] = _Pending(item)
         self._queue.put(pending)
-        if not pending.done.wait(self._timeout_s):
+        if not pending.done.acquire(timeout=self._timeout_s):
             raise StoreUnavailable("stores", f"no answer within {self._timeout_s:.0f} s")
         if pending.error is not None:
             raise pending.error
@@ -105,4 +112,4 @@ class GroupCommit(Generic[Item, Result]):
                 pending.error = e
         finally:
             for pending in batch:
-                pending.done.set()
+                pending.done.release()

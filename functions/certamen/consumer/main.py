@@ -71,7 +71,7 @@ def count_vote(event: CloudEvent) -> None:
         )
         raise UnexpectedFailure(str(e)) from e
     _metrics.latency.observe(time.perf_counter() - started)
-    _metrics.events.labels(outcome=outcome.value).inc()
+    _metrics.outcome[outcome].inc()
 
 
 def _store_unavailable(error: StoreUnavailable) -> tuple[dict[str, str], int]:
@@ -107,14 +107,20 @@ def _attributes(event: CloudEvent) -> dict[str, Any]:
     """The event's attributes as they arrived (binary mode: the ``ce-`` headers, decoded).
 
     The CloudEvents HTTP binding percent-encodes header values and the SDK leaves
-    them so; the SDK also invents a ``time`` when none came, which a dead letter must not show.
+    them so; the SDK also invents a ``time`` when none came, which a dead letter must
+    not show. Read from the WSGI environ (``HTTP_CE_*``): attribute names are
+    lower-case letters and digits, so nothing is lost in WSGI's spelling.
     """
-    headers = flask.request.headers
-    arrived = {k[3:].lower(): unquote(v) for k, v in headers.items() if k.lower().startswith("ce-")}
+    environ = flask.request.environ
+    arrived = {
+        key[8:].lower(): unquote(value) if "%" in value else value
+        for key, value in environ.items()
+        if key.startswith("HTTP_CE_")
+    }
     if not arrived:  # structured mode: the attributes were in the body
         return dict(event.get_attributes())
-    if headers.get("Content-Type"):
-        arrived["datacontenttype"] = headers["Content-Type"]
+    if environ.get("CONTENT_TYPE"):
+        arrived["datacontenttype"] = environ["CONTENT_TYPE"]
     return arrived
 
 

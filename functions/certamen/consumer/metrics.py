@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from certamen.consumer.handler import Outcome
+
 
 class ConsumerMetrics:
     """Events by outcome, failures by cause, and how long handling took."""
@@ -15,6 +17,7 @@ class ConsumerMetrics:
             ["outcome"],
             registry=registry,
         )
+        self.outcome = {outcome: self.events.labels(outcome=outcome.value) for outcome in Outcome}
         self.failures = Counter(
             "certamen_consumer_failures",
             "Events answered 5xx (to be retried), by cause (redis, mongodb, unexpected).",
