@@ -119,8 +119,11 @@ def profile(pid: int, seconds: float, *, top: int = 15) -> str:
             stack, _, count = line.rpartition(" ")
             if not stack or not count.isdigit():
                 continue
+            frame = stack.split(";")[-1]
+            if frame.startswith("process "):  # a sample with no Python frame
+                continue
             total += int(count)
-            own[stack.split(";")[-1]] += int(count)
+            own[frame] += int(count)
     if not total:
         return "py-spy took no samples."
     rows = ["| share of GIL-holding samples | function (file:line) |", "| ---: | --- |"]
