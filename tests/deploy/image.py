@@ -8,7 +8,7 @@ reproduced: the base image itself (this machine's CPython 3.11 stands in for
 the python:3.11-slim one) and the final stage's RUN (it creates the user that
 ``nobody`` stands in for here).
 
-The result is cached under build/image-root/<hash of the inputs>, so a second
+The result is cached under /var/cache/certamen/image-root/<hash of the inputs>, so a second
 run with the same Dockerfile and sources takes no time; a change to any of them
 builds a new root (a minute or two with pip's cache) and removes the old one.
 """
@@ -23,7 +23,10 @@ from pathlib import Path
 from tests.deploy.dockerfile import DOCKERFILE, Copy, Stage, docker_ignored, stages
 from tests.deploy.render import REPO
 
-CACHE = REPO / "build" / "image-root"
+# Outside the checkout and outside /tmp and /root: the smoke run mounts a fresh /tmp
+# (hiding a clone under /tmp) and runs as nobody (who cannot enter /root). One cache
+# there also serves every clone on the machine.
+CACHE = Path("/var/cache/certamen/image-root")
 # A CPython 3.11 that any user may run, standing in for the base image's.
 BASE_PYTHON = Path("/usr/bin/python3.11")
 READY = ".complete"
