@@ -247,10 +247,11 @@ def kafka_to_counted(
             cpu_source = benchkit.cpu_seconds({"source": s.pid})["source"]
             cpu_consumer = benchkit.cpu_seconds({"consumer": c.pid})["consumer"]
             paced_rate = saturation / 2
+            paced_from = format_timestamp(datetime.now(UTC))
             sent = _paced(settings, producer, paced_rate, paced_seconds)
             _wait_counted(store, backlog + sent, 300 if backlog > 2_000 else 120)
     producer.close()
-    delays = _delays(settings, skip=backlog)
+    delays = _delays(settings, since=paced_from)
     return {
         "backlog": backlog,
         "drain_s": drained_s,
@@ -280,11 +281,11 @@ def _paced(settings: Settings, producer: Any, rate: float, seconds: int) -> int:
     return sent
 
 
-def _delays(settings: Settings, *, skip: int) -> list[float]:
-    """``processed_at - received_at`` (ms) of the paced votes."""
+def _delays(settings: Settings, *, since: str) -> list[float]:
+    """``processed_at - received_at`` (ms) of the paced votes: those received ``since``."""
     with MongoClient(settings.mongodb_uri) as client:
         documents = client[settings.mongodb_database]["votes"].find(
-            {}, {"received_at": 1, "processed_at": 1}
+            {"received_at": {"$gte": since}}, {"received_at": 1, "processed_at": 1}
         )
         pairs = sorted(
             (
@@ -293,7 +294,7 @@ def _delays(settings: Settings, *, skip: int) -> list[float]:
             )
             for d in documents
         )
-    return [(done - received).total_seconds() * 1000 for received, done in pairs[skip:]]
+    return [(done - received).total_seconds() * 1000 for received, done in pairs]
 
 
 def _vote(now: datetime) -> Vote:

@@ -1,7 +1,7 @@
 """Benchmark producer-grpc side by side with a no-op grpcio server of the same settings.
 
-    .venv/bin/python load/bench_producer_grpc.py            # ~2 min, writes load/results/
-    .venv/bin/python load/bench_producer_grpc.py --quick    # ~30 s smoke run
+    python load/bench_producer_grpc.py --json OUT [--markdown MD]   # ~2 min
+    python load/bench_producer_grpc.py --json OUT --quick           # ~40 s smoke run
 
 What it measures, in one run on this machine against the real local Kafka
 (``KAFKA_BOOTSTRAP_SERVERS``, default 127.0.0.1:9092; a topic of its own, deleted after):
@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import multiprocessing
 import os
 import platform
@@ -40,12 +39,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import benchkit
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from certamen._generated.certamen.v1 import votes_pb2 as pb
 
-REPO = Path(__file__).resolve().parents[1]
 BALLOT = {"name": "Bohemia Suburbana", "album": "Mis palabras", "year": "1997", "rank": "9.5"}
 CAST = "/certamen.v1.VoteService/Cast"
 CAST_BATCH = "/certamen.v1.VoteService/CastBatch"
@@ -209,7 +208,7 @@ def load(
     on how busy the machine is, unlike votes/s: it is the figure to compare when the
     machine is shared.
     """
-    cpu_before = _cpu_seconds(server_pid)
+    cpu_before = benchkit.cpu_seconds({"server": server_pid})["server"]
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     clients = [
@@ -224,7 +223,7 @@ def load(
     results = [_result(queue, clients, deadline_s=seconds + warmup_s + 60) for _ in clients]
     for client in clients:
         client.join(timeout=30)
-    server_cpu = _cpu_seconds(server_pid) - cpu_before
+    server_cpu = benchkit.cpu_seconds({"server": server_pid})["server"] - cpu_before
     latencies = sorted(x for r in results for x in r.latencies_ms)
     errors: dict[str, int] = {}
     for r in results:
@@ -257,12 +256,6 @@ def _result(queue: Any, clients: list[Any], *, deadline_s: float) -> ClientResul
         if not any(client.is_alive() for client in clients) and queue.empty():
             raise RuntimeError("the client processes died without a result")
     raise RuntimeError(f"no client result within {deadline_s:.0f} s")
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far (all its threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -321,6 +314,7 @@ def producer_grpc(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[b
         env={**env, "PORT": str(port), "CERTAMEN_PRODUCER_GRPC_METRICS_PORT": str(_free_port())},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own session: benchkit.cpu_seconds counts it alone
     )
     try:
         _wait_serving(target, process, within_s=30)
@@ -336,6 +330,7 @@ def noop_server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     process = subprocess.Popen(
         [sys.executable, __file__, "--serve-noop", str(port)],
         stdout=subprocess.DEVNULL,
+        start_new_session=True,
     )
     target = f"127.0.0.1:{port}"
     try:
@@ -385,34 +380,24 @@ def bench_topic(env: dict[str, str]) -> Iterator[str]:
 # --- the benchmark ------------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark, print it, write load/results/producer-grpc.{md,json}."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main() -> int:
+    """Run the benchmark, write its figures (``--json``, and ``--markdown`` if given)."""
+    parser = benchkit.bench_parser(__doc__.splitlines()[0])
     parser.add_argument("--serve-noop", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--quick", action="store_true", help="short runs (smoke check)")
+    parser.add_argument("--markdown", help="also write the results as markdown here")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per run")
     parser.add_argument("--processes", type=int, default=2, help="client processes")
     parser.add_argument("--concurrency", type=int, default=128, help="calls in flight/process")
     parser.add_argument("--rate", type=float, default=1000.0, help="open-loop votes/s")
-    parser.add_argument("--output", type=Path, default=REPO / "load" / "results")
-    args = parser.parse_args(argv)
-    if args.serve_noop:
-        serve_noop(args.serve_noop)
+    if "--serve-noop" in sys.argv:  # the no-op server's own process: no --json
+        serve_noop(int(sys.argv[sys.argv.index("--serve-noop") + 1]))
         return 0
+    args = parser.parse_args()
     seconds = 3.0 if args.quick else args.seconds
     env = {**os.environ}
     env.setdefault("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     shape: dict[str, Any] = {"processes": args.processes, "concurrency": args.concurrency}
-    figures: dict[str, Any] = {
-        "command": "python load/bench_producer_grpc.py" + (" --quick" if args.quick else ""),
-        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}",
-        "load_average_before": os.getloadavg(),
-        "seconds_per_run": seconds,
-        "clients": shape,
-        "kafka": env["KAFKA_BOOTSTRAP_SERVERS"],
-    }
+    load_before = os.getloadavg()
     with bench_topic(env) as topic:
         env["CERTAMEN_TOPIC"] = topic
         print(f"start-up (spawn -> health SERVING), topic {topic}:", flush=True)
@@ -420,7 +405,6 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(2 if args.quick else 5):
             with producer_grpc(env) as (_, _, seconds_to_ready):
                 startups.append(seconds_to_ready)
-        figures["startup_s"] = {"median": statistics.median(startups), "all": startups}
         print(f"  median {statistics.median(startups):.2f} s of {startups}", flush=True)
 
         runs: dict[str, Run] = {}
@@ -438,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"no-op Cast at {args.rate:.0f}/s", target, CAST, processes=args.processes,
                 concurrency=0, seconds=seconds, rate=args.rate, server_pid=pid,
             )  # fmt: skip
-            figures["noop_memory_mb"] = memory_mb(process.pid)
+            noop_memory = memory_mb(process.pid)
         with producer_grpc(env) as (target, process, _):
             print("producer-grpc (real Kafka, acks=all):", flush=True)
             pid = process.pid
@@ -451,55 +435,86 @@ def main(argv: list[str] | None = None) -> int:
                 f"Cast at {args.rate:.0f}/s", target, CAST, processes=args.processes,
                 concurrency=0, seconds=seconds, rate=args.rate, server_pid=pid,
             )  # fmt: skip
-            figures["memory_mb"] = memory_mb(process.pid)
-    figures["runs"] = {name: asdict(run) for name, run in runs.items()}
-    figures["cast_vs_noop"] = runs["cast"].votes_per_s / runs["noop_cast"].votes_per_s
-    figures["open_loop_rate"] = args.rate
-    _write(args.output, figures, quick=args.quick)
+            memory = memory_mb(process.pid)
+    command = benchkit.command_line("load/bench_producer_grpc.py", parser, args)
+    figures = _figures(runs, startups, memory, noop_memory, args.rate, command)
+    notes = [
+        f"Clients: {args.processes} processes x {args.concurrency} calls in flight, closed "
+        f"loop (CastBatch: x 2 batches of {BATCH_SIZE}); open loop at {args.rate:.0f} votes/s; "
+        f"{seconds:.0f} s measured per run after 1 s of warm-up.",
+        f"Kafka {env['KAFKA_BOOTSTRAP_SERVERS']} (acks=all, idempotent), a 6-partition topic "
+        "of its own, deleted after. The no-op server is built by the same `new_grpc_server()` "
+        "and answers a constant receipt.",
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}; load average before "
+        f"{', '.join(f'{x:.2f}' for x in load_before)}. Server CPU per vote (all its threads) "
+        "does not depend on how busy the machine is: compare it when the machine is shared.",
+        f"Start-up runs: {', '.join(f'{s:.2f}' for s in startups)} s.",
+    ]
+    sections = {"Runs (where the time goes: server CPU per vote)": _runs_table(runs)}
+    title = "producer-grpc beside a no-op grpcio server (real Kafka)"
+    benchkit.write_results(args.json, title, figures, notes, sections)
+    if args.markdown:
+        benchkit.write_markdown(args.markdown, title, figures, notes, sections)
     return 0
 
 
-def _write(folder: Path, figures: dict[str, Any], *, quick: bool) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = "producer-grpc-quick" if quick else "producer-grpc"
-    (folder / f"{stem}.json").write_text(json.dumps(figures, indent=2) + "\n")
-    runs = figures["runs"]
-    memory, startup = figures["memory_mb"], figures["startup_s"]["median"]
+def _figures(
+    runs: dict[str, Run],
+    startups: list[float],
+    memory: dict[str, float],
+    noop_memory: dict[str, float],
+    rate: float,
+    command: str,
+) -> list[benchkit.Figure]:
+    cast, noop, batch = runs["cast"], runs["noop_cast"], runs["batch"]
+    vs_noop = cast.votes_per_s / noop.votes_per_s if noop.votes_per_s else 0.0
+    startup = statistics.median(startups)
+    errors = sum(sum(r.errors.values()) for r in runs.values())
 
-    def ok(good: bool) -> str:
-        return "met" if good else "**missed**"
+    def figure(key: str, name: str, value: float, unit: str, **extra: Any) -> benchkit.Figure:
+        full = f"producer_grpc.{key}"
+        return benchkit.figure(full, name, value, unit, command=command, **extra)
 
+    return [
+        figure("votes_per_s", "unary Cast votes/s, closed loop", round(cast.votes_per_s),
+               "votes/s"),
+        figure("noop_votes_per_s", "no-op server Cast calls/s, same load", round(noop.votes_per_s),
+               "votes/s"),
+        figure("vs_noop", "Cast / no-op votes/s", round(vs_noop, 3), "ratio", goal=">= 0.75",
+               met=vs_noop >= 0.75),
+        figure("server_cpu_us_per_vote", "server CPU per Cast vote",
+               round(cast.server_cpu_us_per_vote), "µs",
+               note=f"no-op {noop.server_cpu_us_per_vote:.0f} µs"),
+        figure("batch_votes_per_s", f"CastBatch votes/s ({BATCH_SIZE} a call)",
+               round(batch.votes_per_s), "votes/s", goal=">= 10,000",
+               met=batch.votes_per_s >= 10_000),
+        figure("p50_ms", "Cast latency p50 at saturation", round(cast.p50_ms, 2), "ms"),
+        figure("p99_ms", "Cast latency p99 at saturation", round(cast.p99_ms, 2), "ms"),
+        figure("p50_at_rate_ms", f"Cast latency p50 at {rate:.0f} votes/s (open loop)",
+               round(runs["cast_at_rate"].p50_ms, 2), "ms"),
+        figure("p99_at_rate_ms", f"Cast latency p99 at {rate:.0f} votes/s (open loop)",
+               round(runs["cast_at_rate"].p99_ms, 2), "ms"),
+        figure("startup_s", "start-up: spawn to health SERVING (median)", round(startup, 3), "s",
+               goal="<= 1.5", met=startup <= 1.5),
+        figure("rss_mb", "resident memory, peak (VmHWM)", round(memory["VmHWM"], 1), "MB",
+               goal="<= 150", met=memory["VmHWM"] <= 150,
+               note=f"{memory['VmRSS']:.0f} MB after the runs; no-op {noop_memory['VmRSS']:.0f}"),
+        figure("errors", "failed calls (all runs)", errors, "calls", goal="= 0", met=errors == 0),
+    ]  # fmt: skip
+
+
+def _runs_table(runs: dict[str, Run]) -> str:
     lines = [
-        "# producer-grpc benchmark",
-        "",
-        f"`{figures['command']}` — {figures['when']}, {figures['machine']}, "
-        f"load average before {', '.join(f'{x:.2f}' for x in figures['load_average_before'])}. "
-        f"Kafka {figures['kafka']} (acks=all, idempotent). Clients: "
-        f"{figures['clients']['processes']} processes x {figures['clients']['concurrency']} "
-        f"calls in flight (CastBatch: x 2 batches of {BATCH_SIZE}); "
-        f"{figures['seconds_per_run']:.0f} s measured per run.",
-        "",
         "| run | votes/s | p50 ms | p99 ms | server CPU µs/vote | errors |",
         "| --- | ---: | ---: | ---: | ---: | --- |",
-        *(
-            f"| {r['label']} | {r['votes_per_s']:,.0f} | {r['p50_ms']:.1f} | "
-            f"{r['p99_ms']:.1f} | {r['server_cpu_us_per_vote']:.0f} | {r['errors'] or '-'} |"
-            for r in runs.values()
-        ),
-        "",
-        "| goal | figure | |",
-        "| --- | --- | --- |",
-        f"| Cast >= 75% of no-op | {figures['cast_vs_noop']:.0%} | "
-        f"{ok(figures['cast_vs_noop'] >= 0.75)} |",
-        f"| CastBatch >= 10,000 votes/s | {runs['batch']['votes_per_s']:,.0f} | "
-        f"{ok(runs['batch']['votes_per_s'] >= 10_000)} |",
-        f"| start-up to SERVING <= 1.5 s | {startup:.2f} s (median) | {ok(startup <= 1.5)} |",
-        f"| resident memory <= 150 MB | {memory['VmRSS']:.0f} MB (peak {memory['VmHWM']:.0f}; "
-        f"no-op {figures['noop_memory_mb']['VmRSS']:.0f}) | {ok(memory['VmHWM'] <= 150)} |",
-        "",
     ]
-    (folder / f"{stem}.md").write_text("\n".join(lines))
-    print("\n".join(lines))
+    lines += [
+        f"| {r.label} | {r.votes_per_s:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | "
+        f"{r.server_cpu_us_per_vote:.0f} | {r.errors or '-'} |"
+        for r in runs.values()
+    ]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Benchmark of producer-wasm, side by side in one run, against the real local Kafka.
 
-    python load/bench_producer_wasm.py [--seconds 10] [--rounds 3] [--connections 128]
+    python load/bench_producer_wasm.py --json OUT [--quick] [--markdown MD]
+        [--seconds 10] [--rounds 3] [--connections 128] [--light 8]
 
-Measures, and writes to load/results/producer_wasm.md:
+Measures (``--quick``: one 3 s round, fewer kernel calls):
 
 - votes/s of producer-wasm and requests/s of a no-op endpoint served by the same
   HTTP stack (``server.uvicorn_config``: uvicorn, uvloop, httptools, a plain ASGI
@@ -24,7 +25,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
-import json
 import os
 import platform
 import re
@@ -41,8 +41,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "load" / "results" / "producer_wasm.md"
+import benchkit
+
 BALLOT = b'{"name": "Bohemia Suburbana", "album": "Mis palabras", "year": "1997", "rank": "9.5"}'
 NOOP_RECEIPT = (
     b'{"vote_id":"01a218fb-b871-7c53-a066-4badd8283ef9","received_at":"2026-11-26T17:51:19.665Z"}'
@@ -97,8 +97,8 @@ class WrkRun:
 
 
 def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds so far of the server started (in a session of its own) as ``pid``."""
+    return benchkit.cpu_seconds({"server": pid})["server"]
 
 
 def _rss_mb(pid: int) -> tuple[float, float]:
@@ -161,7 +161,9 @@ def process(
     command: Sequence[str], env: dict[str, str], log: Path
 ) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("ab") as out:
-        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         yield proc
     finally:
@@ -212,22 +214,22 @@ def kernel_costs(rounds: int, calls: int) -> dict[str, float]:
     return best
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def main() -> int:
+    if "--serve-noop" in sys.argv:  # the no-op endpoint's own process: no --json
+        serve_noop(int(sys.argv[sys.argv.index("--serve-noop") + 1]))
+        return 0
+    parser = benchkit.bench_parser(__doc__.splitlines()[0])
+    parser.add_argument("--markdown", help="also write the results as markdown here")
     parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
     parser.add_argument("--rounds", type=int, default=3, help="alternating no-op / producer rounds")
     parser.add_argument(
         "--connections", type=int, default=128, help="wrk connections at saturation"
     )
     parser.add_argument("--light", type=int, default=8, help="wrk connections for the light load")
-    parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--serve-noop", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.serve_noop:
-        serve_noop(args.serve_noop)
-        return 0
+    args = parser.parse_args()
+    seconds = 3 if args.quick else args.seconds
+    rounds_wanted = 1 if args.quick else args.rounds
 
     from certamen.adapters.kafka import ensure_topics, make_admin
     from certamen.settings import load
@@ -249,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: dict[str, Any] = {"topic": topic, "load_average_at_start": load_at_start}
     try:
         print("kernel cost per call ...", file=sys.stderr)
-        results["kernel"] = kernel_costs(rounds=5, calls=20_000)
+        results["kernel"] = kernel_costs(rounds=5, calls=2_000 if args.quick else 20_000)
 
         print("start-up to ready ...", file=sys.stderr)
         startups: list[float] = []
@@ -294,7 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     pid=pid,
                 )
             rounds: dict[str, list[WrkRun]] = {"noop": [], "producer": []}
-            for _ in range(args.rounds):
+            for _ in range(rounds_wanted):
                 for name, pid, port in (
                     ("noop", noop.pid, noop_port),
                     ("producer", producer.pid, wasm_port),
@@ -303,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         wrk(
                             f"http://127.0.0.1:{port}/votes",
                             script,
-                            seconds=args.seconds,
+                            seconds=seconds,
                             connections=args.connections,
                             pid=pid,
                         )
@@ -311,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             light = wrk(
                 f"http://127.0.0.1:{wasm_port}/votes",
                 script,
-                seconds=args.seconds,
+                seconds=seconds,
                 connections=args.light,
                 pid=producer.pid,
             )
@@ -326,10 +328,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "noop_rps_median": round(noop_rate),
             "producer_votes_per_s_median": round(producer_rate),
             "producer_vs_noop_rate": round(producer_rate / noop_rate, 3),
+            "producer_p50_ms_median": statistics.median(r.p50_ms for r in rounds["producer"]),
+            "producer_p99_ms_median": statistics.median(r.p99_ms for r in rounds["producer"]),
             "noop_cpu_us_per_request": round(noop_cpu, 1),
             "producer_cpu_us_per_vote": round(producer_cpu, 1),
             "producer_vs_noop_cpu": round(noop_cpu / producer_cpu, 3),
-            "producer_errors": sum(r.errors for r in rounds["producer"]),
+            "producer_errors": sum(r.errors for r in rounds["producer"]) + light.errors,
             "light_load": asdict(light),
             "rss_mb_after_load": round(rss, 1),
             "rss_mb_peak": round(peak, 1),
@@ -339,101 +343,96 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(Exception):
             admin.delete_topics([topic])
         admin.close()
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(_report(results, args), encoding="utf-8")
-    print(json.dumps(results, indent=2))
+    command = benchkit.command_line("load/bench_producer_wasm.py", parser, args)
+    figures = _figures(results, args, command)
+    notes = _notes(results, args, seconds)
+    sections = {
+        f"Rounds ({seconds} s each, {args.connections} connections; where the time goes: "
+        "server CPU per request)": _rounds_table(results["rounds"]),
+    }
+    title = "producer-wasm beside a no-op endpoint on the same HTTP stack (real Kafka)"
+    benchkit.write_results(args.json, title, figures, notes, sections)
+    if args.markdown:
+        benchkit.write_markdown(args.markdown, title, figures, notes, sections)
     return 0
 
 
-def _report(results: dict[str, Any], args: argparse.Namespace) -> str:
+def _figures(
+    results: dict[str, Any], args: argparse.Namespace, command: str
+) -> list[benchkit.Figure]:
     k = results["kernel"]
     s = results["summary"]
     light = s["light_load"]
-    rounds = results["rounds"]
-    rows = "\n".join(
+    startup = results["startup_s"]["median"]
+
+    def figure(key: str, name: str, value: float, unit: str, **extra: Any) -> benchkit.Figure:
+        full = f"producer_wasm.{key}"
+        return benchkit.figure(full, name, value, unit, command=command, **extra)
+
+    return [
+        figure("votes_per_s", f"POST /votes votes/s, {args.connections} connections (median)",
+               s["producer_votes_per_s_median"], "votes/s"),
+        figure("noop_requests_per_s", "no-op endpoint requests/s, same stack and load",
+               s["noop_rps_median"], "requests/s"),
+        figure("vs_noop", "producer-wasm / no-op requests/s", s["producer_vs_noop_rate"],
+               "ratio", goal=">= 0.70", met=s["producer_vs_noop_rate"] >= 0.70),
+        figure("server_cpu_us_per_vote", "server CPU per vote", s["producer_cpu_us_per_vote"],
+               "µs", note=f"no-op {s['noop_cpu_us_per_request']} µs a request; ratio "
+               f"{s['producer_vs_noop_cpu']:.0%}"),
+        figure("p50_ms", "latency p50 at saturation", round(s["producer_p50_ms_median"], 2),
+               "ms"),
+        figure("p99_ms", "latency p99 at saturation", round(s["producer_p99_ms_median"], 2),
+               "ms"),
+        figure("light_p50_ms", f"latency p50 at a light load ({args.light} connections, "
+               f"{light['rate']:.0f} votes/s)", round(light["p50_ms"], 2), "ms"),
+        figure("light_p99_ms", f"latency p99 at a light load ({args.light} connections)",
+               round(light["p99_ms"], 2), "ms"),
+        figure("kernel_us", "kernel cost per vote from Python (fast path, best round)",
+               k["kernel_fast_us"], "µs", goal="<= 20", met=k["kernel_fast_us"] <= 20,
+               note=f"median {k['kernel_fast_median_us']}; with the Ballot "
+               f"{k['kernel_fast_to_ballot_us']} µs"),
+        figure("kernel_plain_wasmtime_us", "kernel, plain wasmtime-py call path",
+               k["kernel_plain_wasmtime_us"], "µs", note="reference"),
+        figure("python_contract_us", "Python contract parse_ballot", k["python_contract_us"],
+               "µs", note="reference"),
+        figure("startup_s", "start-up: exec to /readyz 200 (median)", startup, "s",
+               goal="<= 1.5", met=startup <= 1.5, note=f"CPU {results['startup_cpu_s']} s"),
+        figure("rss_mb", "resident memory, peak (VmHWM)", s["rss_mb_peak"], "MB",
+               goal="<= 150", met=s["rss_mb_peak"] <= 150,
+               note=f"{s['rss_mb_after_load']} MB after the load; no-op {s['noop_rss_mb']} MB"),
+        figure("errors", "producer errors (non-2xx, socket)", s["producer_errors"], "requests",
+               goal="= 0", met=s["producer_errors"] == 0),
+    ]  # fmt: skip
+
+
+def _notes(results: dict[str, Any], args: argparse.Namespace, seconds: int) -> list[str]:
+    k = results["kernel"]
+    return [
+        f"Machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}), "
+        f"shared with other work: load average at start {results['load_average_at_start'][0]:.2f}.",
+        f"Load generator: `wrk`, one thread, keep-alive, closed loop, {seconds} s runs, "
+        "alternating no-op / producer rounds; figures are medians over the rounds.",
+        "Stack: uvicorn + uvloop + httptools, plain ASGI, one process; the no-op reads the "
+        "body and answers a fixed 202.",
+        f"Kafka: the local broker, acks=all, idempotent producer, topic `{results['topic']}` "
+        "(6 partitions, deleted after).",
+        f"Start-up runs: {results['startup_s']['runs']} s. Kernel fuel per typical ballot: "
+        f"{k['kernel_fuel_per_ballot']} units.",
+    ]
+
+
+def _rounds_table(rounds: dict[str, list[dict[str, Any]]]) -> str:
+    lines = [
+        "| server | round | req/s | p50 ms | p99 ms | server CPU µs/req | errors |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    lines += [
         f"| {name} | {i + 1} | {r['rate']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
         f"{r['cpu_us_per_request']:.1f} | {r['errors']} |"
         for name, runs in rounds.items()
         for i, r in enumerate(runs)
-    )
-    goals = "\n".join(
-        f"| {figure} | {goal} | {measured} |"
-        for figure, goal, measured in [
-            (
-                "producer-wasm votes/s vs no-op requests/s (same stack)",
-                "≥ 70%",
-                f"{s['producer_vs_noop_rate']:.0%} ({s['producer_votes_per_s_median']} vs "
-                f"{s['noop_rps_median']})",
-            ),
-            (
-                "same, as server CPU per request (no-op / producer)",
-                "",
-                f"{s['producer_vs_noop_cpu']:.0%} ({s['noop_cpu_us_per_request']} vs "
-                f"{s['producer_cpu_us_per_vote']} µs)",
-            ),
-            (
-                "kernel cost per vote from Python (fast path)",
-                "≤ 20 µs",
-                f"{k['kernel_fast_us']} µs (median {k['kernel_fast_median_us']}); "
-                f"with the Ballot {k['kernel_fast_to_ballot_us']} µs",
-            ),
-            (
-                "kernel, plain wasmtime-py call path",
-                "(reference)",
-                f"{k['kernel_plain_wasmtime_us']} µs "
-                f"(median {k['kernel_plain_wasmtime_median_us']})",
-            ),
-            ("Python contract `parse_ballot`", "(reference)", f"{k['python_contract_us']} µs"),
-            (
-                "start-up to ready (exec → `/readyz` 200)",
-                "≤ 1.5 s",
-                f"{results['startup_s']['median']} s (runs {results['startup_s']['runs']}); "
-                f"CPU {results['startup_cpu_s']} s",
-            ),
-            (
-                "resident memory after the load",
-                "≤ 150 MB",
-                f"{s['rss_mb_after_load']} MB (peak {s['rss_mb_peak']} MB; "
-                f"no-op {s['noop_rss_mb']} MB)",
-            ),
-            (f"p50 / p99 at saturation ({args.connections} connections)", "", "see rounds"),
-            (
-                f"p50 / p99 at a light load ({args.light} connections, "
-                f"{light['rate']:.0f} votes/s)",
-                "",
-                f"{light['p50_ms']:.2f} / {light['p99_ms']:.2f} ms",
-            ),
-            ("producer errors (non-2xx, socket)", "0", str(s["producer_errors"])),
-        ]
-    )
-    command = (
-        f"python load/bench_producer_wasm.py --seconds {args.seconds} --rounds {args.rounds} "
-        f"--connections {args.connections} --light {args.light}"
-    )
-    return f"""# producer-wasm benchmark
-
-Command (repo root, venv active, Kafka at 127.0.0.1:9092): `{command}`
-
-Machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}), shared with other
-work: load average at start {results["load_average_at_start"][0]:.2f}. Load generator: `wrk` 4.1
-(Debian), one thread, keep-alive, closed loop. Stack: uvicorn + uvloop + httptools, plain ASGI,
-one process. Kafka: the local broker, acks=all, idempotent producer, topic `{results["topic"]}`
-(6 partitions). Figures are medians over the rounds.
-
-## Goals
-
-| figure | goal | measured |
-|---|---|---|
-{goals}
-
-Kernel fuel per typical ballot: {k["kernel_fuel_per_ballot"]} units.
-
-## Rounds ({args.seconds} s each, {args.connections} connections)
-
-| server | round | req/s | p50 ms | p99 ms | server CPU µs/req | errors |
-|---|---|---|---|---|---|---|
-{rows}
-"""
+    ]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import argparse
 import collections
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -28,12 +29,33 @@ _PROC = Path("/proc")
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def bench_args(description: str) -> argparse.Namespace:
-    """``--json OUT`` (where the figures go) and ``--quick`` (a short smoke run)."""
+def bench_parser(description: str) -> argparse.ArgumentParser:
+    """The common command line (``--json OUT``, ``--quick``), for a script to add its
+    own tuning flags to before parsing."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--json", required=True, help="write the figures here")
     parser.add_argument("--quick", action="store_true", help="short runs, for a smoke check")
-    return parser.parse_args()
+    return parser
+
+
+def bench_args(description: str) -> argparse.Namespace:
+    """``--json OUT`` (where the figures go) and ``--quick`` (a short smoke run)."""
+    return bench_parser(description).parse_args()
+
+
+def command_line(script: str, parser: argparse.ArgumentParser, args: argparse.Namespace) -> str:
+    """The command that reproduces this run: ``python <script>`` with ``--quick`` and every
+    tuning flag that differs from its default (not where the output goes)."""
+    words = ["python", script]
+    for action in parser._actions:
+        if action.dest in ("help", "json", "markdown") or action.help == argparse.SUPPRESS:
+            continue
+        value = getattr(args, action.dest, None)
+        if value == action.default or value is None:
+            continue
+        flag = max(action.option_strings, key=len)
+        words += [flag] if action.nargs == 0 else [flag, str(value)]
+    return shlex.join(words)
 
 
 def figure(key: str, name: str, value: float, unit: str, **extra: Any) -> Figure:
@@ -58,6 +80,30 @@ def write_results(
     text = json.dumps(document, indent=2, ensure_ascii=False)
     Path(path).write_text(text + "\n", encoding="utf-8")
     print(text)
+
+
+def write_markdown(
+    path: str | Path,
+    title: str,
+    figures: list[Figure],
+    notes: Iterable[str] = (),
+    sections: dict[str, str] | None = None,
+) -> None:
+    """The same results as a markdown page of their own (``--markdown``)."""
+    lines = [f"# {title}", "", "| figure | measured | goal | command |",
+             "| --- | ---: | --- | --- |"]  # fmt: skip
+    for f in figures:
+        goal = f.get("goal", "")
+        if goal and "met" in f:
+            goal += " (met)" if f["met"] else " (**missed**)"
+        note = f" ({f['note']})" if f.get("note") else ""
+        command = f"`{f['command']}`" if f.get("command") else ""
+        lines.append(f"| {f['name']}{note} | {f['value']} {f['unit']} | {goal} | {command} |")
+    lines += ["", *[f"- {n}" for n in notes], ""]
+    for heading, text in (sections or {}).items():
+        lines += [f"## {heading}", "", text.rstrip(), ""]
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text("\n".join(lines), encoding="utf-8")
 
 
 def part_pids(settings: Settings, parts: Iterable[str]) -> dict[str, int]:
