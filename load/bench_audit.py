@@ -40,7 +40,8 @@ _PASSES = ("group_count_s", "group_rank_sum_s", "count_all_s")
 
 
 def main() -> int:
-    args = _args()
+    parser = _parser()
+    args = parser.parse_args()
     base = load()
     settings = replace(
         base,
@@ -85,10 +86,12 @@ def main() -> int:
         store.close()
         mongo.drop_database(settings.mongodb_database)
         mongo.close()
-    figures, notes, sections = report_figures(settings, rows)
-    benchkit.write_results(args.json, "certamen audit at scale", figures, notes, sections)
+    command = benchkit.command_line("load/bench_audit.py", parser, args)
+    figures, notes, sections = report_figures(settings, rows, command)
+    title = "certamen audit at scale"
+    benchkit.write_results(args.json, title, figures, notes, sections)
     if args.markdown:
-        Path(args.markdown).write_text(_markdown(figures, notes, sections), encoding="utf-8")
+        benchkit.write_markdown(args.markdown, title, figures, notes, sections)
     return 0
 
 
@@ -180,9 +183,8 @@ def _passes(db: Any) -> dict[str, float]:
 
 
 def report_figures(
-    settings: Settings, rows: list[dict[str, Any]]
+    settings: Settings, rows: list[dict[str, Any]], command: str
 ) -> tuple[list[benchkit.Figure], list[str], dict[str, str]]:
-    command = "python load/bench_audit.py --json out.json"
     figures = []
     for row in rows:
         size = row["votes"]
@@ -222,29 +224,16 @@ def report_figures(
     return figures, notes, {"Where the time goes": "\n".join(table)}
 
 
-def _markdown(figures: list[benchkit.Figure], notes: list[str], sections: dict[str, str]) -> str:
-    lines = ["# Audit benchmark", "",
-             f"Command (repository root, venv active): `{' '.join(['python', *sys.argv])}`", "",
-             "| figure | measured | note |", "| --- | ---: | --- |"]  # fmt: skip
-    lines += [f"| {f['name']} | {f['value']} {f['unit']} | {f.get('note', '')} |" for f in figures]
-    lines += ["", *[f"- {n}" for n in notes], ""]
-    for title, text in sections.items():
-        lines += [f"## {title}", "", text, ""]
-    return "\n".join(lines)
-
-
 def _with_db(url: str, db: int) -> str:
     head, _, tail = url.rpartition("/")
     return f"{head}/{db}" if tail.isdigit() or tail == "" else f"{url.rstrip('/')}/{db}"
 
 
-def _args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", required=True, help="write the figures here")
-    parser.add_argument("--quick", action="store_true", help="10k and 50k votes, a smoke check")
+def _parser() -> argparse.ArgumentParser:
+    parser = benchkit.bench_parser(__doc__.splitlines()[0])  # --quick: 10k and 50k votes
     parser.add_argument("--markdown", help="also write the results as markdown here")
     parser.add_argument("--redis-db", type=int, default=3, help="Redis database to use (flushed)")
-    return parser.parse_args()
+    return parser
 
 
 if __name__ == "__main__":

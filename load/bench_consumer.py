@@ -140,10 +140,10 @@ def main() -> int:
         _drop_topics(settings)
     command = benchkit.command_line("load/bench_consumer.py", parser, args)
     figures, notes, sections = report(settings, args, side, threads, pipeline, seconds, command)
-    benchkit.write_results(args.json, "consumer function and local KafkaSource", figures,
-                           notes, sections)  # fmt: skip
+    title = "consumer function and local KafkaSource"
+    benchkit.write_results(args.json, title, figures, notes, sections)
     if args.markdown:
-        Path(args.markdown).write_text(markdown(figures, notes, sections, args), encoding="utf-8")
+        benchkit.write_markdown(args.markdown, title, figures, notes, sections)
     return 0
 
 
@@ -380,26 +380,6 @@ def report(
         "Profile of the consumer's worker (py-spy, GIL-holding samples)": side["profile"],
     }
     return figures, notes, sections
-
-
-def markdown(
-    figures: list[benchkit.Figure],
-    notes: list[str],
-    sections: dict[str, str],
-    args: argparse.Namespace,
-) -> str:
-    lines = ["# Consumer benchmark", "",
-             "Command (repository root, venv active, the stack's Kafka, Redis, MongoDB): "
-             f"`{' '.join(['python', 'load/bench_consumer.py', *sys.argv[1:]])}`", "",
-             "| figure | measured | goal |", "| --- | ---: | --- |"]  # fmt: skip
-    for f in figures:
-        goal = f.get("goal", "")
-        met = "" if "met" not in f else (" (met)" if f["met"] else " (missed)")
-        lines.append(f"| {f['name']} | {f['value']} {f['unit']} | {goal}{met} |")
-    lines += ["", *[f"- {n}" for n in notes], ""]
-    for title, text in sections.items():
-        lines += [f"## {title}", "", text, ""]
-    return "\n".join(lines)
 
 
 # -- plumbing --------------------------------------------------------------------------------
