@@ -151,12 +151,24 @@ class TallyWriter:
         return self.count_votes([vote])[0]
 
     def count_votes(self, votes: Sequence[Vote]) -> list[bool]:
-        """:meth:`count_vote` for several votes in one round trip (each script stays atomic)."""
+        """:meth:`count_vote` for several votes in one round trip (each script stays atomic).
+
+        ``EVALSHA`` straight away; only when Redis lost its script cache (a restart)
+        is the script loaded and the batch sent again: none of it ran the first time.
+        """
+        with unavailable_as_store_error():
+            try:
+                return self._count_votes(votes)
+            except redis.exceptions.NoScriptError:
+                self._client.script_load(_COUNT_VOTE)
+                return self._count_votes(votes)
+
+    def _count_votes(self, votes: Sequence[Vote]) -> list[bool]:
         pipe = self._client.pipeline(transaction=False)
         for vote in votes:
-            self._count_vote(keys=_vote_keys(vote), args=_vote_args(vote), client=pipe)
-        with unavailable_as_store_error():
-            return [bool(counted) for counted in pipe.execute()]
+            vote_keys = _vote_keys(vote)
+            pipe.evalsha(self._count_vote.sha, len(vote_keys), *vote_keys, *_vote_args(vote))
+        return [bool(counted) for counted in pipe.execute()]
 
     def count_dead_letter(self, letter_id: str, rule: str) -> bool:
         """Count a dead letter under its rule, once per letter id; True when counted now."""
