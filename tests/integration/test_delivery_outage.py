@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 import redis
 
+from certamen.adapters.kafka import make_producer
 from certamen.audit import audit
+from certamen.contract import Vote
 from certamen.settings import Settings
 from certamen.stack import builds, tools
 from certamen.stack.console import make_console
@@ -40,6 +42,7 @@ from tests.support.pipeline import (
 pytestmark = pytest.mark.integration
 
 VOTES = 4_000
+VOTES_PER_S = 200  # 20 s of stream: both outages fall inside it
 OUTAGE_S = 4.0
 
 
@@ -75,6 +78,18 @@ def _outage(service: Service, seconds: float) -> None:
     service.start()
 
 
+def _paced(settings: Settings, votes: list[Vote], per_second: int) -> None:
+    """Votes keep arriving through both outages, as in a real stream."""
+    producer = make_producer(settings)
+    try:
+        for start in range(0, len(votes), per_second // 10):
+            began = time.monotonic()
+            produce(settings, votes[start : start + per_second // 10], producer)
+            time.sleep(max(0.0, 0.1 - (time.monotonic() - began)))
+    finally:
+        producer.close()
+
+
 def test_redis_then_mongodb_away_for_seconds_loses_nothing(
     contest: Settings, tmp_path: Path
 ) -> None:
@@ -90,7 +105,7 @@ def test_redis_then_mongodb_away_for_seconds_loses_nothing(
     the_consumer = consumer(settings, consumer_port, tmp_path)
     the_source = source(settings, f"http://127.0.0.1:{consumer_port}", status_port, tmp_path)
     votes = make_votes(VOTES, seed=13)
-    producing = threading.Thread(target=produce, args=(settings, votes))
+    producing = threading.Thread(target=_paced, args=(settings, votes, VOTES_PER_S))
     services = [redis_server, ferretdb, the_consumer, the_source]
     store = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
     try:
@@ -98,11 +113,12 @@ def test_redis_then_mongodb_away_for_seconds_loses_nothing(
             service.start()
         producing.start()
 
-        wait_counted(store, 800, timeout_s=120)
+        wait_counted(store, 500, timeout_s=120)
         _outage(redis_server, OUTAGE_S)
         assert _failures(consumer_port).get("redis", 0) > 0
 
-        wait_counted(store, counted(store) + 800, timeout_s=120)
+        wait_counted(store, counted(store) + 500, timeout_s=120)
+        assert producing.is_alive(), "the stream ended before the MongoDB outage"
         _outage(ferretdb, OUTAGE_S)
         assert _failures(consumer_port).get("mongodb", 0) > 0
 
