@@ -19,6 +19,8 @@ producer-grpc maintainer):
 - :class:`KafkaReadiness` + :func:`kafka_check` (from :mod:`certamen.readiness`): the
   background Kafka probe behind gRPC health and HTTP ``/readyz``; read
   ``readiness.ready``, never probe per request.
+- :func:`build_intake` — a producer's Intake and its Kafka probe, wired the same way
+  for both channels (the caller starts and stops the probe).
 """
 
 from __future__ import annotations
@@ -56,9 +58,13 @@ __all__ = [
     "IntakeMetrics",
     "KafkaReadiness",
     "Unavailable",
+    "build_intake",
     "kafka_check",
     "make_intake_producer",
 ]
+
+PROBE_INTERVAL_S: Final = 1.0
+"""How often a producer's background probe asks Kafka whether it can take votes."""
 
 BatchItem = tuple[Ballot, str | None] | InvalidVote
 """A ballot with its transport key, or the error a transport found parsing it."""
@@ -318,3 +324,36 @@ def make_intake_producer(settings: Settings, **overrides: Any) -> KafkaRecordPro
         **overrides,
     )
     return KafkaRecordProducer(config)
+
+
+def build_intake(
+    settings: Settings,
+    *,
+    channel: Channel,
+    producer: KafkaRecordProducer,
+    catalog: Catalog | None,
+    metrics: IntakeMetrics,
+    on_change: Callable[[bool], None],
+) -> tuple[Intake, KafkaReadiness]:
+    """A producer's Intake on ``settings``' votes topic, behind a Kafka probe of that topic.
+
+    Both producers wire these the same way, so they live here once. The probe is
+    returned not yet started: the server starts it once its port is open (so start-up
+    never waits for Kafka) and stops it at shutdown. ``on_change`` runs in the
+    probe's thread on every change of readiness.
+    """
+    readiness = KafkaReadiness(
+        kafka_check(settings, settings.votes_topic),
+        interval_s=PROBE_INTERVAL_S,
+        on_change=on_change,
+    )
+    intake = Intake(
+        producer,
+        topic=settings.votes_topic,
+        channel=channel,
+        catalog=catalog,
+        timeout_s=settings.kafka_timeout_s,
+        metrics=metrics,
+        readiness=readiness,
+    )
+    return intake, readiness

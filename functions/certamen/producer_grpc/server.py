@@ -25,11 +25,11 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from certamen.adapters.kafka_producer import KafkaRecordProducer
 from certamen.contract import CatalogError, load_catalog
-from certamen.intake import Intake, IntakeMetrics, make_intake_producer
+from certamen.intake import IntakeMetrics, build_intake, make_intake_producer
 from certamen.logs import configure_json_logging
 from certamen.producer_grpc.protos import CONFPROTO_SERVICE, VOTE_SERVICE
 from certamen.producer_grpc.service import VoteHandlers, register
-from certamen.readiness import KafkaReadiness, kafka_check
+from certamen.readiness import KafkaReadiness
 from certamen.settings import Settings
 
 log = logging.getLogger("certamen.producer_grpc")
@@ -41,7 +41,6 @@ SERVER_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.so_reuseport", 0),  # a second server on a busy port must fail, not share it
     ("grpc.max_receive_message_length", 8 * 1024 * 1024),  # a full CastBatch fits
 )
-PROBE_INTERVAL_S = 1.0
 HEALTH_NAMES = ("", VOTE_SERVICE, CONFPROTO_SERVICE)  # "": the server as a whole
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -104,19 +103,13 @@ async def start(settings: Settings) -> ProducerServer:
     def on_change(ready: bool) -> None:  # called in the probe's thread
         asyncio.run_coroutine_threadsafe(report(ready), loop)
 
-    readiness = KafkaReadiness(
-        kafka_check(settings, settings.votes_topic),
-        interval_s=PROBE_INTERVAL_S,
-        on_change=on_change,
-    )
-    intake = Intake(
-        producer,
-        topic=settings.votes_topic,
+    intake, readiness = build_intake(
+        settings,
         channel="grpc",
+        producer=producer,
         catalog=catalog,
-        timeout_s=settings.kafka_timeout_s,
         metrics=metrics,
-        readiness=readiness,
+        on_change=on_change,
     )
     server = new_grpc_server()
     services = register(server, VoteHandlers(intake))

@@ -22,21 +22,13 @@ import uvicorn
 from prometheus_client import CollectorRegistry
 
 from certamen.contract import CatalogError, load_catalog
-from certamen.intake import (
-    Intake,
-    IntakeMetrics,
-    KafkaReadiness,
-    kafka_check,
-    make_intake_producer,
-)
+from certamen.intake import IntakeMetrics, build_intake, make_intake_producer
 from certamen.logs import configure_json_logging
 from certamen.producer_wasm.app import ProducerApp
 from certamen.producer_wasm.kernel import BallotKernel
 from certamen.settings import Settings
 
 log = logging.getLogger("certamen.producer_wasm")
-
-PROBE_INTERVAL_S = 1.0
 
 
 class _PlainUvicornRecords(logging.Filter):
@@ -101,19 +93,13 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                 extra={"event": "ready", "seconds": round(time.monotonic() - started, 3)},
             )
 
-    readiness = KafkaReadiness(
-        kafka_check(settings, settings.votes_topic),
-        interval_s=PROBE_INTERVAL_S,
-        on_change=on_change,
-    )
-    intake = Intake(
-        producer,
-        topic=settings.votes_topic,
+    intake, readiness = build_intake(
+        settings,
         channel="wasm",
+        producer=producer,
         catalog=catalog,
-        timeout_s=settings.kafka_timeout_s,
         metrics=metrics,
-        readiness=readiness,
+        on_change=on_change,
     )
     app = ProducerApp(
         kernel=kernel,
