@@ -7,12 +7,9 @@ production, so SIGTERM and start-up are the real ones. Ports come from 15500-159
 from __future__ import annotations
 
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,26 +17,19 @@ from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from kafka import TopicPartition
 
-from certamen.adapters.kafka import make_consumer, message_from_record
+from certamen.adapters.kafka import message_from_record
 from certamen.contract import event_from_kafka
 from certamen.settings import Settings
+from tests.support import processes
+from tests.support.topics import read_records
 
 PORTS = range(15500, 16000)
 
 
 def free_port() -> int:
-    """A port of our range that nothing listens on right now."""
-    for _ in range(200):
-        port = random.choice(PORTS)
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 15500-15999")
+    """A port of producer-grpc's test range that nothing listens on right now."""
+    return processes.free_port(PORTS)
 
 
 @dataclass
@@ -61,16 +51,16 @@ class ServerProcess:
 
     def wait_health(self, status: int, *, within_s: float) -> float:
         """Wait until health is ``status``; return the seconds it took."""
-        started = time.monotonic()
-        while time.monotonic() - started < within_s:
-            assert self.process.poll() is None, f"server exited:\n{self.log.read_text()}"
+
+        def is_status() -> bool:
             try:
-                if self.health() == status:
-                    return time.monotonic() - started
+                return self.health() == status
             except grpc.RpcError:
-                pass
-            time.sleep(0.05)
-        raise AssertionError(f"health not {status} within {within_s} s:\n{self.log.read_text()}")
+                return False
+
+        return processes.wait_for(
+            is_status, self.process, self.log, within_s=within_s, what=f"health not {status}"
+        )
 
     def terminate(self, *, within_s: float = 15.0) -> int:
         """SIGTERM; wait for the exit code."""
@@ -94,13 +84,7 @@ def grpc_server(
         **(extra_env or {}),
     }
     log = log_dir / f"producer-grpc-{port}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "certamen.cli", "producer-grpc"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    process = processes.launch([sys.executable, "-m", "certamen.cli", "producer-grpc"], env, log)
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
     server = ServerProcess(process, port, metrics_port, channel, log)
     try:
@@ -108,13 +92,7 @@ def grpc_server(
         yield server
     finally:
         channel.close()
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        processes.stop(process, grace_s=15)
 
 
 @dataclass(frozen=True)
@@ -129,21 +107,7 @@ class Record:
 
 def read_topic(settings: Settings, topic: str | None = None) -> list[Record]:
     """Every record on the topic right now, all partitions, from the beginning."""
-    topic = topic or settings.votes_topic
-    consumer = make_consumer(settings, group_id=None, client_id="test-reader")
-    try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        end = consumer.end_offsets(partitions)
-        records = []
-        deadline = time.monotonic() + 20
-        while any(consumer.position(tp) < end[tp] for tp in partitions):
-            assert time.monotonic() < deadline, "could not read the topic to its end"
-            for batch in consumer.poll(timeout_ms=500).values():
-                records.extend(batch)
-    finally:
-        consumer.close()
+    records = read_records(settings, topic or settings.votes_topic, within_s=20)
     return [
         Record(
             key=r.key,

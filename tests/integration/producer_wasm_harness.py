@@ -9,38 +9,26 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import random
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kafka import TopicPartition
-
-from certamen.adapters.kafka import make_consumer
 from certamen.settings import Settings
+from tests.support import processes
+from tests.support.topics import read_records
 
 PORTS = range(15000, 15500)
 JSON = {"Content-Type": "application/json"}
 
 
 def free_port() -> int:
-    """A port of our range that nothing listens on right now."""
-    for _ in range(200):
-        port = random.choice(PORTS)
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 15000-15499")
+    """A port of producer-wasm's test range that nothing listens on right now."""
+    return processes.free_port(PORTS)
 
 
 @dataclass
@@ -110,13 +98,13 @@ class WasmServer:
 
     def wait_ready(self, expected: bool = True, *, within_s: float) -> float:
         """Wait until /readyz says ``expected``; return the seconds it took."""
-        started = time.monotonic()
-        while time.monotonic() - started < within_s:
-            assert self.process.poll() is None, f"server exited:\n{self.log.read_text()}"
-            if self.ready() == expected:
-                return time.monotonic() - started
-            time.sleep(0.05)
-        raise AssertionError(f"/readyz not {expected} within {within_s} s:\n{self.log.read_text()}")
+        return processes.wait_for(
+            lambda: self.ready() == expected,
+            self.process,
+            self.log,
+            within_s=within_s,
+            what=f"/readyz not {expected}",
+        )
 
     def terminate(self, *, within_s: float = 20.0) -> int:
         """SIGTERM; wait for the exit code."""
@@ -139,25 +127,13 @@ def wasm_server(
         **(extra_env or {}),
     }
     log = log_dir / f"producer-wasm-{port}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "certamen.cli", "producer-wasm"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    process = processes.launch([sys.executable, "-m", "certamen.cli", "producer-wasm"], env, log)
     server = WasmServer(process, port, log)
     try:
         server.wait_ready(within_s=30.0)
         yield server
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        processes.stop(process, grace_s=20)
 
 
 @dataclass(frozen=True)
@@ -171,21 +147,7 @@ class Record:
 
 def read_topic(settings: Settings) -> list[Record]:
     """Every record on the votes topic right now, all partitions, from the beginning."""
-    topic = settings.votes_topic
-    consumer = make_consumer(settings, group_id=None, client_id="test-reader")
-    try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic)]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        end = consumer.end_offsets(partitions)
-        records = []
-        deadline = time.monotonic() + 30
-        while any(consumer.position(tp) < end[tp] for tp in partitions):
-            assert time.monotonic() < deadline, "could not read the topic to its end"
-            for batch in consumer.poll(timeout_ms=500).values():
-                records.extend(batch)
-    finally:
-        consumer.close()
+    records = read_records(settings, settings.votes_topic, within_s=30)
     return [
         Record(r.key, {k: bytes(v) for k, v in r.headers or []}, r.value or b"") for r in records
     ]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +18,8 @@ from grpc_health.v1 import health_pb2
 from certamen._generated.certamen.v1 import votes_pb2 as pb
 from certamen._generated.certamen.v1 import votes_pb2_grpc as pb_grpc
 from certamen.settings import Settings
-from certamen.stack import runner
-from certamen.stack.console import make_console
-from tests.integration.producer_grpc_harness import free_port, grpc_server, read_topic
+from tests.integration.producer_grpc_harness import PORTS, grpc_server, read_topic
+from tests.support.own_kafka import running_kafka, start_kafka, stop_kafka
 
 pytestmark = pytest.mark.integration
 
@@ -33,33 +31,19 @@ KAFKA_TIMEOUT_S = 3.0  # CERTAMEN_KAFKA_TIMEOUT of the server under test
 
 @pytest.fixture
 def own_kafka(settings: Settings, tmp_path: Path) -> Iterator[Settings]:
-    """A Kafka of this test's own, started and stopped with the stack's runner."""
-    kafka_port, controller_port = free_port(), free_port()
-    own = replace(
-        settings,
-        kafka_bootstrap_servers=f"127.0.0.1:{kafka_port}",
-        ports=replace(settings.ports, kafka=kafka_port, kafka_controller=controller_port),
-        state_dir=tmp_path / "state",
-        votes_topic="votes",
-        external=frozenset(),
-    )
-    out = make_console(stderr=True)
-    runner.start(own, ["kafka"], out)
-    try:
+    """A Kafka of this test's own, on ports of this suite's range."""
+    with running_kafka(settings, tmp_path / "state", PORTS) as own:
         yield own
-    finally:
-        runner.stop(own, out)
 
 
 def test_kafka_stopped_means_unavailable_and_not_serving_then_recovery(
     own_kafka: Settings, tmp_path: Path
 ) -> None:
-    out = make_console(stderr=True)
     with grpc_server(own_kafka, tmp_path) as server:
         stub = pb_grpc.VoteServiceStub(server.channel)
         before = stub.Cast(pb.CastRequest(**GOOD), timeout=10)
 
-        runner.stop(own_kafka, out)
+        stop_kafka(own_kafka)
 
         # Every answer is UNAVAILABLE, each within the Kafka timeout plus slack.
         outcomes: list[tuple[float, Any]] = []
@@ -92,7 +76,7 @@ def test_kafka_stopped_means_unavailable_and_not_serving_then_recovery(
         assert unavailable.unavailable.vote_id == "batch-down-0000"
         assert (rejected.rejection.field, rejected.rejection.rule) == ("rank", "range")
 
-        runner.start(own_kafka, ["kafka"], out)
+        start_kafka(own_kafka)
 
         server.wait_health(SERVING, within_s=60.0)
         retried = stub.Cast(

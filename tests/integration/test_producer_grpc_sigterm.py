@@ -13,11 +13,11 @@ from certamen._generated.certamen.v1 import votes_pb2 as pb
 from certamen._generated.certamen.v1 import votes_pb2_grpc as pb_grpc
 from certamen.settings import Settings
 from tests.integration.producer_grpc_harness import grpc_server, read_topic
+from tests.support.shutdown import ACKNOWLEDGED_BEFORE_SIGTERM, terminate_under_load
 
 pytestmark = pytest.mark.integration
 
 GOOD = {"name": "Bohemia Suburbana", "album": "Mis palabras", "year": "1997", "rank": "9.5"}
-SENDERS = 16
 
 
 def test_sigterm_under_load_loses_no_acknowledged_vote(contest: Settings, tmp_path: Path) -> None:
@@ -48,21 +48,16 @@ def test_sigterm_under_load_loses_no_acknowledged_vote(contest: Settings, tmp_pa
                     with lock:
                         acknowledged.append(receipt.vote_id)
 
-        threads = [threading.Thread(target=sender, args=(n,)) for n in range(SENDERS)]
-        for thread in threads:
-            thread.start()
-        deadline = time.monotonic() + 20
-        while len(acknowledged) < 300 and time.monotonic() < deadline:
-            time.sleep(0.01)
-
-        exit_code = server.terminate(within_s=15)
-
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=15)
+        exit_code = terminate_under_load(
+            sender,
+            acknowledged=acknowledged,
+            stop=stop,
+            terminate=lambda: server.terminate(within_s=15),
+            join_s=15,
+        )
 
     assert exit_code == 0
-    assert len(acknowledged) >= 300
+    assert len(acknowledged) >= ACKNOWLEDGED_BEFORE_SIGTERM
     assert refused, "the load went on past the shutdown, so some calls were refused"
     assert set(refused) <= {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED}
     on_topic = {r.headers["ce_id"].decode() for r in read_topic(contest)}

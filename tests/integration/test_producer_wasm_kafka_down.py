@@ -9,15 +9,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from certamen.settings import Settings
-from certamen.stack import runner
-from certamen.stack.console import make_console
-from tests.integration.producer_wasm_harness import free_port, read_topic, wasm_server
+from tests.integration.producer_wasm_harness import PORTS, read_topic, wasm_server
+from tests.support.own_kafka import running_kafka, start_kafka, stop_kafka
 
 pytestmark = pytest.mark.integration
 
@@ -27,33 +25,19 @@ KAFKA_TIMEOUT_S = 3.0  # CERTAMEN_KAFKA_TIMEOUT of the server under test
 
 @pytest.fixture
 def own_kafka(settings: Settings, tmp_path: Path) -> Iterator[Settings]:
-    """A Kafka of this test's own, started and stopped with the stack's runner."""
-    kafka_port, controller_port = free_port(), free_port()
-    own = replace(
-        settings,
-        kafka_bootstrap_servers=f"127.0.0.1:{kafka_port}",
-        ports=replace(settings.ports, kafka=kafka_port, kafka_controller=controller_port),
-        state_dir=tmp_path / "state",
-        votes_topic="votes",
-        external=frozenset(),
-    )
-    out = make_console(stderr=True)
-    runner.start(own, ["kafka"], out)
-    try:
+    """A Kafka of this test's own, on ports of this suite's range."""
+    with running_kafka(settings, tmp_path / "state", PORTS) as own:
         yield own
-    finally:
-        runner.stop(own, out)
 
 
 def test_kafka_stopped_means_503_and_not_ready_then_recovery(
     own_kafka: Settings, tmp_path: Path
 ) -> None:
-    out = make_console(stderr=True)
     with wasm_server(own_kafka, tmp_path) as server:
         before = server.vote(GOOD)
         assert before.status == 202
 
-        runner.stop(own_kafka, out)
+        stop_kafka(own_kafka)
 
         # A burst right after: every answer is 503, none waits past the request deadline.
         def timed(key: str) -> tuple[int, float, str | None]:
@@ -85,7 +69,7 @@ def test_kafka_stopped_means_503_and_not_ready_then_recovery(
         assert time.monotonic() - started < 0.5  # known down: no waiting
         assert server.request("GET", "/healthz").status == 200  # alive all along
 
-        runner.start(own_kafka, ["kafka"], out)
+        start_kafka(own_kafka)
 
         server.wait_ready(True, within_s=60.0)
         retried = server.vote(GOOD, key="while-down-0000")

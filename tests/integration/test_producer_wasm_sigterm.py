@@ -12,13 +12,13 @@ import pytest
 
 from certamen.settings import Settings
 from tests.integration.producer_wasm_harness import read_topic, wasm_server
+from tests.support.shutdown import ACKNOWLEDGED_BEFORE_SIGTERM, terminate_under_load
 
 pytestmark = pytest.mark.integration
 
 BODY = json.dumps(
     {"name": "Bohemia Suburbana", "album": "Mis palabras", "year": "1997", "rank": "9.5"}
 ).encode()
-SENDERS = 16
 
 
 def test_sigterm_under_load_loses_no_acknowledged_vote(contest: Settings, tmp_path: Path) -> None:
@@ -54,21 +54,16 @@ def test_sigterm_under_load_loses_no_acknowledged_vote(contest: Settings, tmp_pa
                         refused.append(str(response.status))
             connection.close()
 
-        threads = [threading.Thread(target=sender, args=(n,)) for n in range(SENDERS)]
-        for thread in threads:
-            thread.start()
-        deadline = time.monotonic() + 20
-        while len(acknowledged) < 300 and time.monotonic() < deadline:
-            time.sleep(0.01)
-
-        exit_code = server.terminate(within_s=20)
-
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=20)
+        exit_code = terminate_under_load(
+            sender,
+            acknowledged=acknowledged,
+            stop=stop,
+            terminate=lambda: server.terminate(within_s=20),
+            join_s=20,
+        )
 
     assert exit_code == 0
-    assert len(acknowledged) >= 300
+    assert len(acknowledged) >= ACKNOWLEDGED_BEFORE_SIGTERM
     assert refused, "the load went on past the shutdown, so some requests were refused"
     assert not set(refused) - {
         "ConnectionRefusedError",

@@ -1,0 +1,68 @@
+"""Server processes for integration tests: a free port, a start with a log file, a stop.
+
+Each test harness runs its server as a real ``certamen`` child process, as in
+production, so start-up and SIGTERM are the real ones; these are the parts every
+harness does the same way.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+
+def free_port(ports: range) -> int:
+    """A port of ``ports`` that nothing listens on right now (each test suite has its range)."""
+    for _ in range(200):
+        port = random.choice(ports)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {ports.start}-{ports.stop - 1}")
+
+
+def launch(command: Sequence[str], env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Start ``command`` with stdout and stderr both into ``log`` (read it when a test fails)."""
+    with log.open("wb") as out:
+        return subprocess.Popen(command, env=dict(env), stdout=out, stderr=subprocess.STDOUT)
+
+
+def stop(process: subprocess.Popen[bytes], *, grace_s: float) -> None:
+    """SIGTERM, as Knative does; SIGKILL if it is still running after ``grace_s``."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_for(
+    check: Callable[[], bool],
+    process: subprocess.Popen[bytes],
+    log: Path,
+    *,
+    within_s: float,
+    what: str,
+) -> float:
+    """Poll ``check`` until true; return the seconds it took.
+
+    Fails at once, with the server's log, if the process exits meanwhile, and with
+    ``what`` (what did not happen) and the log after ``within_s``.
+    """
+    started = time.monotonic()
+    while time.monotonic() - started < within_s:
+        assert process.poll() is None, f"server exited:\n{log.read_text()}"
+        if check():
+            return time.monotonic() - started
+        time.sleep(0.05)
+    raise AssertionError(f"{what} within {within_s} s:\n{log.read_text()}")
