@@ -27,7 +27,6 @@ from tests.support.pipeline import (
     Service,
     consumer,
     free_port,
-    isolated,
     make_votes,
     produce,
     source,
@@ -36,18 +35,6 @@ from tests.support.pipeline import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def pipeline(contest: Settings) -> Settings:
-    return isolated(contest)
-
-
-@pytest.fixture
-def store(pipeline: Settings) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(pipeline.redis_url)
-    yield client
-    client.close()
 
 
 @pytest.fixture

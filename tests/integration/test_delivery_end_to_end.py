@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,6 @@ from tests.support.pipeline import (
     counted,
     environment,
     free_port,
-    isolated,
     make_votes,
     produce,
     source,
@@ -32,18 +30,6 @@ from tests.support.pipeline import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def pipeline(contest: Settings) -> Settings:
-    return isolated(contest)
-
-
-@pytest.fixture
-def store(pipeline: Settings) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(pipeline.redis_url)
-    yield client
-    client.close()
 
 
 def test_5000_votes_are_counted_once_and_the_audit_passes(
