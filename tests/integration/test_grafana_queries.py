@@ -24,11 +24,9 @@ from tests.support.tally_fill import (
     example_catalog,
     pipeline,
     sample_votes,
-    store_contest,
 )
 
 pytestmark = pytest.mark.integration
-__all__ = ["store_contest"]  # the fixture, imported for pytest
 
 CONTEST = Path(__file__).resolve().parents[2] / "grafana" / "dashboards" / "contest.json"
 

@@ -28,11 +28,9 @@ from tests.support.tally_fill import (
     example_catalog,
     pipeline,
     sample_votes,
-    store_contest,
 )
 
 pytestmark = pytest.mark.integration
-__all__ = ["store_contest"]  # the fixture, imported for pytest
 
 APP = str(Path(__file__).resolve().parents[2] / "streamlit_app" / "app.py")
 LOGS = "views/logs.py"

@@ -12,10 +12,9 @@ from certamen.adapters import redis_keys as keys
 from certamen.contract import CHANNELS, album_key
 from certamen.settings import Settings
 from certamen.tally import read_rate, read_standings
-from tests.support.tally_fill import example_catalog, pipeline, sample_votes, store_contest
+from tests.support.tally_fill import example_catalog, pipeline, sample_votes
 
 pytestmark = pytest.mark.integration
-__all__ = ["store_contest"]  # the fixture, imported for pytest
 
 
 def test_standings_equal_the_vote_log(store_contest: Settings) -> None:
