@@ -177,7 +177,7 @@ def test_an_offset_is_committed_only_behind_finished_records(
         assert _committed(settings) == {_partition(settings): 1}  # offset 1 is still retrying
         sink.hold.clear()
         wait_until(lambda: source_status(port)["delivered"] == 10, 30, "the held record")
-        wait_until(lambda: _committed(settings) == {_partition(settings): 10}, 10, "commit 10")
+        wait_until(lambda: _committed(settings) == {_partition(settings): 10}, 60, "commit 10")
     finally:
         service.stop()
 
