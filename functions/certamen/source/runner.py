@@ -20,11 +20,10 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
 from types import FrameType
 from typing import Any
 
-from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import CollectorRegistry
@@ -51,6 +50,10 @@ POLL_TIMEOUT_MS = 100
 # (max.poll.interval.ms): such a poll takes one record, kept until there is room.
 KEEPALIVE_POLL_S = 30.0
 COMMIT_EVERY_S = 0.2
+# Every blocking call of the consumer's thread is bounded: kafka-python retries an
+# offset fetch or commit forever while a rebalance is under way, and a thread stuck
+# there stops polling, so the group drops the source and nothing is delivered.
+CALL_TIMEOUT_MS = 2_000
 LAG_EVERY_S = 1.0
 
 
@@ -70,7 +73,11 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     except (KafkaError, OSError) as e:
         print(f"certamen source: cannot start: {e}", file=sys.stderr)
         return 1
-    source.run(stop)
+    try:
+        source.run(stop)
+    except KafkaError as e:
+        print(f"certamen source: {e}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -146,12 +153,19 @@ class Source:
     def run(self, stop: threading.Event) -> None:
         """Deliver until ``stop`` is set, then stop gracefully."""
         source = self._settings.source
-        # Know the topic's partitions before joining, so the first assignment has them
-        # (kafka-python otherwise joins with none and waits for a second rebalance).
-        self._consumer.partitions_for_topic(self._settings.votes_topic)
-        self._consumer.subscribe(
-            [self._settings.votes_topic], listener=_Rebalance(self._rebalances)
-        )
+        # The source takes every partition of the topic itself (assign, not subscribe)
+        # and keeps its offsets under the consumer group. kafka-python 3.0.12 can stall
+        # in a group rebalance (commits refused "undergoing a rebalance" until the
+        # broker drops the member), which stopped all delivery; one local source needs
+        # no group membership. Several sources on one topic would each deliver every
+        # record: the consumer is idempotent, but run one.
+        topic = self._settings.votes_topic
+        partitions = sorted(self._consumer.partitions_for_topic(topic) or ())
+        if not partitions:
+            raise KafkaError(f"the topic {topic!r} does not exist or has no partitions")
+        assigned = [TopicPartition(topic, p) for p in partitions]
+        self._consumer.assign(assigned)
+        self._rebalances.put(("assigned", assigned))
         self._server.start()
         log.info(
             "delivering %s to %s (group %s, %s, window %d, retry %d, %s backoff %.3gs)",
@@ -238,7 +252,7 @@ class Source:
         if not offsets:
             return
         try:
-            self._consumer.commit(offsets)
+            self._consumer.commit(offsets, timeout_ms=CALL_TIMEOUT_MS)
         except KafkaError as e:  # a rebalance is under way: the next owner redelivers
             log.warning("commit failed (%s); those records will be delivered again", e)
             return
@@ -255,7 +269,7 @@ class Source:
         assigned = list(self._consumer.assignment())
         if assigned:
             try:
-                ends = self._consumer.end_offsets(assigned)
+                ends = self._consumer.end_offsets(assigned, timeout_ms=CALL_TIMEOUT_MS)
             except KafkaError as e:
                 log.warning("cannot read the end offsets (%s)", e)
                 ends = {}
@@ -271,7 +285,7 @@ class Source:
     def _committed_before_us(self, tp: TopicPartition) -> None:
         """The group's committed offset of a partition we have not committed yet (for its lag)."""
         try:
-            committed = self._consumer.committed(tp)
+            committed = self._consumer.committed(tp, timeout_ms=CALL_TIMEOUT_MS)
         except KafkaError:
             return
         if committed is not None:
@@ -411,22 +425,3 @@ class Source:
         self._metrics.deliveries.labels(outcome).inc()
         self._metrics.latency.observe(time.perf_counter() - started)
         return outcome
-
-
-class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Passes rebalances to the consumer's thread.
-
-    kafka-python 3 calls these on its IO thread, where the consumer's blocking calls
-    (commit, committed) are refused; the runner applies them right after ``poll``.
-    Nothing is committed on revocation: the runner commits every 200 ms, and what was
-    finished since is delivered again by the new owner (the consumer is idempotent).
-    """
-
-    def __init__(self, changes: queue.SimpleQueue[tuple[str, list[TopicPartition]]]) -> None:
-        self._changes = changes
-
-    def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        self._changes.put(("revoked", list(revoked)))
-
-    def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        self._changes.put(("assigned", list(assigned)))
