@@ -54,6 +54,14 @@ SANDBOX = (
 )
 
 
+def _sandboxed(argv: list[str]) -> list[str]:
+    """``argv`` as nobody, in a mount namespace with a read-only root and a fresh /tmp."""
+    return [
+        "unshare", "--mount", "--propagation", "private", "--",
+        "sh", "-c", SANDBOX, "sandbox", "/", *argv,
+    ]  # fmt: skip
+
+
 class SmokeFailure(AssertionError):
     """The entrypoint exited, or never became ready, or failed its liveness probe."""
 
@@ -127,19 +135,7 @@ def start(
         raise SmokeFailure("the smoke run needs root for unshare and setpriv")
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [
-                "unshare",
-                "--mount",
-                "--propagation",
-                "private",
-                "--",
-                "sh",
-                "-c",
-                SANDBOX,
-                "sandbox",
-                "/",
-                *workload.argv,
-            ],
+            _sandboxed(workload.argv),
             env=environment,
             stdin=subprocess.DEVNULL,
             stdout=sink,
@@ -152,19 +148,7 @@ def start(
 def run_in_sandbox(command: list[str], environment: dict[str, str], timeout: float) -> int:
     """An exec probe: the command in the same sandbox and environment as the container."""
     result = subprocess.run(
-        [
-            "unshare",
-            "--mount",
-            "--propagation",
-            "private",
-            "--",
-            "sh",
-            "-c",
-            SANDBOX,
-            "sandbox",
-            "/",
-            *command,
-        ],
+        _sandboxed(command),
         env=environment,
         stdin=subprocess.DEVNULL,
         capture_output=True,
