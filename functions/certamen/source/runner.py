@@ -12,7 +12,6 @@ commits and leaves the group.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import queue
 import signal
@@ -117,8 +116,6 @@ class Source:
         self._ends: dict[PartitionKey, int] = {}
         self._backlog: deque[KafkaRecord] = deque()
         self._last_poll = time.monotonic()
-        self._rebalances: queue.SimpleQueue[tuple[str, list[TopicPartition]]] = queue.SimpleQueue()
-        self._revoking: set[PartitionKey] = set()
         self._outcomes = {"delivered": 0, "dead_lettered": 0}
         self._last_commit = 0.0
         self._last_lag = 0.0
@@ -165,7 +162,7 @@ class Source:
             raise KafkaError(f"the topic {topic!r} does not exist or has no partitions")
         assigned = [TopicPartition(topic, p) for p in partitions]
         self._consumer.assign(assigned)
-        self._rebalances.put(("assigned", assigned))
+        log.info("partitions assigned: %s", partitions)
         self._server.start()
         log.info(
             "delivering %s to %s (group %s, %s, window %d, retry %d, %s backoff %.3gs)",
@@ -196,7 +193,7 @@ class Source:
     # -- the consumer's thread -------------------------------------------------------------
 
     def _poll(self, *, max_records: int, timeout_ms: int) -> None:
-        """Fetch at most what the window has room for (kafka-python runs rebalances in here).
+        """Fetch at most what the window has room for.
 
         We never pause partitions: kafka-python 3.0.12 stops fetching a partition for
         good once it was paused with fetched records buffered (its KAFKA-7548 port
@@ -204,7 +201,6 @@ class Source:
         """
         batch = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
         self._last_poll = time.monotonic()
-        self._apply_rebalances()
         for records in batch.values():
             self._backlog.extend(record_from_kafka(record) for record in records)
         self._hand_out()
@@ -228,7 +224,6 @@ class Source:
             return
         while True:
             key = done.partition
-            # A result of a partition revoked meanwhile is ignored: its next owner redelivers.
             if done.generation == self._dispatcher.generation(key) and key in self._progress:
                 self._in_flight[key] -= 1
                 if done.outcome in self._outcomes:
@@ -253,7 +248,7 @@ class Source:
             return
         try:
             self._consumer.commit(offsets, timeout_ms=CALL_TIMEOUT_MS)
-        except KafkaError as e:  # a rebalance is under way: the next owner redelivers
+        except KafkaError as e:  # e.g. a time-out: the next commit covers these offsets
             log.warning("commit failed (%s); those records will be delivered again", e)
             return
         for tp, meta in offsets.items():
@@ -290,41 +285,6 @@ class Source:
             return
         if committed is not None:
             self._committed[(tp.topic, tp.partition)] = committed
-
-    def _apply_rebalances(self) -> None:
-        """Forget the partitions a rebalance took away; keep those it gave back.
-
-        kafka-python keeps the fetch position of a partition that is revoked and
-        assigned again in the same rebalance (the eager protocol revokes all), so our
-        progress for it must be kept too, or the records fetched before would be
-        neither delivered nor fetched again. Only a partition that stays revoked
-        after the assignment is forgotten: its next owner redelivers from the
-        committed offset what we did not commit.
-        """
-        while not self._rebalances.empty():
-            change, partitions = self._rebalances.get()
-            keys = {(tp.topic, tp.partition) for tp in partitions}
-            if change == "revoked":
-                self._revoking |= keys
-                continue
-            lost, self._revoking = self._revoking - keys, set()
-            if keys:
-                log.info("partitions assigned: %s", sorted(p for _, p in keys))
-            if lost:
-                self._forget(lost)
-                log.info("partitions revoked: %s", sorted(p for _, p in lost))
-
-    def _forget(self, keys: set[PartitionKey]) -> None:
-        self._dispatcher.forget(list(keys))
-        self._backlog = deque(r for r in self._backlog if (r.topic, r.partition) not in keys)
-        for key in keys:
-            self._progress.pop(key, None)
-            self._in_flight.pop(key, None)
-            self._committed.pop(key, None)
-            self._ends.pop(key, None)
-            for gauge in (self._metrics.lag, self._metrics.committed):
-                with contextlib.suppress(KeyError):  # no sample yet for this partition
-                    gauge.remove(key[0], str(key[1]))
 
     def _status(self) -> dict[str, Any]:
         partitions = []
