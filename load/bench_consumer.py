@@ -2,12 +2,16 @@
 
 1. side by side, in one run: ``wrk`` posts binary-mode vote CloudEvents (each with its
    own id) to the consumer (real MongoDB insert + Redis script per event) and to a
-   no-op ``@functions_framework.cloud_event`` served the same way (the same
-   functions-framework command line, WORKERS and THREADS), alternating rounds;
-   the consumer's counts are checked against the 2xx answers afterwards;
+   no-op ``@functions_framework.aio.http`` function served the same way (the same
+   ``functions-framework --asgi`` command line and WORKERS), alternating rounds;
+   the consumer's counts are checked against the 2xx answers afterwards; one round
+   of a no-op ``@functions_framework.aio.cloud_event`` (the SDK parses each event)
+   shows what that signature would cost;
 2. where the rest of the time goes: server CPU per event, and a py-spy profile of the
    consumer's worker during a round;
-3. threads: the consumer with 8, 16 and 48 threads beside the chosen 32;
+3. concurrency: the consumer with 10, 25 and 100 requests in flight beside the 50 of
+   the rounds (the local source's window): what Knative's containerConcurrency and
+   target are set from;
 4. Kafka -> counted: a backlog of votes on a fresh topic drained by ``certamen source``
    and ``certamen consumer`` (votes/s), then votes produced at half that rate with
    ``received_at`` = now: the delay to the vote's ``processed_at`` in MongoDB, p50/p99.
@@ -65,14 +69,25 @@ BANDS = (
     ("Viernes Verde", "Entre la Basura", 2001),
     ("Malacates Trébol Shop", "Niño", 2000),
 )
-NOOP = '''"""A CloudEvent function that does nothing: the baseline of the consumer benchmark."""
-import functions_framework
+NOOP = '''"""Reads the request and answers 200: the consumer benchmark's baseline."""
+import functions_framework.aio
+from starlette.responses import Response
 
 
-@functions_framework.cloud_event
-def noop(event):
+@functions_framework.aio.http
+async def noop(request):
+    await request.body()
+    return Response(b"OK")
+'''
+NOOP_CLOUD_EVENT = '''"""A CloudEvent function that does nothing: the SDK parses the event first."""
+import functions_framework.aio
+
+
+@functions_framework.aio.cloud_event
+async def noop(event):
     pass
 '''
+CONCURRENCY = (10, 25, 100)
 WRK_LUA = r"""
 local counter = 0
 local bands = @BANDS@
@@ -129,7 +144,7 @@ def main() -> int:
     store.flushdb()
     try:
         side = side_by_side(settings, work, run_id, seconds, rounds, args.connections, store)
-        threads = {} if args.quick else thread_sweep(settings, work, seconds, args.connections)
+        sweep = concurrency_sweep(settings, work, seconds)
         pipeline = kafka_to_counted(settings, work, 2_000 if args.quick else args.backlog, store,
                                     15 if args.quick else args.paced_seconds)  # fmt: skip
     finally:
@@ -139,7 +154,7 @@ def main() -> int:
             client.drop_database(settings.mongodb_database)
         _drop_topics(settings)
     command = benchkit.command_line("load/bench_consumer.py", parser, args)
-    figures, notes, sections = report(settings, args, side, threads, pipeline, seconds, command)
+    figures, notes, sections = report(settings, args, side, sweep, pipeline, seconds, command)
     title = "consumer function and local KafkaSource"
     benchkit.write_results(args.json, title, figures, notes, sections)
     if args.markdown:
@@ -161,17 +176,23 @@ def side_by_side(
 ) -> dict[str, Any]:
     """Alternate wrk rounds on the no-op and the consumer; profile the consumer's last round."""
     open_stores(settings, prepare=True).close()
-    noop_file = work / "noop.py"
+    noop_file, cloud_event_file = work / "noop.py", work / "noop_cloud_event.py"
     noop_file.write_text(NOOP, encoding="utf-8")
-    noop_port, consumer_port = _free_port(), _free_port()
+    cloud_event_file.write_text(NOOP_CLOUD_EVENT, encoding="utf-8")
+    noop_port, cloud_event_port, consumer_port = _free_port(), _free_port(), _free_port()
     results: list[Round] = []
     profile = ""
     with (
-        _server(_noop_command(noop_file, noop_port), settings, work / "noop.log") as noop,
+        _server(_noop_command(noop_file, noop_port, "http"), settings, work / "noop.log") as noop,
+        _server(_noop_command(cloud_event_file, cloud_event_port, "cloudevent"), settings,
+                work / "noop_ce.log") as cloud_event,
         _server(_consumer_command(settings, consumer_port), settings, work / "c.log") as consumer,
-    ):
+    ):  # fmt: skip
         _wait_http(f"http://127.0.0.1:{consumer_port}/metrics", consumer)
         _wait_port(noop_port, noop)
+        _wait_port(cloud_event_port, cloud_event)
+        results.append(_wrk("no-op, aio.cloud_event", cloud_event_port, cloud_event.pid,
+                            f"{run_id}e", seconds, connections, work))  # fmt: skip
         for n in range(rounds):
             results.append(_wrk("no-op", noop_port, noop.pid, f"{run_id}n{n}", seconds,
                                 connections, work))  # fmt: skip
@@ -196,20 +217,16 @@ def side_by_side(
     }
 
 
-def thread_sweep(
-    settings: Settings, work: Path, seconds: int, connections: int
-) -> dict[int, Round]:
-    """The consumer with other THREADS values (WORKERS stays 1)."""
+def concurrency_sweep(settings: Settings, work: Path, seconds: int) -> dict[int, Round]:
+    """The consumer with other numbers of requests in flight (wrk connections)."""
     found: dict[int, Round] = {}
-    for threads in (8, 16, 48):
-        port = _free_port()
-        command = _consumer_command(settings, port)
-        env_extra = {"THREADS": str(threads)}
-        with _server(command, settings, work / f"c{threads}.log", env_extra) as consumer:
-            _wait_http(f"http://127.0.0.1:{port}/metrics", consumer)
-            run_id = f"t{threads}{uuid.uuid4().hex[:6]}"
-            found[threads] = _wrk(f"consumer, {threads} threads", port, consumer.pid, run_id,
-                                  seconds, connections, work)  # fmt: skip
+    port = _free_port()
+    with _server(_consumer_command(settings, port), settings, work / "sweep.log") as consumer:
+        _wait_http(f"http://127.0.0.1:{port}/metrics", consumer)
+        for connections in CONCURRENCY:
+            run_id = f"s{connections}{uuid.uuid4().hex[:6]}"
+            found[connections] = _wrk(f"consumer, {connections} in flight", port, consumer.pid,
+                                      run_id, seconds, connections, work)  # fmt: skip
     return found
 
 
@@ -239,13 +256,14 @@ def kafka_to_counted(
         _server(_consumer_command(settings, consumer_port), settings, work / "pc.log") as c,
     ):
         _wait_http(f"{sink}/metrics", c)
+        idle_consumer = benchkit.cpu_seconds({"consumer": c.pid})["consumer"]  # its start-up
         started = time.monotonic()
         with _server(source_command, settings, work / "ps.log", source_env) as s:
             _wait_counted(store, backlog, 600 if backlog > 2_000 else 120)
             drained_s = time.monotonic() - started
             saturation = backlog / drained_s
             cpu_source = benchkit.cpu_seconds({"source": s.pid})["source"]
-            cpu_consumer = benchkit.cpu_seconds({"consumer": c.pid})["consumer"]
+            cpu_consumer = benchkit.cpu_seconds({"consumer": c.pid})["consumer"] - idle_consumer
             paced_rate = saturation / 2
             paced_from = format_timestamp(datetime.now(UTC))
             sent = _paced(settings, producer, paced_rate, paced_seconds)
@@ -310,7 +328,7 @@ def report(
     settings: Settings,
     args: argparse.Namespace,
     side: dict[str, Any],
-    threads: dict[int, Round],
+    sweep: dict[int, Round],
     pipeline: dict[str, Any],
     seconds: int,
     command: str,
@@ -318,6 +336,7 @@ def report(
     rounds: list[Round] = side["rounds"]
     consumer = [r for r in rounds if r.server == "consumer"]
     noop = [r for r in rounds if r.server == "no-op"]
+    cloud_event = [r for r in rounds if r.server == "no-op, aio.cloud_event"]
     rate = statistics.median(r.rate for r in consumer)
     base = statistics.median(r.rate for r in noop)
     cpu = statistics.median(r.cpu_us for r in consumer)
@@ -333,12 +352,14 @@ def report(
     figures = [
         figure("events_per_s", "consumer events/s (MongoDB + Redis writes)",
                round(rate), "events/s"),
-        figure("noop_events_per_s", "no-op CloudEvent function, same serving",
+        figure("noop_events_per_s", "no-op function, same serving",
                round(base), "events/s"),
         figure("vs_noop", "consumer / no-op events/s", round(rate / base, 3),
                "ratio", goal=">= 0.70", met=rate / base >= 0.70),
         figure("server_cpu_us", "consumer server CPU per event", round(cpu),
                "µs", note=f"no-op: {cpu_noop:.0f} µs"),
+        figure("noop_cloud_event_cpu_us", "no-op aio.cloud_event server CPU per event",
+               round(cloud_event[0].cpu_us), "µs"),
         figure("p99_ms", "consumer p99 at saturation",
                round(statistics.median(r.p99_ms for r in consumer), 1), "ms"),
         figure("exact", "2xx answers = counted = documents", int(exact), "bool",
@@ -357,8 +378,9 @@ def report(
         f"(5 min {load5:.1f}) at the end. Load generator: wrk, 1 thread, "
         f"{args.connections} keep-alive connections, {seconds} s rounds, alternating no-op "
         "and consumer.",
-        f"Serving: functions-framework (gunicorn gthread), WORKERS={serve.WORKERS}, "
-        f"THREADS={serve.THREADS}, same command line for both functions.",
+        "Serving: functions-framework --asgi (gunicorn, uvicorn worker, uvloop, httptools), "
+        f"WORKERS={serve.WORKERS}, the same command line for the consumer and the no-op "
+        "(signature http: the consumer reads the CloudEvent itself, consumer/main.py says why).",
         f"Stores: MongoDB {settings.mongodb_uri_redacted} (database of its own), Redis "
         f"{settings.redis_url_redacted}. Every request carries a new vote id.",
         f"Counted: the consumer reports {metrics['counted']:.0f} counted and "
@@ -366,21 +388,24 @@ def report(
         f"{side['documents']} documents; wrk read {side['answered']} 2xx answers before "
         f"stopping. Mean group-commit batch: {metrics['batch_mean']:.1f} votes.",
         f"Kafka -> counted: {pipeline['backlog']} votes drained in {pipeline['drain_s']:.1f} s; "
-        f"CPU per vote: source {pipeline['cpu_ms_per_vote']['source']:.2f} ms, consumer "
-        f"{pipeline['cpu_ms_per_vote']['consumer']:.2f} ms; then {pipeline['paced_sent']} votes "
+        f"CPU per vote: source {pipeline['cpu_ms_per_vote']['source']:.2f} ms (its start-up "
+        f"included), consumer {pipeline['cpu_ms_per_vote']['consumer']:.2f} ms (once ready); "
+        f"then {pipeline['paced_sent']} votes "
         f"at {pipeline['paced_rate']:.0f}/s (half) for the delay.",
-        "Why not 0.70: both functions pay HTTP serving and CloudEvent parsing (about 60 % of "
-        "the consumer's samples, below); the consumer adds the vote checks, one insert_many "
-        "and one Redis pipeline per batch, and the hand-over between the request threads and "
-        f"the group-commit writer, all under one GIL: {cpu / cpu_noop:.1f} times a no-op "
-        "request's CPU here. "
-        "One insert and one script per request (before the group commit) measured 0.31.",
-        "Threads: 32 (the chosen THREADS) beats 8, 16 and 48 here: more waiting requests make "
-        "bigger batches, past that the threads only contend for the GIL.",
-    ]
+        f"CPU: the consumer costs {cpu:.0f} µs per event, {cpu / cpu_noop:.1f} times the "
+        f"no-op's {cpu_noop:.0f} µs (HTTP serving alone); the rest is the vote checks, the "
+        "documents, one insert_many and one Redis pipeline per batch and the hand-over to "
+        "the writer thread (profile below). A no-op aio.cloud_event function costs "
+        f"{cloud_event[0].cpu_us:.0f} µs: the SDK's parsing of each event.",
+        "Concurrency: "
+        + ", ".join(f"{n} in flight {r.rate:.0f}/s p99 {r.p99_ms:.0f} ms"
+                    for n, r in sorted(sweep.items()))
+        + f"; {args.connections} in flight in the rounds above. More requests in flight make "
+        "bigger batches, so fewer store round trips per vote.",
+    ]  # fmt: skip
     table = ["| server | req/s | p50 ms | p99 ms | server CPU µs/req | errors |",
              "| --- | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
-    for r in [*rounds, *threads.values()]:
+    for r in [*rounds, *sweep.values()]:
         table.append(f"| {r.server} | {r.rate:.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | "
                      f"{r.cpu_us:.0f} | {r.errors} |")  # fmt: skip
     sections = {
@@ -403,10 +428,11 @@ class _Profile:
         ("MongoDB insert_many (PyMongo, writer thread)", "VoteLog.insert_votes ("),
         ("Redis EVALSHA pipeline (redis-py, writer thread)", "TallyWriter.count_votes ("),
         ("vote checks (contract: parse and validate)", "Handler._vote ("),
-        ("group commit: queue, hand-over, wake-up", "GroupCommit."),
+        ("documents of a batch (writer thread)", "Handler.commit ("),
+        ("group commit: batches, hand-over, wake-up", "GroupCommit."),
         ("rest of our function (attributes, documents, metrics)", "count_vote ("),
-        ("CloudEvent parsing (SDK, as in the no-op)", "from_http ("),
-        ("HTTP serving (gunicorn, Flask, functions-framework)", "ThreadWorker."),
+        ("HTTP serving (uvicorn, Starlette, functions-framework)", "run_asgi ("),
+        ("HTTP parsing (uvicorn's httptools protocol)", "HttpToolsProtocol."),
     )
 
     def __init__(self, pid: int, seconds: float) -> None:
@@ -478,9 +504,12 @@ def _settled_metrics(port: int) -> dict[str, float]:
     return metrics
 
 
-def _noop_command(source: Path, port: int) -> list[str]:
-    return [sys.executable, "-m", "functions_framework", "--target=noop", f"--source={source}",
-            "--signature-type=cloudevent", "--host=127.0.0.1", f"--port={port}"]  # fmt: skip
+def _noop_command(source: Path, port: int, signature: str) -> list[str]:
+    """The consumer's command line (serve.command), with the no-op's target and source."""
+    consumer = serve.command(replace(load(), port=port, bind_host="127.0.0.1"))
+    fixed = {"--target": "--target=noop", "--source": f"--source={source}",
+             "--signature-type": f"--signature-type={signature}"}  # fmt: skip
+    return [fixed.get(arg.split("=")[0], arg) for arg in consumer]
 
 
 def _consumer_command(settings: Settings, port: int) -> list[str]:

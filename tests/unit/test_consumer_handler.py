@@ -7,8 +7,8 @@ in tests/integration/test_consumer*.py.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Mapping, Sequence
+import asyncio
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ import pytest
 
 from certamen.adapters.errors import StoreUnavailable
 from certamen.consumer import Handler, Origin, Outcome
+from certamen.consumer.handler import NotACloudEvent
 from certamen.contract import VOTE_EVENT_TYPE, Candidate, Catalog, Vote
 
 NOW = datetime(2026, 11, 26, 17, 0, 0, tzinfo=UTC)
@@ -100,13 +101,22 @@ def tally() -> FakeTally:
     return FakeTally()
 
 
+def _handle(
+    handler: Handler, attributes: Mapping[str, str], body: bytes, origin: Origin
+) -> Outcome:
+    """One delivery, on an event loop of its own (the handler is async, as in the server)."""
+    return asyncio.run(handler.handle(attributes, body, origin))
+
+
 @pytest.fixture
-def handler(log: FakeLog, tally: FakeTally) -> Handler:
-    return Handler(log, tally, catalog=None, clock=lambda: NOW)
+def handler(log: FakeLog, tally: FakeTally) -> Iterator[Handler]:
+    handler = Handler(log, tally, catalog=None, clock=lambda: NOW)
+    yield handler
+    handler.close()
 
 
 def test_a_vote_is_logged_then_counted(handler: Handler, log: FakeLog, tally: FakeTally) -> None:
-    assert handler.handle(*_event(), ORIGIN) is Outcome.COUNTED
+    assert _handle(handler, *_event(), ORIGIN) is Outcome.COUNTED
     assert log.votes[VOTE.vote_id] == {
         "_id": VOTE.vote_id,
         **VOTE.to_dict(),
@@ -118,8 +128,8 @@ def test_a_vote_is_logged_then_counted(handler: Handler, log: FakeLog, tally: Fa
 
 
 def test_a_redelivery_changes_nothing(handler: Handler, log: FakeLog, tally: FakeTally) -> None:
-    handler.handle(*_event(), ORIGIN)
-    assert handler.handle(*_event(), Origin()) is Outcome.DUPLICATE
+    _handle(handler, *_event(), ORIGIN)
+    assert _handle(handler, *_event(), Origin()) is Outcome.DUPLICATE
     assert len(log.votes) == 1 and log.votes[VOTE.vote_id]["offset"] == 41
     assert len(tally.counted) == 1
 
@@ -129,17 +139,17 @@ def test_a_retry_after_mongodb_only_finishes_the_count(
 ) -> None:
     tally.down = True
     with pytest.raises(StoreUnavailable):
-        handler.handle(*_event(), ORIGIN)
+        _handle(handler, *_event(), ORIGIN)
     assert VOTE.vote_id in log.votes and not tally.counted  # the partial write
     tally.down = False
-    assert handler.handle(*_event(), ORIGIN) is Outcome.COUNTED
+    assert _handle(handler, *_event(), ORIGIN) is Outcome.COUNTED
     assert len(log.votes) == 1 and len(tally.counted) == 1
 
 
 def test_mongodb_down_counts_nothing(handler: Handler, log: FakeLog, tally: FakeTally) -> None:
     log.down = True
     with pytest.raises(StoreUnavailable):
-        handler.handle(*_event(), ORIGIN)
+        _handle(handler, *_event(), ORIGIN)
     assert not tally.counted
 
 
@@ -148,10 +158,10 @@ def test_a_reused_id_counts_what_was_logged_first(
 ) -> None:
     tally.down = True
     with pytest.raises(StoreUnavailable):
-        handler.handle(*_event(), ORIGIN)
+        _handle(handler, *_event(), ORIGIN)
     tally.down = False
     other = Vote(**{**VOTE.to_dict(), "album": "Otro disco", "rank": 1})
-    assert handler.handle(*_event(other), ORIGIN) is Outcome.COUNTED
+    assert _handle(handler, *_event(other), ORIGIN) is Outcome.COUNTED
     assert tally.counted[VOTE.vote_id] == VOTE  # Redis and MongoDB agree on the vote
     assert log.votes[VOTE.vote_id]["album"] == "Mis palabras"
 
@@ -178,7 +188,8 @@ def test_poison_becomes_a_dead_letter_with_its_reason(
 ) -> None:
     event, vote_body = _event(**attributes)
     assert (
-        handler.handle(event, vote_body if body is None else body, ORIGIN) is Outcome.DEAD_LETTERED
+        _handle(handler, event, vote_body if body is None else body, ORIGIN)
+        is Outcome.DEAD_LETTERED
     )
     assert not log.votes and not tally.counted
     (letter,) = log.dead_letters.values()
@@ -194,14 +205,14 @@ def test_a_dead_letter_redelivered_is_one_letter(
     handler: Handler, log: FakeLog, tally: FakeTally
 ) -> None:
     event = _event(type="other.type")
-    handler.handle(*event, ORIGIN)
-    handler.handle(*event, ORIGIN)
+    _handle(handler, *event, ORIGIN)
+    _handle(handler, *event, ORIGIN)
     assert len(log.dead_letters) == 1 and len(tally.dead) == 1
 
 
 def test_binary_poison_is_kept_as_base64(handler: Handler, log: FakeLog) -> None:
     attributes, _ = _event(type="x")
-    handler.handle(attributes, b"\xff\xfe", ORIGIN)
+    _handle(handler, attributes, b"\xff\xfe", ORIGIN)
     (letter,) = log.dead_letters.values()
     assert letter["event"]["data_base64"] == "//4="
 
@@ -209,33 +220,32 @@ def test_binary_poison_is_kept_as_base64(handler: Handler, log: FakeLog) -> None
 def test_with_a_catalog_the_catalog_spelling_is_counted(log: FakeLog, tally: FakeTally) -> None:
     catalog = Catalog("c", (Candidate("Bohemia Suburbana", "Mis Palabras", 1997),))
     handler = Handler(log, tally, catalog=catalog, clock=lambda: NOW)
-    assert handler.handle(*_event(), ORIGIN) is Outcome.COUNTED
+    assert _handle(handler, *_event(), ORIGIN) is Outcome.COUNTED
     assert tally.counted[VOTE.vote_id].album == "Mis Palabras"
 
 
 def test_with_a_catalog_a_stranger_is_a_dead_letter(log: FakeLog, tally: FakeTally) -> None:
     catalog = Catalog("c", (Candidate("Alux Nahual", "Alux Nahual", 1983),))
     handler = Handler(log, tally, catalog=catalog, clock=lambda: NOW)
-    assert handler.handle(*_event(), ORIGIN) is Outcome.DEAD_LETTERED
+    assert _handle(handler, *_event(), ORIGIN) is Outcome.DEAD_LETTERED
     (letter,) = log.dead_letters.values()
     assert letter["reason"]["rule"] == "not_in_catalog"
 
 
 def test_concurrent_copies_in_one_group_commit_count_once(log: FakeLog, tally: FakeTally) -> None:
-    handler = Handler(log, tally, catalog=None, clock=lambda: NOW, max_batch=64)
-    start = threading.Barrier(20)
-    outcomes: list[Outcome] = []
+    batches: list[int] = []
+    handler = Handler(
+        log, tally, catalog=None, clock=lambda: NOW, max_batch=64, on_batch=batches.append
+    )
 
-    def deliver() -> None:
-        start.wait()
-        outcomes.append(handler.handle(*_event(), ORIGIN))
+    async def deliver_20() -> list[Outcome]:
+        return await asyncio.gather(*(handler.handle(*_event(), ORIGIN) for _ in range(20)))
 
-    threads = [threading.Thread(target=deliver) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    handler.close()
+    try:
+        outcomes = asyncio.run(deliver_20())
+    finally:
+        handler.close()
+    assert batches == [20]  # one insert_many and one Redis pipeline for all of them
     assert sorted(o.value for o in outcomes) == ["counted"] + ["duplicate"] * 19
     assert len(log.votes) == 1 and len(tally.counted) == 1
 
@@ -243,8 +253,27 @@ def test_concurrent_copies_in_one_group_commit_count_once(log: FakeLog, tally: F
 def test_a_store_error_reaches_every_vote_of_the_batch(log: FakeLog, tally: FakeTally) -> None:
     handler = Handler(log, tally, catalog=None, clock=lambda: NOW, max_batch=64)
     tally.down = True
+    others = [Vote(**{**VOTE.to_dict(), "vote_id": f"vote-000000{n}"}) for n in range(2, 5)]
+
+    async def deliver() -> list[Outcome | BaseException]:
+        events = [_event(vote) for vote in [VOTE, *others]]
+        return await asyncio.gather(
+            *(handler.handle(*event, ORIGIN) for event in events), return_exceptions=True
+        )
+
     try:
-        with pytest.raises(StoreUnavailable, match="redis"):
-            handler.handle(*_event(), ORIGIN)
+        outcomes = asyncio.run(deliver())
     finally:
         handler.close()
+    assert all(isinstance(o, StoreUnavailable) and o.store == "redis" for o in outcomes)
+    assert len(outcomes) == 4 and not tally.counted
+
+
+def test_an_event_without_type_or_source_is_refused_and_changes_nothing(
+    handler: Handler, log: FakeLog, tally: FakeTally
+) -> None:
+    attributes, body = _event()
+    del attributes["source"]
+    with pytest.raises(NotACloudEvent, match="source"):
+        _handle(handler, attributes, body, ORIGIN)
+    assert not log.votes and not log.dead_letters and not tally.counted and not tally.dead

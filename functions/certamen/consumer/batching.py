@@ -1,115 +1,112 @@
-"""Group commit: the request threads of a worker share their store round trips.
+"""Group commit: the requests on a worker's event loop share their store round trips.
 
-Each request thread submits its item and waits; one writer thread takes every item
-waiting at that moment and handles them with one call (one ``insert_many``, one
-Redis pipeline). Each caller still gets its own item's result or the batch's
-error, so the semantics of handling one item are unchanged.
+Each request awaits its item's result; one writer thread handles a whole batch
+with one call (one ``insert_many``, one Redis pipeline). Each caller still gets
+its own item's result or the batch's error, so the semantics of handling one
+item are unchanged.
 
-A store call costs the client far more than an item in it (PyMongo spends about
-200 µs of CPU on an ``insert_many`` of one document, 8 µs per document more), so
-under load the writer lingers a moment (``linger_s``) to let a batch fill, as
-Kafka's producer does with ``linger.ms``. A lone item (the previous batch was a
-single one too) is written at once: no added latency when the stream is quiet.
+- Why batches: a store call costs the client far more than an item in it
+  (PyMongo spends about 200 µs of CPU on an ``insert_many`` of one document,
+  8 µs per document more).
+- Why a thread: PyMongo and redis-py block; the event loop must keep serving.
+  One thread, one batch at a time: the items that arrive while a batch is being
+  written form the next batch, so under load a batch fills by itself, and a lone
+  item is written at once (no linger, no added latency when the stream is quiet).
+- Hand-over: one executor job and one ``call_soon_threadsafe`` per batch, not per item.
+- No timeout here: both store clients bound every call (``adapters``: 2 s to
+  connect or select a server, 5 s on a socket), so every batch ends, in a
+  result or a ``StoreUnavailable`` for each of its callers.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
-import time
+import asyncio
+from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, TypeVar
-
-from certamen.adapters.errors import StoreUnavailable
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 
-def _held() -> threading.Lock:
-    lock = threading.Lock()
-    lock.acquire()
-    return lock
+class _Batch(Generic[Item, Result]):
+    """Items written together, and a future per caller (cancelling one cancels no other)."""
 
+    __slots__ = ("items", "loop", "waiting")
 
-@dataclass(slots=True)
-class _Pending(Generic[Item, Result]):
-    item: Item
-    result: Result | None = None
-    error: BaseException | None = None
-    # Released by the writer when the result is in: a bare lock is the cheapest signal.
-    done: threading.Lock = field(default_factory=_held)
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.items: list[Item] = []
+        self.waiting: list[asyncio.Future[Result]] = []
 
 
 class GroupCommit(Generic[Item, Result]):
-    """Runs ``write(items) -> results`` on one thread for whatever items are waiting."""
+    """Runs ``write(items) -> results`` on one thread for the items awaiting it together."""
 
     def __init__(
         self,
         write: Callable[[Sequence[Item]], Sequence[Result]],
         *,
         max_batch: int,
-        linger_s: float = 0.0,
-        timeout_s: float = 30.0,
         on_batch: Callable[[int], object] = lambda size: None,
     ) -> None:
         self._write = write
-        self._on_batch = on_batch
         self._max_batch = max_batch
-        self._linger_s = linger_s
-        self._timeout_s = timeout_s
-        self._queue: queue.SimpleQueue[_Pending[Item, Result] | None] = queue.SimpleQueue()
-        self._writer = threading.Thread(
-            target=self._write_forever, name="group-commit", daemon=True
-        )
-        self._writer.start()
+        self._on_batch = on_batch
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="group-commit")
+        self._queued: deque[_Batch[Item, Result]] = deque()  # the last one still takes items
+        self._busy = False  # a batch is being written, or about to be
 
-    def submit(self, item: Item) -> Result:
-        """Handle ``item`` with the others waiting; its result, or the batch's exception."""
-        pending: _Pending[Item, Result] = _Pending(item)
-        self._queue.put(pending)
-        if not pending.done.acquire(timeout=self._timeout_s):
-            raise StoreUnavailable("stores", f"no answer within {self._timeout_s:.0f} s")
-        if pending.error is not None:
-            raise pending.error
-        return pending.result  # type: ignore[return-value]
+    async def submit(self, item: Item) -> Result:
+        """On the event loop: ``item``'s result once its batch is written, or the batch's error."""
+        loop = asyncio.get_running_loop()
+        if not self._queued or len(self._queued[-1].items) >= self._max_batch:
+            self._queued.append(_Batch(loop))
+        batch = self._queued[-1]
+        future: asyncio.Future[Result] = loop.create_future()
+        batch.items.append(item)
+        batch.waiting.append(future)
+        if not self._busy:
+            # After the callbacks ready now: the requests read in this round join the batch.
+            self._busy = True
+            loop.call_soon(self._write_next)
+        return await future
 
     def close(self) -> None:
-        """Finish what is queued, then stop the writer."""
-        self._queue.put(None)
-        self._writer.join(timeout=self._timeout_s)
+        """Wait for the batch being written; call when no request is left to submit."""
+        self._writer.shutdown(wait=True)
 
-    def _write_forever(self) -> None:
-        busy = False  # the previous batch had company: we are under load
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            deadline = time.monotonic() + (self._linger_s if busy else 0.0)
-            while len(batch) < self._max_batch:
-                try:
-                    wait = deadline - time.monotonic()
-                    more = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._queue.put(None)  # stop after this batch
-                    break
-                batch.append(more)
-            busy = len(batch) > 1
-            self._on_batch(len(batch))
-            self._write_batch(batch)
+    def _write_next(self) -> None:
+        if not self._queued:
+            self._busy = False
+            return
+        batch = self._queued.popleft()
+        self._on_batch(len(batch.items))
+        self._writer.submit(self._write_batch, batch)
 
-    def _write_batch(self, batch: list[_Pending[Item, Result]]) -> None:
+    def _write_batch(self, batch: _Batch[Item, Result]) -> None:
+        """On the writer thread: write, then hand the outcome to the loop in one call."""
         try:
-            results = self._write([p.item for p in batch])
-            for pending, result in zip(batch, results, strict=True):
-                pending.result = result
+            results = self._write(batch.items)
+            if len(results) != len(batch.items):
+                raise RuntimeError(f"{len(results)} results for {len(batch.items)} items")
         except BaseException as e:  # every caller answers for itself (503, or 500 logged once)
-            for pending in batch:
-                pending.error = e
-        finally:
-            for pending in batch:
-                pending.done.release()
+            batch.loop.call_soon_threadsafe(self._written, batch, None, e)
+            return
+        batch.loop.call_soon_threadsafe(self._written, batch, results, None)
+
+    def _written(
+        self,
+        batch: _Batch[Item, Result],
+        results: Sequence[Result] | None,
+        error: BaseException | None,
+    ) -> None:
+        for index, future in enumerate(batch.waiting):
+            if future.done():  # its caller was cancelled
+                continue
+            if results is not None:
+                future.set_result(results[index])
+            else:
+                future.set_exception(error or RuntimeError("no results"))
+        self._write_next()  # what arrived meanwhile, at once

@@ -5,16 +5,22 @@ idempotent script; any redelivery repeats both steps harmlessly and converges on
 one document and one count. A poison event becomes a dead letter and is
 acknowledged. A store that is away raises ``StoreUnavailable`` for the edge to
 answer "retry" (see docs/exactly-once.md).
+
+``handle`` runs on the worker's event loop: checking the vote is CPU work done
+there, and every store call runs on a thread (the group commit's writer for
+votes), so that the loop never waits on a socket.
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
+from cloudevents.exceptions import GenericException
 from cloudevents.http import CloudEvent
 
 from certamen.consumer.batching import GroupCommit
@@ -34,6 +40,12 @@ class Outcome(enum.Enum):
     COUNTED = "counted"  # counted now (first delivery, or a retry finishing a partial write)
     DUPLICATE = "duplicate"  # already counted: nothing changed
     DEAD_LETTERED = "dead_lettered"  # poison: stored in dead_letters, acknowledged
+
+
+class NotACloudEvent(ValueError):
+    """The request's attributes are not a CloudEvent's (no ``type`` or ``source``, an unknown
+    ``specversion``): refused as functions-framework's CloudEvent functions refuse it (400),
+    not a dead letter, since there is no event identity to file it under."""
 
 
 class VoteStore(Protocol):
@@ -57,11 +69,11 @@ class Tally(Protocol):
 
 
 class Handler:
-    """Handles vote events against the stores it is given; one instance serves all threads.
+    """Handles vote events against the stores it is given; one instance serves a worker.
 
-    With ``max_batch`` > 1 the votes of concurrent requests are committed together
-    (``GroupCommit``: one ``insert_many``, one Redis pipeline); each request still
-    gets its own vote's outcome.
+    The votes of concurrent requests are committed together (``GroupCommit``: one
+    ``insert_many``, one Redis pipeline, at most ``max_batch`` votes); each
+    request still gets its own vote's outcome.
     """
 
     def __init__(
@@ -72,28 +84,23 @@ class Handler:
         catalog: Catalog | None,
         clock: Callable[[], datetime],
         max_batch: int = 1,
-        linger_s: float = 0.0,
         on_batch: Callable[[int], object] = lambda size: None,
     ) -> None:
         self._log = log
         self._tally = tally
         self._catalog = catalog
         self._clock = clock
-        self._group = (
-            GroupCommit(self.commit, max_batch=max_batch, linger_s=linger_s, on_batch=on_batch)
-            if max_batch > 1
-            else None
+        self._group: GroupCommit[tuple[Vote, Origin], Outcome] = GroupCommit(
+            self.commit, max_batch=max_batch, on_batch=on_batch
         )
 
-    def handle(self, attributes: Mapping[str, Any], body: bytes, origin: Origin) -> Outcome:
+    async def handle(self, attributes: Mapping[str, Any], body: bytes, origin: Origin) -> Outcome:
         """Log and count one event's vote exactly once, or dead-letter it if it is poison."""
         try:
             vote = self._vote(attributes, body)
         except InvalidVote as error:
-            return self._dead_letter(attributes, body, error, origin)
-        if self._group is None:
-            return self.commit([(vote, origin)])[0]
-        return self._group.submit((vote, origin))
+            return await asyncio.to_thread(self._dead_letter, attributes, body, error, origin)
+        return await self._group.submit((vote, origin))
 
     def commit(self, votes: Sequence[tuple[Vote, Origin]]) -> list[Outcome]:
         """Log the votes (the commit point), then count what is logged under each id."""
@@ -111,13 +118,16 @@ class Handler:
         ]
 
     def close(self) -> None:
-        """Finish the votes waiting for a group commit."""
-        if self._group is not None:
-            self._group.close()
+        """Finish the group commit being written."""
+        self._group.close()
 
     def _vote(self, attributes: Mapping[str, Any], body: bytes) -> Vote:
         """The event's vote, checked against the contract and, if there is one, the catalog."""
-        vote = vote_from_event(CloudEvent(dict(attributes), body))
+        try:
+            event = CloudEvent(dict(attributes), body)
+        except GenericException as e:
+            raise NotACloudEvent(str(e)) from e
+        vote = vote_from_event(event)
         if self._catalog is None:
             return vote
         ballot = self._catalog.check(Ballot(vote.name, vote.album, vote.year, vote.rank))

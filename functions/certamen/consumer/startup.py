@@ -22,10 +22,9 @@ from certamen.contract import Catalog, load_catalog
 from certamen.settings import Settings
 
 # Votes committed together at most (one insert_many, one Redis pipeline): more than the
-# worker's threads ever have in flight, so a batch is simply "whatever is waiting".
+# local source keeps in flight (its window, 50), so a batch is simply "whatever arrived
+# while the previous one was written"; on Knative, containerConcurrency bounds it too.
 MAX_BATCH = 64
-# Under load, how long the writer waits for a batch to fill (see consumer/batching.py).
-LINGER_S = 0.002
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +77,6 @@ def open_stores(
         catalog=catalog,
         clock=utc_now,
         max_batch=MAX_BATCH,
-        linger_s=LINGER_S,
         on_batch=on_batch,
     )
     return Stores(redis=client, mongo=mongo, handler=handler)
