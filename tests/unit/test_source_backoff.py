@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from certamen.source.backoff import RetryPolicy, is_retryable, is_success
-from certamen.source.delivery import Answer, deliver
+from certamen.source.delivery import Answer, Verdict, deliver
 from certamen.source.events import OutgoingEvent
 
 EVENT = OutgoingEvent(
@@ -55,12 +57,12 @@ class _Script:
         self.posts = 0
         self.waits: list[float] = []
 
-    def post(self, event: OutgoingEvent) -> Answer:
+    async def post(self, event: OutgoingEvent) -> Answer:
         self.posts += 1
         status = self.statuses.pop(0)
         return Answer(status=status, body=b"" if status is None else f"answer {status}".encode())
 
-    def wait(self, seconds: float) -> bool:
+    async def wait(self, seconds: float) -> bool:
         self.waits.append(seconds)
         return False
 
@@ -68,16 +70,24 @@ class _Script:
 POLICY = RetryPolicy(retry=3, policy="linear", delay_s=1.0)
 
 
+def _deliver(sink: _Script, policy: RetryPolicy = POLICY, stopping: bool = False) -> Verdict:
+    async def stop(_: float) -> bool:
+        return True
+
+    wait = stop if stopping else sink.wait
+    return asyncio.run(deliver(EVENT, sink.post, policy, wait, "http://sink"))
+
+
 def test_success_after_retried_failures_waits_the_backoff() -> None:
     sink = _Script(503, 429, 200)
-    verdict = deliver(EVENT, sink.post, POLICY, sink.wait, "http://sink")
+    verdict = _deliver(sink)
     assert verdict.delivered and verdict.attempts == 3
     assert sink.waits == [1.0, 2.0]
 
 
 def test_a_400_goes_to_the_dead_letter_sink_at_once() -> None:
     sink = _Script(400)
-    verdict = deliver(EVENT, sink.post, POLICY, sink.wait, "http://sink")
+    verdict = _deliver(sink)
     assert not verdict.delivered and verdict.attempts == 1 and sink.waits == []
     assert verdict.error is not None
     assert (verdict.error.status, verdict.error.body) == (400, b"answer 400")
@@ -86,7 +96,7 @@ def test_a_400_goes_to_the_dead_letter_sink_at_once() -> None:
 @pytest.mark.parametrize("status", [404, 429, 500, None])
 def test_retries_run_out_then_dead_letter(status: int | None) -> None:
     sink = _Script(status, status, status, status)
-    verdict = deliver(EVENT, sink.post, POLICY, sink.wait, "http://sink")
+    verdict = _deliver(sink)
     assert sink.posts == 4  # the first attempt and 3 retries
     assert sink.waits == [1.0, 2.0, 3.0]
     assert verdict.error is not None and verdict.error.status == status
@@ -95,11 +105,11 @@ def test_retries_run_out_then_dead_letter(status: int | None) -> None:
 
 def test_stopping_during_backoff_abandons_without_verdict() -> None:
     sink = _Script(500, 200)
-    verdict = deliver(EVENT, sink.post, POLICY, lambda _: True, "http://sink")
+    verdict = _deliver(sink, stopping=True)
     assert verdict.abandoned and verdict.attempts == 1 and sink.posts == 1
 
 
 def test_zero_retries_dead_letters_the_first_failure() -> None:
     sink = _Script(503)
-    verdict = deliver(EVENT, sink.post, RetryPolicy(0, "exponential", 0.2), sink.wait, "x")
+    verdict = _deliver(sink, RetryPolicy(0, "exponential", 0.2))
     assert verdict.error is not None and sink.waits == []

@@ -1,35 +1,28 @@
 """Delivering one event: POST to the sink with KafkaSource's retries, else to the dead-letter topic.
 
 ``deliver`` is the loop of attempts (pure apart from the ``post`` and ``wait`` it is
-given, so its arithmetic is unit-tested); ``HttpSink`` is the one pooled HTTP client
-of the process; ``DeadLetterSink`` writes to ``votes-dlq`` and insists until Kafka
-acknowledged, because the record's offset is committed only after that.
+given, so its arithmetic is unit-tested); ``DeadLetterSink`` writes to ``votes-dlq``
+and insists until Kafka acknowledged, because the record's offset is committed only
+after that. Both run on the source's event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import urllib3
-from kafka import KafkaProducer
-from kafka.errors import KafkaError
+from cloudevents.kafka import KafkaMessage
 
-from certamen.adapters.kafka import send_message
+from certamen.adapters.kafka_producer import KafkaRecordProducer, SendFailed
 from certamen.source.backoff import RetryPolicy, is_retryable, is_success
 from certamen.source.events import DeliveryError, OutgoingEvent, dead_letter_message
 
 log = logging.getLogger("certamen.source")
 
-CONNECT_TIMEOUT_S = 2.0
-# Knative's default delivery timeout is 10 minutes; a vote takes milliseconds, so a
-# minute without an answer means the sink is stuck: give up the attempt and retry.
-READ_TIMEOUT_S = 60.0
 
-
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Answer:
     """The sink's answer to one attempt: a status and body, or no answer (``status`` None)."""
 
@@ -51,11 +44,11 @@ class Verdict:
         return not self.delivered and self.error is None
 
 
-Post = Callable[[OutgoingEvent], Answer]
-Wait = Callable[[float], bool]  # waits up to n seconds; True when the source is stopping
+Post = Callable[[OutgoingEvent], Awaitable[Answer]]
+Wait = Callable[[float], Awaitable[bool]]  # waits up to n seconds; True when stopping
 
 
-def deliver(
+async def deliver(
     event: OutgoingEvent,
     post: Post,
     policy: RetryPolicy,
@@ -66,7 +59,7 @@ def deliver(
     """Post until success, a status KafkaSource does not retry, or the retries run out."""
     attempts = 0
     while True:
-        answer = post(event)
+        answer = await post(event)
         attempts += 1
         if answer.status is not None and is_success(answer.status):
             return Verdict(delivered=True, attempts=attempts)
@@ -74,66 +67,66 @@ def deliver(
             error = DeliveryError(destination, answer.status, answer.body)
             return Verdict(delivered=False, attempts=attempts, error=error)
         on_retry(answer)
-        if wait(policy.delay_before(attempts)):
+        if await wait(policy.delay_before(attempts)):
             return Verdict(delivered=False, attempts=attempts)
 
 
-class HttpSink:
-    """The sink (``K_SINK``) behind one connection pool shared by all delivery threads."""
-
-    def __init__(self, url: str, *, connections: int) -> None:
-        self.url = url
-        self._pool = urllib3.PoolManager(
-            num_pools=2,
-            maxsize=connections,
-            block=True,
-            retries=False,
-            timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT_S, read=READ_TIMEOUT_S),
-        )
-
-    def post(self, event: OutgoingEvent, extra_headers: dict[str, str]) -> Answer:
-        """One attempt; a connection failure or timeout is an answer without a status."""
-        try:
-            response = self._pool.request(
-                "POST",
-                self.url,
-                body=event.data,
-                headers={**event.http_headers(), **extra_headers},
-                redirect=False,
-            )
-        except urllib3.exceptions.HTTPError as e:
-            return Answer(status=None, body=f"dispatch error: {e}".encode())
-        return Answer(status=response.status, body=response.data or b"")
-
-    def close(self) -> None:
-        """Close the pooled connections."""
-        self._pool.clear()
+async def wait_or_stop(stopping: asyncio.Event, seconds: float) -> bool:
+    """Wait up to ``seconds``; True (at once) when ``stopping`` is or becomes set."""
+    if stopping.is_set():
+        return True
+    try:
+        await asyncio.wait_for(stopping.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True
 
 
 class DeadLetterSink:
     """The dead-letter topic: a record's offset is committed only once Kafka has it here."""
 
-    def __init__(self, producer: KafkaProducer, topic: str, *, timeout_s: float) -> None:
+    def __init__(self, producer: KafkaRecordProducer, topic: str, *, timeout_s: float) -> None:
         self._producer = producer
         self._topic = topic
         self._timeout_s = timeout_s
 
-    def put(
+    async def put(
         self,
         event: OutgoingEvent,
         key: bytes | None,
         error: DeliveryError,
-        stopping: threading.Event,
+        stopping: asyncio.Event,
     ) -> bool:
         """Write the event with its error; retry while Kafka is away. False if stopped first."""
         message = dead_letter_message(event, key, error)
         delay = 0.2
         while True:
-            try:
-                send_message(self._producer, self._topic, message).get(timeout=self._timeout_s)
+            failure = await self._send(message)
+            if failure is None:
                 return True
-            except KafkaError as e:
-                log.warning("dead-letter topic %s unavailable (%s); retrying", self._topic, e)
-            if stopping.wait(delay):
+            log.warning("dead-letter topic %s unavailable (%s); retrying", self._topic, failure)
+            if await wait_or_stop(stopping, delay):
                 return False
             delay = min(delay * 2, 5.0)
+
+    async def _send(self, message: KafkaMessage) -> str | None:
+        """One send, awaited until Kafka acknowledged it: None, else why not."""
+        loop = asyncio.get_running_loop()
+        acknowledged: asyncio.Future[str | None] = loop.create_future()
+
+        def report(failure: str | None) -> None:  # on the producer's delivery thread
+            loop.call_soon_threadsafe(_settle, acknowledged, failure)
+
+        try:
+            self._producer.send(self._topic, message, report)
+        except SendFailed as e:
+            return str(e)
+        try:
+            return await asyncio.wait_for(acknowledged, self._timeout_s + 5.0)
+        except TimeoutError:
+            return "no acknowledgement in time"
+
+
+def _settle(future: asyncio.Future[str | None], failure: str | None) -> None:
+    if not future.done():
+        future.set_result(failure)

@@ -23,7 +23,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import quote
 
 from cloudevents.kafka import KafkaMessage
@@ -43,6 +42,8 @@ PARTITION_HEADER = "Kafka-Partition"
 OFFSET_HEADER = "Kafka-Offset"
 ERROR_DATA_MAX_BYTES = 1024  # Knative truncates knativeerrordata to this many bytes
 _PRINTABLE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"%')
+_PRINTABLE_ONLY = re.compile(r"[!#$&-~]*")  # the characters of _PRINTABLE
+_TEXT = re.compile(r"[ -~]*")
 _NOT_NAME = re.compile("[^a-z0-9]")
 
 
@@ -75,26 +76,21 @@ class OutgoingEvent:
     def http_headers(self) -> dict[str, str]:
         """Binary-mode HTTP headers: ``ce-<attr>`` (percent-encoded) and ``Content-Type``."""
         headers = {
-            f"ce-{name}": quote(value, safe=_PRINTABLE)
+            f"ce-{name}": _percent_encoded(value)
             for name, value in self.attributes.items()
             if name != "datacontenttype"
         }
         if "datacontenttype" in self.attributes:
-            headers["Content-Type"] = self.attributes["datacontenttype"]
+            content_type = self.attributes["datacontenttype"]
+            if not _TEXT.fullmatch(content_type):  # no line breaks or non-ASCII in a header
+                content_type = quote(content_type, safe=_PRINTABLE + ' "%')
+            headers["Content-Type"] = content_type
         return headers
 
 
-def record_from_kafka(record: Any) -> KafkaRecord:
-    """kafka-python's ConsumerRecord as a :class:`KafkaRecord`."""
-    return KafkaRecord(
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        timestamp_ms=record.timestamp,
-        key=record.key,
-        value=record.value,
-        headers=tuple((str(k), bytes(v or b"")) for k, v in (record.headers or [])),
-    )
+def _percent_encoded(value: str) -> str:
+    """``value`` as the CloudEvents HTTP binding wants it (most values need no change)."""
+    return value if _PRINTABLE_ONLY.fullmatch(value) else quote(value, safe=_PRINTABLE)
 
 
 def origin_headers(record: KafkaRecord) -> dict[str, str]:
@@ -150,9 +146,6 @@ class DeliveryError:
 
 
 def _binary(record: KafkaRecord) -> OutgoingEvent | None:
-    headers = dict(record.headers)
-    if "ce_specversion" not in headers:
-        return None
     attributes: dict[str, str] = {}
     try:
         for name, value in record.headers:
@@ -162,7 +155,7 @@ def _binary(record: KafkaRecord) -> OutgoingEvent | None:
                 attributes["datacontenttype"] = value.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    if not all(attributes.get(name) for name in REQUIRED):
+    if "specversion" not in attributes or not all(attributes.get(name) for name in REQUIRED):
         return None
     return OutgoingEvent(attributes=attributes, data=record.value or b"", wrapped=False)
 

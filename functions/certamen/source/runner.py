@@ -1,82 +1,68 @@
 """``certamen source``: the local KafkaSource, from the ``votes`` topic to the sink (``K_SINK``).
 
-One thread owns the Kafka consumer (kafka-python's is not thread-safe): it fetches,
-hands records to the dispatcher's delivery threads, collects their outcomes and
-commits, per partition, the offset after the contiguous prefix of finished records.
-A record is finished when the sink took it or the dead-letter topic did, so a crash
-or a rebalance redelivers and never skips (at-least-once; the consumer is idempotent).
-SIGTERM stops fetching, ends the retries, waits for the requests in flight,
-commits and leaves the group.
+One event loop does the work: it fetches records (librdkafka, ``kafka_reader.py``),
+hands them to the dispatcher's delivery tasks while the window has room, collects
+their outcomes and commits, per partition, the offset after the contiguous prefix
+of finished records. A record is finished when the sink took it or the dead-letter
+topic did, so a crash redelivers and never skips (at-least-once; the consumer is
+idempotent). SIGTERM stops fetching, ends the retries, waits for the requests in
+flight, commits and closes.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
-import queue
 import signal
 import sys
-import threading
 import time
 from collections import deque
-from types import FrameType
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import KafkaError
-from kafka.structs import OffsetAndMetadata
+import uvloop
+from confluent_kafka import KafkaException
 from prometheus_client import CollectorRegistry
 
-from certamen.adapters.kafka import make_consumer, make_producer
+from certamen.adapters.kafka_producer import KafkaRecordProducer, producer_config
 from certamen.logs import configure_json_logging
 from certamen.settings import Settings
 from certamen.source.backoff import RetryPolicy
-from certamen.source.delivery import Answer, DeadLetterSink, HttpSink, deliver
+from certamen.source.delivery import Answer, DeadLetterSink, deliver, wait_or_stop
 from certamen.source.dispatcher import Dispatcher, PartitionKey
-from certamen.source.events import (
-    KafkaRecord,
-    origin_headers,
-    outgoing_event,
-    record_from_kafka,
-)
+from certamen.source.events import KafkaRecord, origin_headers, outgoing_event
+from certamen.source.http_sink import HttpSink
+from certamen.source.kafka_reader import TopicReader, TopicUnavailable
 from certamen.source.offsets import PartitionProgress
 from certamen.source.status import SourceMetrics, StatusServer
 
 log = logging.getLogger("certamen.source")
 
-POLL_TIMEOUT_MS = 100
-# With the window full we do not fetch, but kafka-python wants a poll now and then
-# (max.poll.interval.ms): such a poll takes one record, kept until there is room.
-KEEPALIVE_POLL_S = 30.0
+FETCH_WAIT_S = 0.1
+# Records fetched ahead of the window (not yet handed out, so nothing to commit).
+FETCH_AHEAD = 500
 COMMIT_EVERY_S = 0.2
-# Every blocking call of the consumer's thread is bounded: kafka-python retries an
-# offset fetch or commit forever while a rebalance is under way, and a thread stuck
-# there stops polling, so the group drops the source and nothing is delivered.
-CALL_TIMEOUT_MS = 2_000
 LAG_EVERY_S = 1.0
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
     """Run until SIGTERM or SIGINT; 1 if Kafka cannot be reached at start-up."""
     configure_json_logging()
-    logging.getLogger("kafka").setLevel(logging.WARNING)  # its INFO is per connection
-    stop = threading.Event()
+    logging.getLogger("kafka").setLevel(logging.WARNING)  # librdkafka's INFO is per connection
+    return uvloop.run(_serve(settings))
 
-    def _on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
 
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
+async def _serve(settings: Settings) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
     try:
         source = Source.open(settings)
-    except (KafkaError, OSError) as e:
+    except (TopicUnavailable, KafkaException, OSError) as e:
         print(f"certamen source: cannot start: {e}", file=sys.stderr)
         return 1
-    try:
-        source.run(stop)
-    except KafkaError as e:
-        print(f"certamen source: {e}", file=sys.stderr)
-        return 1
+    await source.run(stop)
     return 0
 
 
@@ -91,33 +77,35 @@ class Source:
     def __init__(
         self,
         settings: Settings,
-        consumer: KafkaConsumer,
-        producer: KafkaProducer,
+        reader: TopicReader,
+        producer: KafkaRecordProducer,
         registry: CollectorRegistry,
     ) -> None:
         source = settings.source
         self._settings = settings
-        self._consumer = consumer
+        self._reader = reader
         self._producer = producer
-        self._ordered = source.ordering == "ordered"
         self._window = source.window
+        self._fetch_ahead = max(FETCH_AHEAD, 2 * source.window)
         self._policy = RetryPolicy.from_settings(source)
-        self._sink = HttpSink(source.sink, connections=source.window)
+        self._sink = HttpSink(source.sink)
         self._dead_letters = DeadLetterSink(
             producer, settings.dlq_topic, timeout_s=settings.kafka_timeout_s
         )
         self._metrics = SourceMetrics(registry)
-        self._stopping = threading.Event()
-        self._dispatcher = Dispatcher(self._work, ordered=self._ordered, threads=source.window)
-        # Owned by the consumer's thread:
+        self._delivered = self._metrics.deliveries.labels("delivered")
+        self._stopping = asyncio.Event()
+        self._dispatcher = Dispatcher(
+            self._work, self._finished, ordered=source.ordering == "ordered"
+        )
         self._progress: dict[PartitionKey, PartitionProgress] = {}
         self._in_flight: dict[PartitionKey, int] = {}
+        self._in_flight_total = 0
         self._committed: dict[PartitionKey, int] = {}
         self._ends: dict[PartitionKey, int] = {}
         self._backlog: deque[KafkaRecord] = deque()
-        self._last_poll = time.monotonic()
+        self._room = asyncio.Event()
         self._outcomes = {"delivered": 0, "dead_lettered": 0}
-        self._last_commit = 0.0
         self._last_lag = 0.0
         self._snapshot: dict[str, Any] = self._status()
         self._server = StatusServer(
@@ -126,43 +114,30 @@ class Source:
 
     @classmethod
     def open(cls, settings: Settings) -> Source:
-        """Connect to Kafka (consumer and dead-letter producer) and bind the status port."""
-        consumer = make_consumer(
-            settings,
-            client_id="certamen-source",
-            max_poll_records=settings.source.window,
-            # A killed source's partitions move to its successor after this long.
-            session_timeout_ms=10_000,
-            heartbeat_interval_ms=3_000,
-        )
+        """Connect to Kafka (reader and dead-letter producer) and bind the status port."""
+        reader = TopicReader.open(settings)
+        producer: KafkaRecordProducer | None = None
         try:
-            producer = make_producer(settings, client_id="certamen-source-dlq")
+            producer = KafkaRecordProducer(
+                producer_config(
+                    settings.kafka_bootstrap_servers,
+                    compression="none",
+                    role="source-dlq",
+                    **{"message.timeout.ms": int(settings.kafka_timeout_s * 1000)},
+                )
+            )
+            return cls(settings, reader, producer, CollectorRegistry())
         except BaseException:
-            consumer.close()
-            raise
-        try:
-            return cls(settings, consumer, producer, CollectorRegistry())
-        except BaseException:
-            consumer.close()
-            producer.close()
+            reader.close()
+            if producer is not None:
+                producer.close(timeout=1.0)
             raise
 
-    def run(self, stop: threading.Event) -> None:
+    async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set, then stop gracefully."""
         source = self._settings.source
-        # The source takes every partition of the topic itself (assign, not subscribe)
-        # and keeps its offsets under the consumer group. kafka-python 3.0.12 can stall
-        # in a group rebalance (commits refused "undergoing a rebalance" until the
-        # broker drops the member), which stopped all delivery; one local source needs
-        # no group membership. Several sources on one topic would each deliver every
-        # record: the consumer is idempotent, but run one.
-        topic = self._settings.votes_topic
-        partitions = sorted(self._consumer.partitions_for_topic(topic) or ())
-        if not partitions:
-            raise KafkaError(f"the topic {topic!r} does not exist or has no partitions")
-        assigned = [TopicPartition(topic, p) for p in partitions]
-        self._consumer.assign(assigned)
-        log.info("partitions assigned: %s", partitions)
+        self._reader.assign(self._confirmed)
+        log.info("partitions assigned: %s", [tp.partition for tp in self._reader.partitions])
         self._server.start()
         log.info(
             "delivering %s to %s (group %s, %s, window %d, retry %d, %s backoff %.3gs)",
@@ -175,116 +150,102 @@ class Source:
             source.backoff_policy,
             source.backoff_delay_s,
         )
+        loops = [
+            asyncio.ensure_future(self._fetch_loop()),
+            asyncio.ensure_future(self._bookkeeping_loop()),
+        ]
+        stopped = asyncio.ensure_future(stop.wait())
+        await asyncio.wait([stopped, *loops], return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        self._stopping.set()
+        self._room.set()
+        log.info("stopping: finishing the deliveries in flight")
         try:
-            while not stop.is_set():
-                self._commit()
-                self._refresh_lag()
-                self._hand_out()
-                room = self._window - sum(self._in_flight.values())
-                overdue = time.monotonic() - self._last_poll > KEEPALIVE_POLL_S
-                if (room > 0 and not self._backlog) or overdue:
-                    self._poll(max_records=max(1, room), timeout_ms=POLL_TIMEOUT_MS if room else 0)
-                    self._collect(wait_s=0.0)
-                else:
-                    self._collect(wait_s=POLL_TIMEOUT_MS / 1000)
+            await asyncio.gather(*loops)  # re-raises what ended a loop early, after the below
         finally:
-            self._shutdown()
+            await self._shutdown()
 
-    # -- the consumer's thread -------------------------------------------------------------
+    # -- fetching and handing out ------------------------------------------------------------
 
-    def _poll(self, *, max_records: int, timeout_ms: int) -> None:
-        """Fetch at most what the window has room for.
-
-        We never pause partitions: kafka-python 3.0.12 stops fetching a partition for
-        good once it was paused with fetched records buffered (its KAFKA-7548 port
-        tests ``is None`` on an exhausted batch). Not polling is our back-pressure.
-        """
-        batch = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
-        self._last_poll = time.monotonic()
-        for records in batch.values():
-            self._backlog.extend(record_from_kafka(record) for record in records)
-        self._hand_out()
+    async def _fetch_loop(self) -> None:
+        """Keep up to ``_fetch_ahead`` records fetched; not fetching is our back-pressure."""
+        while not self._stopping.is_set():
+            room = self._fetch_ahead - len(self._backlog)
+            if room < self._window:
+                self._room.clear()
+                await self._room.wait()
+                continue
+            records = await self._reader.fetch(room, FETCH_WAIT_S)
+            if records and not self._stopping.is_set():
+                self._backlog.extend(records)
+                self._hand_out()
 
     def _hand_out(self) -> None:
         """Give fetched records to the dispatcher while the window has room."""
-        while self._backlog and sum(self._in_flight.values()) < self._window:
-            record = self._backlog.popleft()
+        backlog, window = self._backlog, self._window
+        while backlog and self._in_flight_total < window:
+            record = backlog.popleft()
             key = (record.topic, record.partition)
-            if self._progress.setdefault(key, PartitionProgress()).start(record.offset):
+            progress = self._progress.get(key)
+            if progress is None:
+                progress = self._progress[key] = PartitionProgress()
+            if progress.start(record.offset):
                 self._in_flight[key] = self._in_flight.get(key, 0) + 1
+                self._in_flight_total += 1
                 self._dispatcher.submit(record)
-        self._metrics.in_flight.set(sum(self._in_flight.values()))
+        if self._fetch_ahead - len(backlog) >= window:
+            self._room.set()
 
-    def _collect(self, *, wait_s: float) -> None:
-        """Take the outcomes the delivery threads reported, waiting up to ``wait_s`` for one."""
-        finished = self._dispatcher.finished
-        try:
-            done = finished.get(timeout=wait_s) if wait_s > 0 else finished.get_nowait()
-        except queue.Empty:
-            return
-        while True:
-            key = done.partition
-            if done.generation == self._dispatcher.generation(key) and key in self._progress:
-                self._in_flight[key] -= 1
-                if done.outcome in self._outcomes:
-                    self._outcomes[done.outcome] += 1
-                    self._progress[key].finish(done.offset)
-            try:
-                done = finished.get_nowait()
-            except queue.Empty:
-                return
+    def _finished(self, record: KafkaRecord, outcome: str) -> None:
+        """A delivery ended: its record joins the committable prefix unless abandoned."""
+        key = (record.topic, record.partition)
+        self._in_flight[key] -= 1
+        self._in_flight_total -= 1
+        if outcome in self._outcomes:
+            self._outcomes[outcome] += 1
+            self._progress[key].finish(record.offset)
+        if not self._stopping.is_set():
+            self._hand_out()
 
-    def _commit(self, *, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last_commit < COMMIT_EVERY_S:
-            return
-        self._last_commit = now
+    # -- commits, lag, status ----------------------------------------------------------------
+
+    async def _bookkeeping_loop(self) -> None:
+        while not self._stopping.is_set():
+            self._commit()
+            self._metrics.in_flight.set(self._in_flight_total)
+            if time.monotonic() - self._last_lag >= LAG_EVERY_S:
+                await self._refresh_lag()
+            await wait_or_stop(self._stopping, COMMIT_EVERY_S)
+
+    def _commit(self) -> dict[PartitionKey, int]:
+        """Commit every finished prefix that moved; returns what was sent."""
         offsets = {}
-        for key in self._progress:
-            position = self._progress[key].committable
+        for key, progress in self._progress.items():
+            position = progress.committable
             if position is not None and position > self._committed.get(key, -1):
-                offsets[TopicPartition(*key)] = OffsetAndMetadata(position, "", -1)
-        if not offsets:
-            return
-        try:
-            self._consumer.commit(offsets, timeout_ms=CALL_TIMEOUT_MS)
-        except KafkaError as e:  # e.g. a time-out: the next commit covers these offsets
-            log.warning("commit failed (%s); those records will be delivered again", e)
-            return
-        for tp, meta in offsets.items():
-            key = (tp.topic, tp.partition)
-            self._committed[key] = meta.offset
-            self._metrics.committed.labels(tp.topic, str(tp.partition)).set(meta.offset)
+                offsets[key] = position
+        if offsets:
+            self._reader.commit(offsets)
+        return offsets
 
-    def _refresh_lag(self) -> None:
-        now = time.monotonic()
-        if now - self._last_lag < LAG_EVERY_S:
-            return
-        self._last_lag = now
-        assigned = list(self._consumer.assignment())
-        if assigned:
-            try:
-                ends = self._consumer.end_offsets(assigned, timeout_ms=CALL_TIMEOUT_MS)
-            except KafkaError as e:
-                log.warning("cannot read the end offsets (%s)", e)
-                ends = {}
-            for tp, end in ends.items():
-                key = (tp.topic, tp.partition)
-                self._ends[key] = end
-                if key not in self._committed:
-                    self._committed_before_us(tp)
-                lag = max(0, end - self._committed.get(key, end))
-                self._metrics.lag.labels(tp.topic, str(tp.partition)).set(lag)
+    def _confirmed(self, offsets: dict[PartitionKey, int]) -> None:
+        """Kafka confirmed a commit (on the loop)."""
+        for key, offset in offsets.items():
+            if offset > self._committed.get(key, -1):
+                self._committed[key] = offset
+                self._metrics.committed.labels(key[0], str(key[1])).set(offset)
+
+    async def _refresh_lag(self) -> None:
+        self._last_lag = time.monotonic()
+        ends = await self._reader.end_offsets()
+        if any(key not in self._committed for key in ends):
+            for key, offset in (await self._reader.committed()).items():
+                self._committed.setdefault(key, offset)
+        for key, end in ends.items():
+            self._ends[key] = end
+            lag = max(0, end - self._committed.get(key, end))
+            self._metrics.lag.labels(key[0], str(key[1])).set(lag)
         self._snapshot = self._status()
-
-    def _committed_before_us(self, tp: TopicPartition) -> None:
-        """The group's committed offset of a partition we have not committed yet (for its lag)."""
-        try:
-            committed = self._consumer.committed(tp, timeout_ms=CALL_TIMEOUT_MS)
-        except KafkaError:
-            return
-        if committed is not None:
-            self._committed[(tp.topic, tp.partition)] = committed
 
     def _status(self) -> dict[str, Any]:
         partitions = []
@@ -309,19 +270,16 @@ class Source:
             "window": source.window,
             "delivered": self._outcomes["delivered"],
             "dead_lettered": self._outcomes["dead_lettered"],
-            "in_flight": sum(self._in_flight.values()),
+            "in_flight": self._in_flight_total,
             "lag": sum(p["lag"] or 0 for p in partitions),
             "partitions": partitions,
         }
 
-    def _shutdown(self) -> None:
-        log.info("stopping: finishing the deliveries in flight")
-        self._stopping.set()
-        self._dispatcher.shutdown()
-        self._collect(wait_s=0.0)
-        self._commit(force=True)
+    async def _shutdown(self) -> None:
+        await self._dispatcher.shutdown()
+        await self._last_commit()
         for closing in (
-            lambda: self._consumer.close(autocommit=False),
+            self._reader.close,
             lambda: self._producer.close(timeout=self._settings.kafka_timeout_s),
             self._sink.close,
             self._server.close,
@@ -330,58 +288,69 @@ class Source:
                 closing()
             except Exception as e:  # closing is best effort; the offsets are committed
                 log.warning("while closing: %s", e)
-        log.info("stopped: %s", {k: v for k, v in self._outcomes.items()})
+        log.info("stopped: %s", dict(self._outcomes))
 
-    # -- the delivery threads ----------------------------------------------------------------
+    async def _last_commit(self) -> None:
+        """Commit the finished prefixes and wait (bounded) until Kafka confirmed them."""
+        self._reader.pause_all()
+        sent = self._commit()
+        deadline = time.monotonic() + self._settings.kafka_timeout_s
+        while any(self._committed.get(k, -1) < o for k, o in sent.items()):
+            if time.monotonic() > deadline:
+                log.warning("the last commit was not confirmed; those records come again")
+                return
+            await self._reader.serve(0.1)
 
-    def _work(self, record: KafkaRecord) -> str:
+    # -- deliveries ----------------------------------------------------------------------------
+
+    async def _work(self, record: KafkaRecord) -> str:
         """Deliver one record; returns delivered, dead_lettered or abandoned (stopping)."""
         while True:
             try:
-                return self._deliver(record)
+                return await self._deliver(record)
             except Exception:
                 log.exception(
                     "unexpected failure delivering partition %d offset %d; trying again",
                     record.partition,
                     record.offset,
                 )
-                if self._stopping.wait(1.0):
+                if await wait_or_stop(self._stopping, 1.0):
                     return "abandoned"
 
-    def _deliver(self, record: KafkaRecord) -> str:
+    async def _deliver(self, record: KafkaRecord) -> str:
         started = time.perf_counter()
         event = outgoing_event(record)
         origin = origin_headers(record)
-
-        def on_retry(answer: Answer) -> None:
-            self._metrics.retries.labels(
-                "none" if answer.status is None else str(answer.status)
-            ).inc()
-
-        verdict = deliver(
+        verdict = await deliver(
             event,
             lambda e: self._sink.post(e, origin),
             self._policy,
-            self._stopping.wait,
+            self._wait,
             self._sink.url,
-            on_retry,
+            self._count_retry,
         )
         if verdict.delivered:
-            outcome = "delivered"
-        elif verdict.error is None:
+            self._delivered.inc()
+            self._metrics.latency.observe(time.perf_counter() - started)
+            return "delivered"
+        if verdict.error is None:
             return "abandoned"
-        else:
-            log.warning(
-                "partition %d offset %d (event %s): status %s after %d attempt(s); dead-lettered",
-                record.partition,
-                record.offset,
-                event.event_id,
-                verdict.error.status,
-                verdict.attempts,
-            )
-            if not self._dead_letters.put(event, record.key, verdict.error, self._stopping):
-                return "abandoned"
-            outcome = "dead_lettered"
-        self._metrics.deliveries.labels(outcome).inc()
+        log.warning(
+            "partition %d offset %d (event %s): status %s after %d attempt(s); dead-lettered",
+            record.partition,
+            record.offset,
+            event.event_id,
+            verdict.error.status,
+            verdict.attempts,
+        )
+        if not await self._dead_letters.put(event, record.key, verdict.error, self._stopping):
+            return "abandoned"
+        self._metrics.deliveries.labels("dead_lettered").inc()
         self._metrics.latency.observe(time.perf_counter() - started)
-        return outcome
+        return "dead_lettered"
+
+    async def _wait(self, seconds: float) -> bool:
+        return await wait_or_stop(self._stopping, seconds)
+
+    def _count_retry(self, answer: Answer) -> None:
+        self._metrics.retries.labels("none" if answer.status is None else str(answer.status)).inc()

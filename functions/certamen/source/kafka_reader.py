@@ -1,0 +1,207 @@
+"""The source's side of Kafka: every partition of one topic, read with librdkafka (confluent-kafka).
+
+Why librdkafka: with kafka-python the source decoded record batches and ran its
+network loop in Python, on the same GIL as the deliveries; librdkafka fetches and
+decodes in C threads of its own, and a batch of records costs one ``consume()``.
+
+The source takes every partition itself (``assign``, no group membership) and keeps
+its offsets under the consumer group: one local source needs no rebalances, and
+several sources on one topic would each deliver every record (counted once by the
+idempotent consumer, but twice the work): run one.
+
+Blocking calls (a fetch waiting for records, the end offsets) run on two worker
+threads, awaited from the event loop; commits are asynchronous, their outcome comes
+back through ``on_commit`` (served by the fetches) onto the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from certamen.adapters.kafka_producer import client_config
+from certamen.settings import Settings
+from certamen.source.events import KafkaRecord
+
+log = logging.getLogger("certamen.source")
+
+PartitionKey = tuple[str, int]
+Committed = Callable[[dict[PartitionKey, int]], None]
+"""Called on the event loop with the offsets Kafka confirmed."""
+
+# Every blocking call is bounded, so a Kafka that went away stalls nothing for long.
+CALL_TIMEOUT_S = 2.0
+
+
+class TopicUnavailable(Exception):
+    """The topic to read does not exist, has no partitions, or Kafka cannot be reached."""
+
+
+class TopicReader:
+    """One librdkafka consumer assigned every partition of ``topic``; see the module's docstring."""
+
+    def __init__(self, consumer: Consumer, topic: str, partitions: list[int]) -> None:
+        self.topic = topic
+        self.partitions = [TopicPartition(topic, p) for p in partitions]
+        self._consumer = consumer
+        self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kafka")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._on_committed: Committed = lambda _: None
+        self._fetch_failing = False
+
+    @classmethod
+    def open(cls, settings: Settings) -> TopicReader:
+        """Connect and find the topic's partitions (blocking, at start-up)."""
+        reader_box: list[TopicReader] = []
+
+        def on_commit(error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+            if reader_box:
+                reader_box[0]._commit_reported(error, partitions)
+
+        source = settings.source
+        consumer = Consumer(
+            {
+                **client_config(settings.kafka_bootstrap_servers, "source"),
+                "group.id": source.consumer_group,
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "auto.offset.reset": source.initial_offset,
+                "on_commit": on_commit,
+            }
+        )
+        topic = settings.votes_topic
+        try:
+            metadata = consumer.list_topics(topic, timeout=settings.kafka_timeout_s)
+            found = metadata.topics.get(topic)
+            if found is None or found.error is not None or not found.partitions:
+                why = found.error if found is not None and found.error else "no partitions"
+                raise TopicUnavailable(f"the topic {topic!r} cannot be read: {why}")
+        except KafkaException as e:
+            consumer.close()
+            raise TopicUnavailable(f"Kafka at {settings.kafka_bootstrap_servers}: {e}") from e
+        except TopicUnavailable:
+            consumer.close()
+            raise
+        reader = cls(consumer, topic, sorted(found.partitions))
+        reader_box.append(reader)
+        return reader
+
+    def assign(self, on_committed: Committed) -> None:
+        """Take every partition, from the group's committed offsets (else ``initialOffset``)."""
+        self._loop = asyncio.get_running_loop()
+        self._on_committed = on_committed
+        self._consumer.assign(self.partitions)
+
+    async def fetch(self, max_records: int, timeout_s: float) -> list[KafkaRecord]:
+        """Up to ``max_records`` records, waiting up to ``timeout_s`` for the first."""
+        assert self._loop is not None
+        messages = await self._loop.run_in_executor(
+            self._threads, self._take, max_records, timeout_s
+        )
+        records = []
+        for message in messages:
+            error = message.error()
+            if error is None:
+                records.append(_record(message))
+            elif not self._fetch_failing:  # say it once per outage, not per fetch
+                log.warning("fetching from Kafka: %s", error)
+                self._fetch_failing = True
+        if records and self._fetch_failing:
+            log.info("fetching from Kafka again")
+            self._fetch_failing = False
+        return records
+
+    def commit(self, offsets: dict[PartitionKey, int]) -> None:
+        """Commit asynchronously; the offsets confirmed reach ``on_committed`` on the loop."""
+        listed = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+        try:
+            self._consumer.commit(offsets=listed, asynchronous=True)
+        except KafkaException as e:  # the next commit covers these offsets
+            log.warning("commit failed (%s); it is tried again", e)
+
+    async def serve(self, timeout_s: float) -> None:
+        """Serve callbacks (commit outcomes) without taking records: for after ``pause_all``."""
+        assert self._loop is not None
+        await self._loop.run_in_executor(self._threads, self._consumer.poll, timeout_s)
+
+    def pause_all(self) -> None:
+        """Stop fetching (at shutdown, before the last commit)."""
+        self._consumer.pause(self.partitions)
+
+    async def end_offsets(self) -> dict[PartitionKey, int]:
+        """The end of the log of each partition Kafka answered for."""
+        assert self._loop is not None
+        return await self._loop.run_in_executor(self._threads, self._end_offsets)
+
+    async def committed(self) -> dict[PartitionKey, int]:
+        """The group's committed offset of each partition that has one."""
+        assert self._loop is not None
+        return await self._loop.run_in_executor(self._threads, self._committed)
+
+    def close(self) -> None:
+        """Leave Kafka; the worker threads end once their calls return."""
+        self._threads.shutdown(wait=True)
+        self._consumer.close()
+
+    def _take(self, max_records: int, timeout_s: float) -> list[Message]:
+        """What librdkafka holds now; else wait for one message (``consume`` would wait
+        until it has ``max_records`` or the time-out passed)."""
+        messages = self._consumer.consume(max_records, 0)
+        if messages:
+            return messages
+        first = self._consumer.poll(timeout_s)
+        if first is None:
+            return []
+        return [first, *self._consumer.consume(max_records - 1, 0)] if max_records > 1 else [first]
+
+    def _end_offsets(self) -> dict[PartitionKey, int]:
+        ends = {}
+        for tp in self.partitions:
+            try:
+                _, high = self._consumer.get_watermark_offsets(tp, timeout=CALL_TIMEOUT_S)
+            except KafkaException as e:
+                log.warning("cannot read the end offsets (%s)", e)
+                break
+            ends[(tp.topic, tp.partition)] = high
+        return ends
+
+    def _committed(self) -> dict[PartitionKey, int]:
+        try:
+            found = self._consumer.committed(self.partitions, timeout=CALL_TIMEOUT_S)
+        except KafkaException as e:
+            log.warning("cannot read the committed offsets (%s)", e)
+            return {}
+        return {(tp.topic, tp.partition): tp.offset for tp in found if tp.offset >= 0}
+
+    def _commit_reported(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        """On a worker thread, from librdkafka: hand the confirmed offsets to the loop."""
+        if error is not None:
+            log.warning("commit failed (%s); it is tried again", error)
+            return
+        confirmed = {
+            (tp.topic, tp.partition): tp.offset
+            for tp in partitions
+            if tp.error is None and tp.offset >= 0
+        }
+        if confirmed and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._on_committed, confirmed)
+
+
+def _record(message: Message) -> KafkaRecord:
+    """librdkafka's message as a client-independent :class:`KafkaRecord`."""
+    _, timestamp = message.timestamp()
+    headers: Any = message.headers()
+    return KafkaRecord(
+        topic=message.topic() or "",
+        partition=message.partition() or 0,
+        offset=message.offset() or 0,
+        timestamp_ms=timestamp,
+        key=message.key(),
+        value=message.value(),
+        headers=tuple((k, v or b"") for k, v in headers) if headers else (),
+    )

@@ -1,0 +1,245 @@
+"""Source benchmark: CPU per delivered vote of ``certamen source`` draining a backlog.
+
+A fresh topic (6 partitions) gets ``--votes`` vote records; ``certamen source`` then
+delivers them to a null sink (an asyncio HTTP/1.1 server in this process that reads
+each request and answers 200 on a kept-alive connection), so the source's own CPU is
+what is measured: the CPU seconds of its process from the moment its /metrics
+answers (start-up excluded) to the moment /status says every record was delivered,
+divided by the votes. ``--profile`` also samples the source with py-spy meanwhile.
+
+Ports 18200-18299; the topics are deleted at the end.
+
+    python load/bench_source.py --json out.json [--quick] [--votes N] [--ordering ordered]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import benchkit
+
+from certamen.adapters.kafka import (
+    contest_topics,
+    ensure_topics,
+    make_admin,
+    make_producer,
+    send_message,
+)
+from certamen.contract import Vote, format_timestamp, new_vote_id, vote_to_kafka
+from certamen.settings import Settings, child_environment, load
+
+PORTS = range(18200, 18300)
+GOAL_MS = 0.2
+
+
+class NullSink:
+    """Answers every POST with 200 on a kept-alive connection, counting requests."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.requests = 0
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+        self._ready.wait(10)
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        server = self._loop.run_until_complete(
+            asyncio.start_server(self._connection, "127.0.0.1", self.port)
+        )
+        self._ready.set()
+        with contextlib.suppress(RuntimeError):
+            self._loop.run_until_complete(server.serve_forever())
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                if length:
+                    await reader.readexactly(length)
+                self.requests += 1
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        writer.close()
+
+
+def _free_port() -> int:
+    for port in random.sample(PORTS, len(PORTS)):
+        with socket.socket() as s, contextlib.suppress(OSError):
+            s.bind(("127.0.0.1", port))
+            return port
+    raise RuntimeError("no free port in 18200-18299")
+
+
+def _status(port: int) -> dict[str, Any] | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=2) as response:
+            status: dict[str, Any] = json.load(response)
+            return status
+    except OSError:
+        return None
+
+
+def _fill(settings: Settings, count: int) -> None:
+    admin = make_admin(settings)
+    try:
+        ensure_topics(admin, contest_topics(settings))
+    finally:
+        admin.close()
+    producer = make_producer(settings)
+    now = format_timestamp(datetime.now(UTC))
+    for i in range(count):
+        vote = Vote(new_vote_id(), "Alux Nahual", "Alux Nahual", 1983, i % 100,
+                    "grpc" if i % 2 else "wasm", now)  # fmt: skip
+        send_message(producer, settings.votes_topic, vote_to_kafka(vote))
+    producer.flush()
+    producer.close()
+
+
+@contextlib.contextmanager
+def _source(settings: Settings, sink: str, port: int, ordering: str, log: Path) -> Iterator[int]:
+    env = child_environment(
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+            "CERTAMEN_TOPIC": settings.votes_topic,
+            "CERTAMEN_DLQ_TOPIC": settings.dlq_topic,
+            "CERTAMEN_SOURCE_GROUP": f"bench-{settings.votes_topic}",
+            "CERTAMEN_SOURCE_ORDERING": ordering,
+            "K_SINK": sink,
+            "CERTAMEN_SOURCE_METRICS_PORT": str(port),
+        }
+    )
+    env.pop("PORT", None)
+    with log.open("ab") as out:
+        command = [sys.executable, "-m", "certamen.cli", "source"]
+        proc = subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        yield proc.pid
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def drain(settings: Settings, votes: int, ordering: str, profile_s: float) -> dict[str, Any]:
+    """Fill a topic, let the source drain it into the null sink; CPU and time of the drain."""
+    tag = uuid.uuid4().hex[:8]
+    settings = _with_topics(settings, f"bench-source-{tag}")
+    _fill(settings, votes)
+    sink = NullSink(_free_port())
+    port = _free_port()
+    log = Path(f"/tmp/bench-source-{tag}.log")
+    profile: list[str] = []
+    try:
+        with _source(settings, f"http://127.0.0.1:{sink.port}/", port, ordering, log) as pid:
+            deadline = time.monotonic() + 60
+            while _status(port) is None:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the source did not start: {log.read_text()[-2000:]}")
+                time.sleep(0.05)
+            started = time.monotonic()
+            cpu_start = benchkit.cpu_seconds({"source": pid})["source"]
+            sampler = None
+            if profile_s > 0:
+                sampler = threading.Thread(
+                    target=lambda: profile.append(benchkit.profile(pid, profile_s, top=25)),
+                    daemon=True,
+                )
+                sampler.start()
+            delivered, progressed = 0, time.monotonic()
+            while delivered < votes:
+                now = (_status(port) or {}).get("delivered") or 0
+                if now > delivered:
+                    delivered, progressed = now, time.monotonic()
+                elif time.monotonic() - progressed > 30:
+                    raise RuntimeError(f"no delivery for 30 s, see {log}")
+                time.sleep(0.1)
+            drained_s = time.monotonic() - started
+            cpu = benchkit.cpu_seconds({"source": pid})["source"] - cpu_start
+            if sampler is not None:
+                sampler.join(timeout=profile_s + 60)
+    finally:
+        _drop_topics(settings)
+    return {
+        "votes": votes,
+        "ordering": ordering,
+        "drain_s": drained_s,
+        "rate": votes / drained_s,
+        "cpu_s": cpu,
+        "cpu_ms_per_vote": 1000 * cpu / votes,
+        "sink_requests": sink.requests,
+        "startup_cpu_s": cpu_start,
+        "profile": profile[0] if profile else None,
+    }
+
+
+def _with_topics(settings: Settings, topic: str) -> Settings:
+    return replace(settings, votes_topic=topic, dlq_topic=f"{topic}-dlq")
+
+
+def _drop_topics(settings: Settings) -> None:
+    admin = make_admin(settings)
+    with contextlib.suppress(Exception):  # best effort: a leftover topic costs nothing
+        admin.delete_topics([settings.votes_topic, settings.dlq_topic])
+    admin.close()
+
+
+def main() -> int:
+    parser = benchkit.bench_parser(__doc__.splitlines()[0])
+    parser.add_argument("--votes", type=int, default=0, help="backlog size (10,000; quick 3,000)")
+    parser.add_argument("--ordering", default="unordered", choices=("unordered", "ordered"))
+    parser.add_argument("--profile", type=float, default=0.0, help="py-spy seconds (0: none)")
+    args = parser.parse_args()
+    votes = args.votes or (3_000 if args.quick else 10_000)
+    result = drain(load(), votes, args.ordering, args.profile)
+    command = benchkit.command_line("load/bench_source.py", parser, args)
+    ms = round(result["cpu_ms_per_vote"], 4)
+    figures = [
+        benchkit.figure(
+            "source.cpu_ms_per_vote", f"source CPU per delivered vote ({args.ordering})", ms,
+            "ms", goal=f"<= {GOAL_MS}", met=ms <= GOAL_MS, command=command,
+            note=f"{votes:,} votes into a null sink, start-up excluded",
+        ),
+        benchkit.figure(
+            "source.votes_per_s", "source drain rate into a null sink",
+            round(result["rate"], 1), "votes/s", command=command,
+        ),
+    ]  # fmt: skip
+    notes = [
+        f"drained {votes:,} votes in {result['drain_s']:.2f} s using {result['cpu_s']:.2f} CPU s "
+        f"(start-up {result['startup_cpu_s']:.2f} CPU s, not counted); "
+        f"the sink saw {result['sink_requests']:,} requests",
+    ]
+    sections = {"Profile of the source": result["profile"]} if result["profile"] else {}
+    benchkit.write_results(args.json, "The local KafkaSource's CPU per vote", figures, notes,
+                           sections)  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
