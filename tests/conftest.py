@@ -4,6 +4,11 @@ Integration tests talk to real Kafka, Redis and a MongoDB-protocol server. The
 ``infra`` fixture makes sure they run (starting them with the same code as
 ``certamen up`` when they do not); ``contest`` gives a test its own topics,
 MongoDB database and an empty Redis database, so tests never see each other's votes.
+
+Redis: the tests use database 15 (:data:`TEST_REDIS_DB`) unless ``REDIS_URL`` names
+another one than 0. Database 0 holds the live tally of ``certamen up`` (the demo,
+Streamlit), which ``contest`` would otherwise flush while MongoDB's ``certamen``
+database keeps its votes: ``certamen audit`` would then report every vote missing.
 """
 
 from __future__ import annotations
@@ -14,13 +19,19 @@ from dataclasses import replace
 
 import pytest
 
-from certamen.settings import Settings, load
+from certamen.settings import Settings, load, redis_db, with_redis_db
+
+TEST_REDIS_DB = 15
 
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    """The settings of the test session, from the environment like any process."""
-    return load()
+    """The settings of the test session, from the environment like any process, with
+    a Redis database of the tests' own (never the live stack's database 0)."""
+    loaded = load()
+    if redis_db(loaded.redis_url) != 0:
+        return loaded
+    return replace(loaded, redis_url=with_redis_db(loaded.redis_url, TEST_REDIS_DB))
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 DEFAULT_KAFKA = "127.0.0.1:9092"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
@@ -163,6 +163,23 @@ def redact_url(url: str) -> str:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+def redis_db(url: str) -> int:
+    """The database number a Redis URL names (its path; ``?db=`` for ``unix://``), 0 if none."""
+    parts = urlsplit(url)
+    named = parse_qs(parts.query).get("db", [""])[-1] if parts.scheme == "unix" else parts.path
+    return int(named.strip("/")) if named.strip("/").isdigit() else 0
+
+
+def with_redis_db(url: str, db: int) -> str:
+    """The same Redis server with database ``db``: for tests and benchmarks that must not
+    touch the live tally (database 0 of ``certamen up``)."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        query = [(k, v) for k, v in parse_qsl(parts.query) if k != "db"] + [("db", str(db))]
+        return f"{url.partition('?')[0]}?{urlencode(query)}"
+    return urlunsplit(parts._replace(path=f"/{db}"))
 
 
 def _text(env: Mapping[str, str], name: str, default: str) -> str:
