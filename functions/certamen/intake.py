@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -47,8 +48,8 @@ from certamen.contract import (
     InvalidVote,
     Vote,
     resolve_vote_id,
-    vote_to_kafka,
 )
+from certamen.contract.event import vote_record
 from certamen.readiness import KafkaReadiness, kafka_check
 from certamen.settings import Settings
 
@@ -142,6 +143,7 @@ class Intake:
         self._accepted = metrics.votes.labels(channel, "accepted")
         self._failed = metrics.votes.labels(channel, "failed")
         self._latency = metrics.latency.labels(channel)
+        self._deadlines = _Deadlines(timeout_s)
 
     def year_now(self) -> int:
         """The current year by the intake's clock: the upper bound of a ballot's year."""
@@ -186,11 +188,20 @@ class Intake:
         return [next(outcomes) if isinstance(v, Vote) else v for v in stamped]
 
     async def cast_async(self, ballot: Ballot, transport_key: str | None = None) -> Vote:
-        """:meth:`cast` for asyncio servers: waits for Kafka without holding a thread."""
-        (outcome,) = await self._wait_async([self.stamp(ballot, transport_key)])
-        if isinstance(outcome, Unavailable):
-            raise outcome
-        return outcome
+        """:meth:`cast` for asyncio servers: waits for Kafka without holding a thread.
+
+        One vote, one future: the unary calls of both producers take this path, so it
+        skips the batch bookkeeping of :meth:`cast_many_async`.
+        """
+        vote = self.stamp(ballot, transport_key)
+        started = time.perf_counter()
+        error = await self._delivered(vote)
+        if error is not None:
+            self._failed.inc()
+            raise Unavailable(vote.vote_id, error)
+        self._accepted.inc()
+        self._latency.observe(time.perf_counter() - started)
+        return vote
 
     async def cast_many_async(
         self, items: Sequence[BatchItem]
@@ -199,6 +210,19 @@ class Intake:
         stamped = self._stamp_all(items)
         outcomes = iter(await self._wait_async([v for v in stamped if isinstance(v, Vote)]))
         return [next(outcomes) if isinstance(v, Vote) else v for v in stamped]
+
+    async def _delivered(self, vote: Vote) -> str | None:
+        """Queue one vote; None once Kafka acknowledged it, else the error (or the timeout)."""
+        if self._readiness is not None and not self._readiness.ready:
+            return "KafkaUnreachable"
+        loop = asyncio.get_running_loop()
+        reported: asyncio.Future[str | None] = loop.create_future()
+        try:
+            self._producer.send(self._topic, vote_record(vote), _reporter(reported, loop))
+        except SendFailed as e:
+            return str(e)
+        self._deadlines.watch(loop, reported)
+        return await reported
 
     def _stamp_all(self, items: Sequence[BatchItem]) -> list[Vote | InvalidVote]:
         stamped: list[Vote | InvalidVote] = []
@@ -222,9 +246,12 @@ class Intake:
     async def _wait_async(self, votes: Sequence[Vote]) -> list[Vote | Unavailable]:
         loop = asyncio.get_running_loop()
         all_reported: asyncio.Future[None] = loop.create_future()
+        loop_thread = threading.get_ident()
 
-        def wake() -> None:  # in the delivery thread, or here if nothing could be sent
-            if not loop.is_closed():
+        def wake() -> None:
+            if threading.get_ident() == loop_thread:  # reports served on the loop
+                _resolve(all_reported)
+            elif not loop.is_closed():  # reports served by the producer's thread
                 loop.call_soon_threadsafe(_resolve, all_reported)
 
         deliveries = self._send(votes, wake)
@@ -242,7 +269,7 @@ class Intake:
             return deliveries
         for index, vote in enumerate(votes):
             try:
-                self._producer.send(self._topic, vote_to_kafka(vote), deliveries.reporter(index))
+                self._producer.send(self._topic, vote_record(vote), deliveries.reporter(index))
             except SendFailed as e:
                 deliveries.report(index, str(e))
         return deliveries
@@ -303,6 +330,68 @@ class _Deliveries:
 def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
+
+
+class _Deadlines:
+    """Ends the wait of every unary vote not reported by its deadline, with one timer per loop.
+
+    All waits have the same timeout, so deadlines come in the order the votes were
+    sent: a queue, checked every :data:`_SWEEP_S`, replaces a timer per call (asyncio
+    keeps timers in a heap ordered by Python comparisons; at thousands of votes a
+    second that showed in profiles). A vote may wait up to ``_SWEEP_S`` past its deadline.
+    """
+
+    def __init__(self, timeout_s: float) -> None:
+        self._timeout_s = timeout_s
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiting: deque[tuple[float, asyncio.Future[str | None]]] = deque()
+        self._sweeping = False
+
+    def watch(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[str | None]) -> None:
+        """Give ``future`` the Kafka timeout: past it, it gets the timeout error."""
+        if loop is not self._loop:  # a new loop (tests run several): forget the old one
+            self._loop, self._waiting, self._sweeping = loop, deque(), False
+        self._waiting.append((loop.time() + self._timeout_s, future))
+        if not self._sweeping:
+            self._sweeping = True
+            loop.call_later(_SWEEP_S, self._sweep, loop)
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        if loop is not self._loop:
+            return
+        now = loop.time()
+        waiting = self._waiting
+        while waiting:
+            deadline, future = waiting[0]
+            if not future.done():
+                if deadline > now:
+                    break
+                future.set_result(_PENDING)
+            waiting.popleft()
+        self._sweeping = bool(waiting)
+        if self._sweeping:
+            loop.call_later(_SWEEP_S, self._sweep, loop)
+
+
+_SWEEP_S: Final = 0.1
+
+
+def _reporter(future: asyncio.Future[str | None], loop: asyncio.AbstractEventLoop) -> Delivered:
+    """The delivery callback of one vote: files the report in ``future`` on its loop."""
+    loop_thread = threading.get_ident()
+
+    def report(error: str | None) -> None:
+        if threading.get_ident() == loop_thread:  # reports served on the loop
+            _settle_future(future, error)
+        elif not loop.is_closed():  # reports served by the producer's thread
+            loop.call_soon_threadsafe(_settle_future, future, error)
+
+    return report
+
+
+def _settle_future(future: asyncio.Future[str | None], error: str | None) -> None:
+    if not future.done():  # a report after the deadline comes too late
+        future.set_result(error)
 
 
 def make_intake_producer(settings: Settings, **overrides: Any) -> KafkaRecordProducer:

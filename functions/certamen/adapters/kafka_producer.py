@@ -1,4 +1,4 @@
-"""The producers' Kafka client: librdkafka through confluent-kafka, delivery reports in a thread.
+"""The producers' Kafka client: librdkafka through confluent-kafka, delivery reports served cheaply.
 
 Why not kafka-python here (the rest of the project uses it): a producer's CPU went
 mostly into kafka-python building, checksumming and sending record batches in
@@ -7,23 +7,37 @@ C threads of its own; from Python a vote costs one ``produce()`` call and one
 delivery callback (load/results/producer-grpc.md has the figures).
 
 ``produce()`` never waits for the network (it only queues), so it is safe on an
-event loop. Delivery reports are served by one daemon thread calling ``poll()``:
-each vote's callback runs there with ``None`` (Kafka acknowledged it with
-``acks=all``) or the name of the error.
+event loop. Each vote's callback gets ``None`` (Kafka acknowledged it with
+``acks=all``) or the name of the error. Who calls ``poll()`` to serve them:
+
+- by default a daemon thread of the producer's own (blocking callers);
+- on an asyncio server, :meth:`KafkaRecordProducer.serve_reports_on` hands that job to
+  the event loop: it polls every millisecond while records are in flight, so the
+  callbacks run on the loop thread. A thread would take the GIL once per report
+  (confluent-kafka releases and retakes it around each callback), forcing the busy
+  loop thread to give it up every time, and wake the loop once per call; serving
+  them on the loop costs neither (load/results/producer-intake.md has the figures).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final, cast
 
 from cloudevents.kafka import KafkaMessage
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+_Headers = dict[str, str | bytes | None]
+
 Delivered = Callable[[str | None], None]
-"""Called once per record from the delivery thread: None when acknowledged, else the error."""
+"""Called once per record, where reports are served: None when acknowledged, else the error."""
+
+LOOP_POLL_S: Final = 0.001
+"""How often the event loop serves delivery reports while records are in flight."""
+_IDLE_POLL_S: Final = 0.1  # with nothing in flight: only logs and errors to serve
 
 
 class SendFailed(Exception):
@@ -31,16 +45,24 @@ class SendFailed(Exception):
 
 
 class KafkaRecordProducer:
-    """One librdkafka producer and the thread that serves its delivery reports."""
+    """One librdkafka producer and whoever serves its delivery reports (a thread or a loop)."""
 
     def __init__(self, config: dict[str, Any]) -> None:
         self._producer = Producer(config)
         self._stopping = threading.Event()
-        self._poller = threading.Thread(target=self._poll, name="kafka-delivery", daemon=True)
+        self._poller: threading.Thread | None = threading.Thread(
+            target=self._poll, name="kafka-delivery", daemon=True
+        )
         self._poller.start()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tick: asyncio.Handle | None = None
+        self._busy = False
 
     def send(self, topic: str, message: KafkaMessage, on_delivery: Delivered) -> None:
-        """Queue a record for ``topic``; ``on_delivery`` tells how it ended."""
+        """Queue a record for ``topic``; ``on_delivery`` tells how it ended.
+
+        Once :meth:`serve_reports_on` was called, call this from that loop's thread only.
+        """
 
         def report(error: KafkaError | None, _: Message) -> None:
             on_delivery(None if error is None else error.name())
@@ -50,26 +72,65 @@ class KafkaRecordProducer:
                 topic,
                 value=message.value,
                 key=message.key,
-                headers=list(message.headers.items()),
+                headers=cast(_Headers, message.headers),  # a dict is taken as it is
                 on_delivery=report,
             )
         except (BufferError, KafkaException, RuntimeError) as e:
             raise SendFailed(type(e).__name__) from e
+        if self._loop is not None and not self._busy:
+            self._poll_soon()
+
+    def serve_reports_on(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Serve delivery reports on ``loop`` (its thread) instead of the producer's thread.
+
+        Call it from ``loop``'s thread, before the first :meth:`send` there. The loop polls
+        every :data:`LOOP_POLL_S` while records are in flight, every 0.1 s otherwise.
+        """
+        self._stop_thread()
+        self._loop = loop
+        self._busy = True  # the first tick finds out
+        self._tick = loop.call_soon(self._poll_on_loop)
 
     def flush(self, timeout: float) -> int:
-        """Wait until every queued record is delivered or failed; return how many are left."""
+        """Wait until every queued record is delivered or failed; return how many are left.
+
+        The reports are served in the calling thread.
+        """
         return self._producer.flush(timeout)
 
     def close(self, timeout: float) -> int:
-        """Flush, then stop the delivery thread; return how many records were left undelivered."""
+        """Flush, then stop serving reports; return how many records were left undelivered."""
         left = self.flush(timeout)
-        self._stopping.set()
-        self._poller.join(timeout=5)
+        self._stop_thread()
+        if self._tick is not None and self._loop is not None and not self._loop.is_closed():
+            self._tick.cancel()
+        self._loop = None
         return left
 
     def _poll(self) -> None:
         while not self._stopping.is_set():
             self._producer.poll(0.1)
+
+    def _stop_thread(self) -> None:
+        if self._poller is not None:
+            self._stopping.set()
+            self._poller.join(timeout=5)
+            self._poller = None
+
+    def _poll_soon(self) -> None:
+        assert self._loop is not None and self._tick is not None
+        self._tick.cancel()
+        self._busy = True
+        self._tick = self._loop.call_later(LOOP_POLL_S, self._poll_on_loop)
+
+    def _poll_on_loop(self) -> None:
+        if self._loop is None:  # closed
+            return
+        self._producer.poll(0)
+        self._busy = len(self._producer) > 0
+        self._tick = self._loop.call_later(
+            LOOP_POLL_S if self._busy else _IDLE_POLL_S, self._poll_on_loop
+        )
 
 
 def client_config(bootstrap_servers: str, role: str) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The CloudEvent that carries a vote, and its Kafka binary-mode binding.
 
 cloudevents' ``KafkaMessage`` is client-independent: Kafka adapters map their
-client's records to it and back, nothing else.
+client's records to it and back, nothing else. :func:`vote_to_kafka` goes through
+the SDK; :func:`vote_record` writes the same record directly, for the producers.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from cloudevents.http import CloudEvent
 from cloudevents.kafka import KafkaMessage, from_binary, to_binary
 
 from certamen.contract.errors import InvalidVote
-from certamen.contract.vote import Vote
+from certamen.contract.vote import CHANNELS, Vote
 
 VOTE_EVENT_TYPE = "gt.certamen.vote.cast.v1"
 CONTENT_TYPE = "application/json"
@@ -44,6 +45,32 @@ def vote_event(vote: Vote) -> CloudEvent:
 def vote_to_kafka(vote: Vote) -> KafkaMessage:
     """The Kafka record of a vote: binary mode, ``ce_*`` headers, key = vote_id."""
     return to_binary(vote_event(vote), data_marshaller=_identity, key_mapper=lambda e: e["id"])
+
+
+_CONTENT_TYPE_HEADER = CONTENT_TYPE.encode()
+_TYPE_HEADER = VOTE_EVENT_TYPE.encode()
+_SOURCE_HEADERS = {channel: source_for(channel).encode() for channel in CHANNELS}
+_SPECVERSION_HEADER = b"1.0"
+
+
+def vote_record(vote: Vote) -> KafkaMessage:
+    """The record of :func:`vote_to_kafka`, byte for byte, without the SDK: the producers' path.
+
+    Building a ``CloudEvent`` and converting it costs several microseconds a vote; the
+    headers of a vote event are fixed but for the id, subject and time. Same header
+    order, names and values as :func:`vote_to_kafka` (a test compares the two).
+    """
+    vote_id = vote.vote_id
+    headers = {
+        "content-type": _CONTENT_TYPE_HEADER,
+        "ce_id": vote_id.encode(),
+        "ce_type": _TYPE_HEADER,
+        "ce_source": _SOURCE_HEADERS[vote.channel],
+        "ce_subject": vote.name.encode(),
+        "ce_time": vote.received_at.encode(),
+        "ce_specversion": _SPECVERSION_HEADER,
+    }
+    return KafkaMessage(headers, vote_id, vote.to_json())
 
 
 def event_from_kafka(message: KafkaMessage) -> CloudEvent:

@@ -92,6 +92,7 @@ async def start(settings: Settings) -> ProducerServer:
         else None
     )
     producer = make_intake_producer(settings)
+    producer.serve_reports_on(loop)
     health_servicer = _AioHealthServicer()
 
     async def report(ready: bool) -> None:

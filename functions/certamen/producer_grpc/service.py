@@ -17,8 +17,8 @@ import grpc
 import grpc.aio
 
 from certamen.contract import Ballot, InvalidVote
-from certamen.intake import Intake
-from certamen.producer_grpc.errors import status_for_errors
+from certamen.intake import Intake, Unavailable
+from certamen.producer_grpc.errors import abort_with_status
 from certamen.producer_grpc.messages import (
     ballot_of,
     batch_result,
@@ -48,15 +48,17 @@ class VoteHandlers:
         self, request: votes_pb2.CastRequest | InvalidVote, context: Context
     ) -> votes_pb2.Receipt:
         """VoteService.Cast: one vote, OK only once Kafka has it."""
-        async with status_for_errors(context):
+        try:
             vote = await self._intake.cast_async(self._ballot(request), _idempotency_key(context))
+        except (InvalidVote, Unavailable) as e:
+            await abort_with_status(context, e)
         return receipt(vote)
 
     async def cast_batch(
         self, request: votes_pb2.CastBatchRequest | InvalidVote, context: Context
     ) -> votes_pb2.CastBatchResponse:
         """VoteService.CastBatch: each vote gets its own result, by index."""
-        async with status_for_errors(context):
+        try:
             if isinstance(request, InvalidVote):
                 raise request
             if _idempotency_key(context) is not None:
@@ -67,6 +69,8 @@ class VoteHandlers:
                 )
             if len(request.votes) > MAX_BATCH:
                 raise InvalidVote("votes", "too_many", f"at most {MAX_BATCH} votes per batch")
+        except InvalidVote as e:
+            await abort_with_status(context, e)
         year_now = self._intake.year_now()
         items: list[tuple[Ballot, str | None] | InvalidVote] = []
         for vote in request.votes:
@@ -83,8 +87,10 @@ class VoteHandlers:
         self, request: confproto_pb2.requestId | InvalidVote, context: Context
     ) -> confproto_pb2.replyInfo:
         """confproto.getInfo.returnInfo: the original contest's call, same rules and errors."""
-        async with status_for_errors(context):
+        try:
             vote = await self._intake.cast_async(self._ballot(request), _idempotency_key(context))
+        except (InvalidVote, Unavailable) as e:
+            await abort_with_status(context, e)
         return info(vote)
 
     def _ballot(

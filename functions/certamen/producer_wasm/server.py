@@ -13,6 +13,7 @@ acknowledged the vote, so no acknowledged vote is lost.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import signal
 import time
@@ -21,6 +22,7 @@ from typing import Any
 import uvicorn
 from prometheus_client import CollectorRegistry
 
+from certamen.adapters.kafka_producer import KafkaRecordProducer
 from certamen.contract import CatalogError, load_catalog
 from certamen.intake import IntakeMetrics, build_intake, make_intake_producer
 from certamen.logs import configure_json_logging
@@ -41,6 +43,12 @@ class _PlainUvicornRecords(logging.Filter):
 
 def _after_shutdown(signum: int, _frame: object) -> None:
     log.info("signal", extra={"event": "signal", "signal": signal.Signals(signum).name})
+
+
+async def _serve(server: uvicorn.Server, producer: KafkaRecordProducer) -> None:
+    """uvicorn's ``Server.run`` with the delivery reports served on its event loop."""
+    producer.serve_reports_on(asyncio.get_running_loop())
+    await server.serve()
 
 
 def uvicorn_config(app: Any, *, host: str, port: int, graceful_s: float) -> uvicorn.Config:
@@ -127,7 +135,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             "unidata_version": kernel.unidata_version,
         },
     )
-    server.run()
+    config = server.config
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        runner.run(_serve(server, producer))
     stopping = time.monotonic()
     readiness.stop()
     producer.flush(timeout=grace_s)
