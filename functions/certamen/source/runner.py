@@ -38,7 +38,7 @@ from certamen.source.status import SourceMetrics, StatusServer
 
 log = logging.getLogger("certamen.source")
 
-FETCH_WAIT_S = 0.1
+FETCH_WAIT_S = 0.5  # returns as soon as a record arrives
 # Records fetched ahead of the window (not yet handed out, so nothing to commit).
 FETCH_AHEAD = 500
 COMMIT_EVERY_S = 0.2
