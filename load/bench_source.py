@@ -13,7 +13,7 @@ dropped), as the pipeline runs.
 Ports 18200-18299; the topics are deleted at the end.
 
     python load/bench_source.py --json out.json [--quick] [--votes N] [--ordering ordered]
-        [--consumer [--redis-db N]] [--profile SECONDS]
+        [--consumer [--redis-db N]] [--profile SECONDS] [--markdown load/results/source.md]
 """
 
 from __future__ import annotations
@@ -279,6 +279,7 @@ def main() -> int:
     parser.add_argument("--profile", type=float, default=0.0, help="py-spy seconds (0: none)")
     parser.add_argument("--consumer", action="store_true", help="into certamen consumer")
     parser.add_argument("--redis-db", type=int, default=3, help="--consumer: Redis db (flushed)")
+    parser.add_argument("--markdown", help="also write the results as markdown here")
     args = parser.parse_args()
     votes = args.votes or (3_000 if args.quick else 10_000)
     settings = load()
@@ -306,8 +307,10 @@ def main() -> int:
         "the machine was shared with other work: compare CPU per vote, not rates",
     ]
     sections = {"Profile of the source": result["profile"]} if result["profile"] else {}
-    benchkit.write_results(args.json, "The local KafkaSource's CPU per vote", figures, notes,
-                           sections)  # fmt: skip
+    title = "The local KafkaSource's CPU per vote"
+    benchkit.write_results(args.json, title, figures, notes, sections)
+    if args.markdown:
+        benchkit.write_markdown(args.markdown, title, figures, notes, sections)
     return 0
 
 
