@@ -3,19 +3,23 @@ they write for ``certamen bench``, CPU accounting of the stack's processes and a
 py-spy profile of the hottest one.
 
 The JSON convention is documented in ``functions/certamen/bench.py``; a script
-calls :func:`bench_args`, measures, and ends with :func:`write_results`.
+calls :func:`bench_args`, measures, and ends with :func:`publish`.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import json
 import os
 import shlex
 import shutil
+import signal
+import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -106,6 +110,56 @@ def write_markdown(
     Path(path).write_text("\n".join(lines), encoding="utf-8")
 
 
+def publish(
+    args: argparse.Namespace,
+    title: str,
+    figures: list[Figure],
+    notes: Iterable[str] = (),
+    sections: dict[str, str] | None = None,
+) -> None:
+    """The end of a script: its JSON (``--json``) and, when asked, its markdown page
+    (``--markdown``, an option a script may add to :func:`bench_parser`'s)."""
+    notes = list(notes)
+    write_results(args.json, title, figures, notes, sections)
+    if getattr(args, "markdown", None):
+        write_markdown(args.markdown, title, figures, notes, sections)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on at this moment."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_port(port: int, process: subprocess.Popen[bytes], within_s: float = 60) -> None:
+    """Until ``process`` listens on ``port`` of 127.0.0.1; a clear error if it exits first
+    or does not within ``within_s``."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"port {port}: the server exited with {process.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"port {port} not open within {within_s} s")
+
+
+def stop_session(process: subprocess.Popen[bytes], grace_s: float = 30) -> None:
+    """Stop a server started with ``start_new_session=True`` and every process of its
+    session: SIGTERM, then SIGKILL if it is still there after ``grace_s``."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 def part_pids(settings: Settings, parts: Iterable[str]) -> dict[str, int]:
     """The session leader's pid of each running part that ``certamen up`` started."""
     found = {}
@@ -118,7 +172,7 @@ def part_pids(settings: Settings, parts: Iterable[str]) -> dict[str, int]:
 
 def cpu_seconds(sessions: dict[str, int]) -> dict[str, float]:
     """CPU seconds (user + system) used so far by every process of each part's session."""
-    used: collections.Counter[str] = collections.Counter()
+    used: collections.defaultdict[str, float] = collections.defaultdict(float)
     by_session = {str(pid): part for part, pid in sessions.items()}
     for entry in _PROC.iterdir():
         if not entry.name.isdigit():
@@ -132,6 +186,16 @@ def cpu_seconds(sessions: dict[str, int]) -> dict[str, float]:
         if part is not None:
             used[part] += (int(fields[11]) + int(fields[12])) / _TICKS
     return {part: used[part] for part in sessions}
+
+
+def memory_mb(pid: int) -> tuple[float, float]:
+    """Resident memory of ``pid`` now and at its peak (``VmHWM``: since it started), in MB."""
+    found: dict[str, float] = {}
+    for line in (_PROC / str(pid) / "status").read_text(encoding="utf-8").splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            found[name] = int(value.split()[0]) / 1024
+    return found["VmRSS"], found["VmHWM"]
 
 
 def children_cpu_seconds() -> float:

@@ -1,0 +1,42 @@
+"""load/benchkit.py's process helpers, shared by the bench scripts: a real child server."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from load import benchkit
+
+# Listens on the port it is given and ignores SIGTERM when asked to: a stubborn server.
+SERVER = """
+import signal, socket, sys, time
+if sys.argv[2] == "stubborn":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen()
+time.sleep(120)
+"""
+
+
+def _server(port: int, mode: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", SERVER, str(port), mode], start_new_session=True)
+
+
+@pytest.mark.parametrize("mode", ["polite", "stubborn"])
+def test_a_server_is_waited_for_then_stopped(mode: str) -> None:
+    port = benchkit.free_port()
+    server = _server(port, mode)
+    benchkit.wait_port(port, server, within_s=30)
+    benchkit.stop_session(server, grace_s=0.5)
+    expected = signal.SIGKILL if mode == "stubborn" else signal.SIGTERM
+    assert server.returncode == -expected
+
+
+def test_waiting_for_a_server_that_exits_says_so() -> None:
+    server = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
+    with pytest.raises(RuntimeError, match="exited with 3"):
+        benchkit.wait_port(benchkit.free_port(), server, within_s=30)
