@@ -25,7 +25,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from certamen.adapters.kafka_producer import KafkaRecordProducer
 from certamen.contract import CatalogError, load_catalog
-from certamen.intake import IntakeMetrics, build_intake, make_intake_producer
+from certamen.intake import IntakeMetrics, build_intake, make_intake_producer, settle_heap
 from certamen.logs import configure_json_logging
 from certamen.producer_grpc.protos import CONFPROTO_SERVICE, VOTE_SERVICE
 from certamen.producer_grpc.service import VoteHandlers, register
@@ -130,6 +130,7 @@ async def start(settings: Settings) -> ProducerServer:
         settings.ports.producer_grpc_metrics, addr=settings.bind_host, registry=registry
     )
     readiness.start()
+    settle_heap()
     log.info(
         "serving",
         extra={

@@ -24,7 +24,7 @@ from prometheus_client import CollectorRegistry
 
 from certamen.adapters.kafka_producer import KafkaRecordProducer
 from certamen.contract import CatalogError, load_catalog
-from certamen.intake import IntakeMetrics, build_intake, make_intake_producer
+from certamen.intake import IntakeMetrics, build_intake, make_intake_producer, settle_heap
 from certamen.logs import configure_json_logging
 from certamen.producer_wasm.app import ProducerApp
 from certamen.producer_wasm.kernel import BallotKernel
@@ -48,6 +48,7 @@ def _after_shutdown(signum: int, _frame: object) -> None:
 async def _serve(server: uvicorn.Server, producer: KafkaRecordProducer) -> None:
     """uvicorn's ``Server.run`` with the delivery reports served on its event loop."""
     producer.serve_reports_on(asyncio.get_running_loop())
+    settle_heap()
     await server.serve()
 
 
