@@ -9,9 +9,13 @@ its offsets under the consumer group: one local source needs no rebalances, and
 several sources on one topic would each deliver every record (counted once by the
 idempotent consumer, but twice the work): run one.
 
-Blocking calls (a fetch waiting for records, the end offsets) run on two worker
-threads, awaited from the event loop; commits are asynchronous, their outcome comes
-back through ``on_commit`` (served by the fetches) onto the loop.
+Every call on the reading consumer comes from the event loop's thread and never
+waits: confluent-kafka serializes the calls on one client, so a fetch waiting on a
+worker thread would hold up a commit on the loop. ``fetch`` takes what librdkafka
+has already fetched (the caller sleeps a little when there is nothing), commits are
+asynchronous and their outcome comes back through ``on_commit``, served by the
+fetches. The end offsets and the group's committed offsets, which wait for the
+broker, are asked by a second client of the same group on a worker thread.
 """
 
 from __future__ import annotations
@@ -45,35 +49,36 @@ class TopicUnavailable(Exception):
 class TopicReader:
     """One librdkafka consumer assigned every partition of ``topic``; see the module's docstring."""
 
-    def __init__(self, consumer: Consumer, topic: str, partitions: list[int]) -> None:
+    def __init__(
+        self, consumer: Consumer, offsets: Consumer, topic: str, partitions: list[int]
+    ) -> None:
         self.topic = topic
         self.partitions = [TopicPartition(topic, p) for p in partitions]
         self._consumer = consumer
-        self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kafka")
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._offsets = offsets
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka-offsets")
         self._on_committed: Committed = lambda _: None
         self._fetch_failing = False
 
     @classmethod
     def open(cls, settings: Settings) -> TopicReader:
         """Connect and find the topic's partitions (blocking, at start-up)."""
-        reader_box: list[TopicReader] = []
+        box: list[TopicReader] = []
 
         def on_commit(error: KafkaError | None, partitions: list[TopicPartition]) -> None:
-            if reader_box:
-                reader_box[0]._commit_reported(error, partitions)
+            if box:
+                box[0]._commit_reported(error, partitions)
 
         source = settings.source
-        consumer = Consumer(
-            {
-                **client_config(settings.kafka_bootstrap_servers, "source"),
-                "group.id": source.consumer_group,
-                "enable.auto.commit": False,
-                "enable.auto.offset.store": False,
-                "auto.offset.reset": source.initial_offset,
-                "on_commit": on_commit,
-            }
-        )
+        config = {
+            **client_config(settings.kafka_bootstrap_servers, "source"),
+            "group.id": source.consumer_group,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": source.initial_offset,
+        }
+        consumer = Consumer({**config, "on_commit": on_commit})
+        offsets = Consumer({**config, "client.id": "certamen-source-offsets"})
         topic = settings.votes_topic
         try:
             metadata = consumer.list_topics(topic, timeout=settings.kafka_timeout_s)
@@ -83,28 +88,25 @@ class TopicReader:
                 raise TopicUnavailable(f"the topic {topic!r} cannot be read: {why}")
         except KafkaException as e:
             consumer.close()
+            offsets.close()
             raise TopicUnavailable(f"Kafka at {settings.kafka_bootstrap_servers}: {e}") from e
         except TopicUnavailable:
             consumer.close()
+            offsets.close()
             raise
-        reader = cls(consumer, topic, sorted(found.partitions))
-        reader_box.append(reader)
+        reader = cls(consumer, offsets, topic, sorted(found.partitions))
+        box.append(reader)
         return reader
 
     def assign(self, on_committed: Committed) -> None:
         """Take every partition, from the group's committed offsets (else ``initialOffset``)."""
-        self._loop = asyncio.get_running_loop()
         self._on_committed = on_committed
         self._consumer.assign(self.partitions)
 
-    async def fetch(self, max_records: int, timeout_s: float) -> list[KafkaRecord]:
-        """Up to ``max_records`` records, waiting up to ``timeout_s`` for the first."""
-        assert self._loop is not None
-        messages = await self._loop.run_in_executor(
-            self._threads, self._take, max_records, timeout_s
-        )
+    def fetch(self, max_records: int) -> list[KafkaRecord]:
+        """Up to ``max_records`` records librdkafka holds now (never waits)."""
         records = []
-        for message in messages:
+        for message in self._consumer.consume(max_records, 0):
             error = message.error()
             if error is None:
                 records.append(_record(message))
@@ -117,17 +119,16 @@ class TopicReader:
         return records
 
     def commit(self, offsets: dict[PartitionKey, int]) -> None:
-        """Commit asynchronously; the offsets confirmed reach ``on_committed`` on the loop."""
+        """Commit asynchronously; the offsets Kafka confirmed reach ``on_committed``."""
         listed = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
         try:
             self._consumer.commit(offsets=listed, asynchronous=True)
         except KafkaException as e:  # the next commit covers these offsets
             log.warning("commit failed (%s); it is tried again", e)
 
-    async def serve(self, timeout_s: float) -> None:
+    def serve(self) -> None:
         """Serve callbacks (commit outcomes) without taking records: for after ``pause_all``."""
-        assert self._loop is not None
-        await self._loop.run_in_executor(self._threads, self._consumer.poll, timeout_s)
+        self._consumer.poll(0)
 
     def pause_all(self) -> None:
         """Stop fetching (at shutdown, before the last commit)."""
@@ -135,35 +136,25 @@ class TopicReader:
 
     async def end_offsets(self) -> dict[PartitionKey, int]:
         """The end of the log of each partition Kafka answered for."""
-        assert self._loop is not None
-        return await self._loop.run_in_executor(self._threads, self._end_offsets)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, self._end_offsets)
 
     async def committed(self) -> dict[PartitionKey, int]:
         """The group's committed offset of each partition that has one."""
-        assert self._loop is not None
-        return await self._loop.run_in_executor(self._threads, self._committed)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, self._committed)
 
     def close(self) -> None:
-        """Leave Kafka; the worker threads end once their calls return."""
-        self._threads.shutdown(wait=True)
+        """Leave Kafka (after the worker thread's call returned)."""
+        self._thread.shutdown(wait=True)
+        self._offsets.close()
         self._consumer.close()
-
-    def _take(self, max_records: int, timeout_s: float) -> list[Message]:
-        """What librdkafka holds now; else wait for one message (``consume`` would wait
-        until it has ``max_records`` or the time-out passed)."""
-        messages = self._consumer.consume(max_records, 0)
-        if messages:
-            return messages
-        first = self._consumer.poll(timeout_s)
-        if first is None:
-            return []
-        return [first, *self._consumer.consume(max_records - 1, 0)] if max_records > 1 else [first]
 
     def _end_offsets(self) -> dict[PartitionKey, int]:
         ends = {}
         for tp in self.partitions:
             try:
-                _, high = self._consumer.get_watermark_offsets(tp, timeout=CALL_TIMEOUT_S)
+                _, high = self._offsets.get_watermark_offsets(tp, timeout=CALL_TIMEOUT_S)
             except KafkaException as e:
                 log.warning("cannot read the end offsets (%s)", e)
                 break
@@ -172,14 +163,14 @@ class TopicReader:
 
     def _committed(self) -> dict[PartitionKey, int]:
         try:
-            found = self._consumer.committed(self.partitions, timeout=CALL_TIMEOUT_S)
+            found = self._offsets.committed(self.partitions, timeout=CALL_TIMEOUT_S)
         except KafkaException as e:
             log.warning("cannot read the committed offsets (%s)", e)
             return {}
         return {(tp.topic, tp.partition): tp.offset for tp in found if tp.offset >= 0}
 
     def _commit_reported(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
-        """On a worker thread, from librdkafka: hand the confirmed offsets to the loop."""
+        """From librdkafka, inside a fetch on the loop's thread: the offsets confirmed."""
         if error is not None:
             log.warning("commit failed (%s); it is tried again", error)
             return
@@ -188,8 +179,8 @@ class TopicReader:
             for tp in partitions
             if tp.error is None and tp.offset >= 0
         }
-        if confirmed and self._loop is not None:
-            self._loop.call_soon_threadsafe(self._on_committed, confirmed)
+        if confirmed:
+            self._on_committed(confirmed)
 
 
 def _record(message: Message) -> KafkaRecord:

@@ -38,7 +38,10 @@ from certamen.source.status import SourceMetrics, StatusServer
 
 log = logging.getLogger("certamen.source")
 
-FETCH_WAIT_S = 0.5  # returns as soon as a record arrives
+# With nothing fetched, look again after 1 ms, doubling up to 20 ms while idle: the
+# delay a record can wait before it is handed out (librdkafka has no wake-up we can await).
+FETCH_IDLE_MIN_S = 0.001
+FETCH_IDLE_MAX_S = 0.02
 # Records fetched ahead of the window (not yet handed out, so nothing to commit).
 FETCH_AHEAD = 500
 COMMIT_EVERY_S = 0.2
@@ -169,16 +172,22 @@ class Source:
 
     async def _fetch_loop(self) -> None:
         """Keep up to ``_fetch_ahead`` records fetched; not fetching is our back-pressure."""
+        idle = FETCH_IDLE_MIN_S
         while not self._stopping.is_set():
             room = self._fetch_ahead - len(self._backlog)
             if room < self._window:
                 self._room.clear()
                 await self._room.wait()
                 continue
-            records = await self._reader.fetch(room, FETCH_WAIT_S)
-            if records and not self._stopping.is_set():
+            records = self._reader.fetch(room)
+            if records:
+                idle = FETCH_IDLE_MIN_S
                 self._backlog.extend(records)
                 self._hand_out()
+                await asyncio.sleep(0)  # let the deliveries run between fetches
+            else:
+                await asyncio.sleep(idle)
+                idle = min(2 * idle, FETCH_IDLE_MAX_S)
 
     def _hand_out(self) -> None:
         """Give fetched records to the dispatcher while the window has room."""
@@ -212,6 +221,11 @@ class Source:
     async def _bookkeeping_loop(self) -> None:
         while not self._stopping.is_set():
             self._commit()
+            if not self._room.is_set():
+                # Fetching waits for room, but the commit outcomes come with fetches: one
+                # record now and then serves them (kept, never dropped: a skipped record
+                # would be committed over).
+                self._backlog.extend(self._reader.fetch(1))
             self._metrics.in_flight.set(self._in_flight_total)
             if time.monotonic() - self._last_lag >= LAG_EVERY_S:
                 await self._refresh_lag()
@@ -299,7 +313,8 @@ class Source:
             if time.monotonic() > deadline:
                 log.warning("the last commit was not confirmed; those records come again")
                 return
-            await self._reader.serve(0.1)
+            self._reader.serve()
+            await asyncio.sleep(0.05)
 
     # -- deliveries ----------------------------------------------------------------------------
 
