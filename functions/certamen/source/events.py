@@ -18,6 +18,7 @@ Header values are percent-encoded as the CloudEvents HTTP binding requires (spac
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -90,7 +91,13 @@ class OutgoingEvent:
 
 def _percent_encoded(value: str) -> str:
     """``value`` as the CloudEvents HTTP binding wants it (most values need no change)."""
-    return value if _PRINTABLE_ONLY.fullmatch(value) else quote(value, safe=_PRINTABLE)
+    return value if _PRINTABLE_ONLY.fullmatch(value) else _quoted(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _quoted(value: str) -> str:
+    """Percent-encoded; cached, as the values that need it repeat (subjects: band and album)."""
+    return quote(value, safe=_PRINTABLE)
 
 
 def origin_headers(record: KafkaRecord) -> dict[str, str]:
