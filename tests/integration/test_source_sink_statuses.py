@@ -4,6 +4,8 @@ dead-lettered exactly as KafkaSource does, and offsets committed only behind fin
 from __future__ import annotations
 
 import base64
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -117,3 +119,32 @@ def _partition(settings: Settings) -> int:
     finally:
         reader.close()
     raise AssertionError("no partition holds the records")
+
+
+def test_sigterm_ends_the_retries_commits_the_finished_prefix_and_exits(
+    contest: Settings, sink: SinkDouble, tmp_path: Path
+) -> None:
+    settings = isolated(contest, retry=200, backoff_policy="linear", backoff_delay_s=0.5)
+    sink.hold.set()
+    produce_events(settings, ["ok-a", "ok-b", "hold-1", "ok-c"])
+    port = free_port()
+    service = source(settings, sink.url, port, tmp_path).start()
+    try:
+        wait_until(lambda: source_status(port)["delivered"] == 3, 60, "the 3 other records")
+        wait_until(lambda: sink.attempts["hold-1"] >= 2, 30, "the held record in backoff")
+        started = time.monotonic()
+        assert service.kill(signal.SIGTERM) == 0
+        assert time.monotonic() - started < 10  # the backoff wait ended at once
+    finally:
+        service.stop()
+    partition = _partition(settings)
+    assert committed_offsets(settings) == {partition: 2}  # behind the held record
+
+    sink.hold.clear()
+    service = source(settings, sink.url, port, tmp_path).start()
+    try:
+        wait_until(lambda: committed_offsets(settings) == {partition: 4}, 60, "commit 4")
+    finally:
+        service.stop()
+    assert sink.attempts["ok-c"] == 2  # after the held record: delivered again, at least once
+    assert sink.attempts["ok-a"] == sink.attempts["ok-b"] == 1
