@@ -26,7 +26,8 @@ def test_binary_mode_attributes_are_the_ce_headers_percent_decoded() -> None:
         (b"kafka-partition", b"2"),
         (b"kafka-offset", b"41"),
     ]
-    attributes, origin = _arrival(headers, BODY)
+    attributes, data, origin = _arrival(headers, BODY)
+    assert data == BODY
     assert attributes == {
         "specversion": "1.0",
         "id": "vote-0000001",
@@ -39,11 +40,11 @@ def test_binary_mode_attributes_are_the_ce_headers_percent_decoded() -> None:
 
 
 def test_without_kafka_headers_the_origin_is_unknown() -> None:
-    _, origin = _arrival([(b"ce-specversion", b"1.0"), (b"kafka-offset", b"x")], BODY)
+    _, _, origin = _arrival([(b"ce-specversion", b"1.0"), (b"kafka-offset", b"x")], BODY)
     assert origin == Origin()
 
 
-def test_structured_mode_attributes_come_from_the_body() -> None:
+def test_structured_mode_attributes_and_data_come_from_the_body() -> None:
     envelope = {
         "specversion": "1.0",
         "id": "vote-0000001",
@@ -53,12 +54,13 @@ def test_structured_mode_attributes_come_from_the_body() -> None:
         "data": {"vote_id": "vote-0000001"},
     }
     headers = [(b"content-type", b"application/cloudevents+json")]
-    attributes, _ = _arrival(headers, json.dumps(envelope).encode())
+    attributes, data, _ = _arrival(headers, json.dumps(envelope).encode())
     assert {k: attributes[k] for k in ("id", "type", "source")} == {
         "id": "vote-0000001",
         "type": "gt.certamen.vote.cast.v1",
         "source": "/producers/wasm",
     }
+    assert json.loads(data) == {"vote_id": "vote-0000001"}  # the vote, not the envelope
 
 
 def test_a_request_that_is_no_cloudevent_is_refused() -> None:

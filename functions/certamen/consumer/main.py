@@ -31,6 +31,7 @@ This is also the one place where outcomes become HTTP statuses:
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from typing import Any
@@ -78,9 +79,9 @@ async def count_vote(request: Request) -> Response:
     started = time.perf_counter()
     attributes: dict[str, Any] = {}
     try:
-        attributes, origin = _arrival(scope["headers"], body)
+        attributes, data, origin = _arrival(scope["headers"], body)
         handler = (await _stores()).handler
-        outcome = await handler.handle(attributes, body, origin)
+        outcome = await handler.handle(attributes, data, origin)
     except NotACloudEvent as e:
         return JSONResponse({"error": "not_a_cloudevent", "message": str(e)}, 400)
     except StoreUnavailable as e:
@@ -121,12 +122,15 @@ async def _stores() -> Stores:
         return _opened
 
 
-def _arrival(headers: list[tuple[bytes, bytes]], body: bytes) -> tuple[dict[str, Any], Origin]:
-    """The event's attributes as they arrived, and where in Kafka it came from.
+def _arrival(
+    headers: list[tuple[bytes, bytes]], body: bytes
+) -> tuple[dict[str, Any], bytes, Origin]:
+    """The event's attributes as they arrived, its data, and where in Kafka it came from.
 
     Binary mode: the ``ce-`` headers, percent-decoded (the CloudEvents HTTP binding
-    encodes header values; the SDK leaves them so), and the content type. Structured
-    mode (no ``ce-specversion``): the SDK reads the attributes from the body.
+    encodes header values; the SDK leaves them so), the content type, and the body
+    as the data. Structured mode (no ``ce-specversion``): the SDK reads the
+    attributes and the data from the body; the data is handed on as JSON bytes.
     """
     arrived: dict[str, Any] = {}
     content_type: str | None = None
@@ -149,9 +153,21 @@ def _arrival(headers: list[tuple[bytes, bytes]], body: bytes) -> tuple[dict[str,
         except GenericException as e:
             raise NotACloudEvent(str(e)) from e
         arrived = dict(event.get_attributes())
+        body = _data_bytes(event.get_data())
     elif content_type:
         arrived["datacontenttype"] = content_type
-    return arrived, Origin(topic=topic, partition=partition, offset=offset)
+    return arrived, body, Origin(topic=topic, partition=partition, offset=offset)
+
+
+def _data_bytes(data: Any) -> bytes:
+    """A structured event's data as the bytes a binary-mode body would carry."""
+    if data is None:
+        return b""
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, str):
+        return data.encode()
+    return json.dumps(data, ensure_ascii=False).encode()
 
 
 def _whole(raw: bytes) -> int | None:
