@@ -2,10 +2,10 @@
 
 ``functions-framework --asgi --target=count_vote --signature-type=http --source=<this file>``
 (``serve.py``) runs it on gunicorn with uvicorn's worker (uvloop, httptools): one
-event loop per worker, where a request costs a fifth of a Flask/gthread request's
-CPU. The function is an ``functions_framework.aio.http`` function that reads the
-CloudEvent itself, because the ``aio.cloud_event`` signature hands a function the
-parsed event only, and the consumer needs the request as it came:
+event loop per worker (serve.py says why). It is a ``functions_framework.aio.http``
+function that reads the CloudEvent itself, because the ``aio.cloud_event``
+signature hands a function the parsed event only, and the consumer needs the
+request as it came:
 
 - the ``ce-`` headers as they arrived (the SDK invents a ``time`` when none came,
   which a dead letter must not show) and the body's bytes (kept in dead letters);
