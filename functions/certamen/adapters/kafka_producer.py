@@ -86,7 +86,9 @@ class KafkaRecordProducer:
         Call it from ``loop``'s thread, before the first :meth:`send` there. The loop polls
         every :data:`LOOP_POLL_S` while records are in flight, every 0.1 s otherwise.
         """
-        self._stop_thread()
+        # Not joined: the thread ends after its current poll (<= 0.1 s), start-up need not
+        # wait; a report it serves meanwhile reaches the loop through call_soon_threadsafe.
+        self._stop_thread(join=False)
         self._loop = loop
         self._busy = True  # the first tick finds out
         self._tick = loop.call_soon(self._poll_on_loop)
@@ -111,11 +113,11 @@ class KafkaRecordProducer:
         while not self._stopping.is_set():
             self._producer.poll(0.1)
 
-    def _stop_thread(self) -> None:
-        if self._poller is not None:
-            self._stopping.set()
+    def _stop_thread(self, *, join: bool = True) -> None:
+        self._stopping.set()
+        if self._poller is not None and join:
             self._poller.join(timeout=5)
-            self._poller = None
+        self._poller = None
 
     def _poll_soon(self) -> None:
         assert self._loop is not None and self._tick is not None
