@@ -62,7 +62,7 @@ async def _serve(settings: Settings) -> int:
         loop.add_signal_handler(signum, stop.set)
     try:
         source = Source.open(settings)
-    except (TopicUnavailable, KafkaException, OSError) as e:
+    except (TopicUnavailable, KafkaException, OSError, ValueError) as e:  # ValueError: K_SINK
         print(f"certamen source: cannot start: {e}", file=sys.stderr)
         return 1
     await source.run(stop)
