@@ -188,6 +188,7 @@ class Run:
     p99_ms: float
     errors: dict[str, int]
     server_cpu_us_per_vote: float
+    broker_cpu_us_per_vote: float | None = None  # the Kafka broker's, if certamen up runs it
 
 
 def load(
@@ -201,14 +202,17 @@ def load(
     rate: float = 0.0,
     warmup_s: float = 1.0,
     server_pid: int,
+    broker_pid: int | None = None,
 ) -> Run:
     """Run ``processes`` client processes against ``target``; combine what they saw.
 
     The server's CPU time per vote (user + system, all its threads) does not depend
     on how busy the machine is, unlike votes/s: it is the figure to compare when the
-    machine is shared.
+    machine is shared. The broker's CPU (``broker_pid``) shares the cores too; it
+    includes any other traffic the broker serves.
     """
-    cpu_before = benchkit.cpu_seconds({"server": server_pid})["server"]
+    sessions = {"server": server_pid} | ({"kafka": broker_pid} if broker_pid else {})
+    cpu_before = benchkit.cpu_seconds(sessions)
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     clients = [
@@ -223,7 +227,9 @@ def load(
     results = [_result(queue, clients, deadline_s=seconds + warmup_s + 60) for _ in clients]
     for client in clients:
         client.join(timeout=30)
-    server_cpu = benchkit.cpu_seconds({"server": server_pid})["server"] - cpu_before
+    cpu_after = benchkit.cpu_seconds(sessions)
+    server_cpu = cpu_after["server"] - cpu_before["server"]
+    all_votes = max(1, sum(r.all_votes for r in results))
     latencies = sorted(x for r in results for x in r.latencies_ms)
     errors: dict[str, int] = {}
     for r in results:
@@ -236,11 +242,15 @@ def load(
         p50_ms=_quantile(latencies, 0.50),
         p99_ms=_quantile(latencies, 0.99),
         errors=errors,
-        server_cpu_us_per_vote=server_cpu / max(1, sum(r.all_votes for r in results)) * 1e6,
+        server_cpu_us_per_vote=server_cpu / all_votes * 1e6,
+        broker_cpu_us_per_vote=(
+            (cpu_after["kafka"] - cpu_before["kafka"]) / all_votes * 1e6 if broker_pid else None
+        ),
     )
     print(
         f"  {label}: {run.votes_per_s:,.0f} votes/s, p50 {run.p50_ms:.1f} ms, "
-        f"p99 {run.p99_ms:.1f} ms, server CPU {run.server_cpu_us_per_vote:.0f} us/vote, "
+        f"p99 {run.p99_ms:.1f} ms, server CPU {run.server_cpu_us_per_vote:.0f} us/vote "
+        f"(broker {_broker(run)}), "
         f"errors {errors or 0}",
         flush=True,
     )
@@ -377,6 +387,13 @@ def bench_topic(env: dict[str, str]) -> Iterator[str]:
         admin.close()
 
 
+def _broker_pid(env: dict[str, str]) -> int | None:
+    """The Kafka broker's session, when ``certamen up`` started it (else its CPU is unknown)."""
+    from certamen.settings import load as load_settings
+
+    return benchkit.part_pids(load_settings(env), ["kafka"]).get("kafka")
+
+
 # --- the benchmark ------------------------------------------------------------------------
 
 
@@ -398,6 +415,7 @@ def main() -> int:
     env.setdefault("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
     shape: dict[str, Any] = {"processes": args.processes, "concurrency": args.concurrency}
     load_before = os.getloadavg()
+    broker_pid = _broker_pid(env)
     with bench_topic(env) as topic:
         env["CERTAMEN_TOPIC"] = topic
         print(f"start-up (spawn -> health SERVING), topic {topic}:", flush=True)
@@ -412,28 +430,44 @@ def main() -> int:
             print("no-op grpcio server (same settings):", flush=True)
             pid = process.pid
             runs["noop_cast"] = load(
-                "no-op Cast", target, CAST, seconds=seconds, server_pid=pid, **shape
+                "no-op Cast",
+                target,
+                CAST,
+                seconds=seconds,
+                server_pid=pid,
+                broker_pid=broker_pid,
+                **shape,
             )
             runs["noop_batch"] = load(
                 "no-op CastBatch", target, CAST_BATCH, processes=args.processes,
-                concurrency=2, seconds=seconds, server_pid=pid,
+                concurrency=2, seconds=seconds, server_pid=pid, broker_pid=broker_pid,
             )  # fmt: skip
             runs["noop_cast_at_rate"] = load(
                 f"no-op Cast at {args.rate:.0f}/s", target, CAST, processes=args.processes,
                 concurrency=0, seconds=seconds, rate=args.rate, server_pid=pid,
+                broker_pid=broker_pid,
             )  # fmt: skip
             noop_memory = memory_mb(process.pid)
         with producer_grpc(env) as (target, process, _):
             print("producer-grpc (real Kafka, acks=all):", flush=True)
             pid = process.pid
-            runs["cast"] = load("Cast", target, CAST, seconds=seconds, server_pid=pid, **shape)
+            runs["cast"] = load(
+                "Cast",
+                target,
+                CAST,
+                seconds=seconds,
+                server_pid=pid,
+                broker_pid=broker_pid,
+                **shape,
+            )
             runs["batch"] = load(
                 "CastBatch", target, CAST_BATCH, processes=args.processes,
-                concurrency=2, seconds=seconds, server_pid=pid,
+                concurrency=2, seconds=seconds, server_pid=pid, broker_pid=broker_pid,
             )  # fmt: skip
             runs["cast_at_rate"] = load(
                 f"Cast at {args.rate:.0f}/s", target, CAST, processes=args.processes,
                 concurrency=0, seconds=seconds, rate=args.rate, server_pid=pid,
+                broker_pid=broker_pid,
             )  # fmt: skip
             memory = memory_mb(process.pid)
     command = benchkit.command_line("load/bench_producer_grpc.py", parser, args)
@@ -444,7 +478,8 @@ def main() -> int:
         f"{seconds:.0f} s measured per run after 1 s of warm-up.",
         f"Kafka {env['KAFKA_BOOTSTRAP_SERVERS']} (acks=all, idempotent), a 6-partition topic "
         "of its own, deleted after. The no-op server is built by the same `new_grpc_server()` "
-        "and answers a constant receipt.",
+        "and answers a constant receipt. Broker CPU per vote: the broker's whole CPU during "
+        "the run (other traffic it serves included), per vote of the run.",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}; load average before "
         f"{', '.join(f'{x:.2f}' for x in load_before)}. Server CPU per vote (all its threads) "
@@ -506,15 +541,19 @@ def _figures(
 
 def _runs_table(runs: dict[str, Run]) -> str:
     lines = [
-        "| run | votes/s | p50 ms | p99 ms | server CPU µs/vote | errors |",
-        "| --- | ---: | ---: | ---: | ---: | --- |",
+        "| run | votes/s | p50 ms | p99 ms | server CPU µs/vote | broker CPU µs/vote | errors |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     lines += [
         f"| {r.label} | {r.votes_per_s:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} | "
-        f"{r.server_cpu_us_per_vote:.0f} | {r.errors or '-'} |"
+        f"{r.server_cpu_us_per_vote:.0f} | {_broker(r)} | {r.errors or '-'} |"
         for r in runs.values()
     ]
     return "\n".join(lines)
+
+
+def _broker(run: Run) -> str:
+    return "-" if run.broker_cpu_us_per_vote is None else f"{run.broker_cpu_us_per_vote:.0f}"
 
 
 if __name__ == "__main__":

@@ -94,11 +94,20 @@ class WrkRun:
     requests: int
     errors: int
     cpu_us_per_request: float
+    broker_cpu_us_per_request: float | None = None  # the Kafka broker's, if certamen up runs it
 
 
 def _cpu_seconds(pid: int) -> float:
     """CPU seconds so far of the server started (in a session of its own) as ``pid``."""
     return benchkit.cpu_seconds({"server": pid})["server"]
+
+
+def _broker_pid() -> int | None:
+    """The Kafka broker's session, when ``certamen up`` started it (the broker shares the
+    cores, so its CPU per vote counts too; it includes any other traffic it serves)."""
+    from certamen.settings import load
+
+    return benchkit.part_pids(load(), ["kafka"]).get("kafka")
 
 
 def _rss_mb(pid: int) -> tuple[float, float]:
@@ -115,8 +124,17 @@ def _latency_ms(text: str, percentile: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
-def wrk(url: str, script: Path, *, seconds: int, connections: int, pid: int) -> WrkRun:
-    cpu_before = _cpu_seconds(pid)
+def wrk(
+    url: str,
+    script: Path,
+    *,
+    seconds: int,
+    connections: int,
+    pid: int,
+    broker_pid: int | None = None,
+) -> WrkRun:
+    sessions = {"server": pid} | ({"kafka": broker_pid} if broker_pid else {})
+    cpu_before = benchkit.cpu_seconds(sessions)
     run = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
         capture_output=True,
@@ -124,7 +142,8 @@ def wrk(url: str, script: Path, *, seconds: int, connections: int, pid: int) -> 
         check=True,
         timeout=seconds + 30,
     )
-    cpu = _cpu_seconds(pid) - cpu_before
+    cpu_after = benchkit.cpu_seconds(sessions)
+    cpu = cpu_after["server"] - cpu_before["server"]
     out = run.stdout
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     errors = 0
@@ -141,6 +160,11 @@ def wrk(url: str, script: Path, *, seconds: int, connections: int, pid: int) -> 
         requests=requests,
         errors=errors,
         cpu_us_per_request=cpu / max(requests, 1) * 1e6,
+        broker_cpu_us_per_request=(
+            (cpu_after["kafka"] - cpu_before["kafka"]) / max(requests, 1) * 1e6
+            if broker_pid
+            else None
+        ),
     )
 
 
@@ -235,6 +259,7 @@ def main() -> int:
     from certamen.settings import load
 
     settings = load()
+    broker_pid = _broker_pid()
     topic = f"bench-wasm-{uuid.uuid4().hex[:8]}"
     bench = replace(settings, votes_topic=topic)
     admin = make_admin(bench)
@@ -308,6 +333,7 @@ def main() -> int:
                             seconds=seconds,
                             connections=args.connections,
                             pid=pid,
+                            broker_pid=broker_pid,
                         )
                     )
             light = wrk(
@@ -415,7 +441,8 @@ def _notes(results: dict[str, Any], args: argparse.Namespace, seconds: int) -> l
         "Stack: uvicorn + uvloop + httptools, plain ASGI, one process; the no-op reads the "
         "body and answers a fixed 202.",
         f"Kafka: the local broker, acks=all, idempotent producer, topic `{results['topic']}` "
-        "(6 partitions, deleted after).",
+        "(6 partitions, deleted after). Broker CPU per request: the broker's whole CPU "
+        "during the round (other traffic it serves included), per request of the round.",
         f"Start-up runs: {results['startup_s']['runs']} s. Kernel fuel per typical ballot: "
         f"{k['kernel_fuel_per_ballot']} units.",
     ]
@@ -423,16 +450,22 @@ def _notes(results: dict[str, Any], args: argparse.Namespace, seconds: int) -> l
 
 def _rounds_table(rounds: dict[str, list[dict[str, Any]]]) -> str:
     lines = [
-        "| server | round | req/s | p50 ms | p99 ms | server CPU µs/req | errors |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| server | round | req/s | p50 ms | p99 ms | server CPU µs/req | broker CPU µs/req "
+        "| errors |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     lines += [
         f"| {name} | {i + 1} | {r['rate']:.0f} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | "
-        f"{r['cpu_us_per_request']:.1f} | {r['errors']} |"
+        f"{r['cpu_us_per_request']:.1f} | {_broker(r)} | {r['errors']} |"
         for name, runs in rounds.items()
         for i, r in enumerate(runs)
     ]
     return "\n".join(lines)
+
+
+def _broker(run: dict[str, Any]) -> str:
+    value = run.get("broker_cpu_us_per_request")
+    return "-" if value is None else f"{value:.1f}"
 
 
 if __name__ == "__main__":
