@@ -21,15 +21,25 @@ broker, are asked by a second client of the same group on a worker thread.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_END,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 
 from certamen.adapters.kafka_producer import client_config
 from certamen.settings import Settings
+from certamen.source.delivery import wait_or_stop
 from certamen.source.events import KafkaRecord
 
 log = logging.getLogger("certamen.source")
@@ -40,6 +50,7 @@ Committed = Callable[[dict[PartitionKey, int]], None]
 
 # Every blocking call is bounded, so a Kafka that went away stalls nothing for long.
 CALL_TIMEOUT_S = 2.0
+RETRY_S = 0.5  # between attempts to read the committed offsets at start-up
 
 
 class TopicUnavailable(Exception):
@@ -50,7 +61,12 @@ class TopicReader:
     """One librdkafka consumer assigned every partition of ``topic``; see the module's docstring."""
 
     def __init__(
-        self, consumer: Consumer, offsets: Consumer, topic: str, partitions: list[int]
+        self,
+        consumer: Consumer,
+        offsets: Consumer,
+        topic: str,
+        partitions: list[int],
+        initial_offset: str,
     ) -> None:
         self.topic = topic
         self.partitions = [TopicPartition(topic, p) for p in partitions]
@@ -59,6 +75,7 @@ class TopicReader:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka-offsets")
         self._on_committed: Committed = lambda _: None
         self._fetch_failing = False
+        self._initial_offset = initial_offset
 
     @classmethod
     def open(cls, settings: Settings) -> TopicReader:
@@ -94,14 +111,33 @@ class TopicReader:
             consumer.close()
             offsets.close()
             raise
-        reader = cls(consumer, offsets, topic, sorted(found.partitions))
+        reader = cls(consumer, offsets, topic, sorted(found.partitions), source.initial_offset)
         box.append(reader)
         return reader
 
-    def assign(self, on_committed: Committed) -> None:
-        """Take every partition, from the group's committed offsets (else ``initialOffset``)."""
+    async def assign(self, on_committed: Committed, stopping: asyncio.Event) -> bool:
+        """Take every partition from the group's committed offsets (else ``initialOffset``).
+
+        We read the committed offsets ourselves, until Kafka answers, and assign them
+        explicitly: left to librdkafka, an offset fetch answered "not coordinator" (a
+        Kafka just started) leaves the partitions unfetched for good (librdkafka issue
+        5586). False if ``stopping`` was set first.
+        """
         self._on_committed = on_committed
-        self._consumer.assign(self.partitions)
+        loop = asyncio.get_running_loop()
+        while (committed := await loop.run_in_executor(self._thread, self._read_committed)) is None:
+            if await wait_or_stop(stopping, RETRY_S):
+                return False
+        start = OFFSET_BEGINNING if self._initial_offset == "earliest" else OFFSET_END
+        self._consumer.assign(
+            [
+                TopicPartition(
+                    tp.topic, tp.partition, committed.get((tp.topic, tp.partition), start)
+                )
+                for tp in self.partitions
+            ]
+        )
+        return True
 
     def fetch(self, max_records: int) -> list[KafkaRecord]:
         """Up to ``max_records`` records librdkafka holds now (never waits)."""
@@ -132,7 +168,8 @@ class TopicReader:
 
     def pause_all(self) -> None:
         """Stop fetching (at shutdown, before the last commit)."""
-        self._consumer.pause(self.partitions)
+        with contextlib.suppress(KafkaException):  # never assigned: stopped at start-up
+            self._consumer.pause(self.partitions)
 
     async def end_offsets(self) -> dict[PartitionKey, int]:
         """The end of the log of each partition Kafka answered for."""
@@ -162,11 +199,19 @@ class TopicReader:
         return ends
 
     def _committed(self) -> dict[PartitionKey, int]:
+        return self._read_committed() or {}
+
+    def _read_committed(self) -> dict[PartitionKey, int] | None:
+        """The committed offsets (partitions without one left out); None if Kafka did not say."""
         try:
             found = self._offsets.committed(self.partitions, timeout=CALL_TIMEOUT_S)
         except KafkaException as e:
             log.warning("cannot read the committed offsets (%s)", e)
-            return {}
+            return None
+        failed = [tp.error for tp in found if tp.error is not None]
+        if failed:
+            log.warning("cannot read the committed offsets (%s)", failed[0])
+            return None
         return {(tp.topic, tp.partition): tp.offset for tp in found if tp.offset >= 0}
 
     def _commit_reported(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
