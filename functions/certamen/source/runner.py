@@ -139,11 +139,11 @@ class Source:
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set, then stop gracefully."""
         source = self._settings.source
+        self._server.start()
         if not await self._reader.assign(self._confirmed, stop):
             await self._shutdown()
             return
         log.info("partitions assigned: %s", [tp.partition for tp in self._reader.partitions])
-        self._server.start()
         log.info(
             "delivering %s to %s (group %s, %s, window %d, retry %d, %s backoff %.3gs)",
             self._settings.votes_topic,
