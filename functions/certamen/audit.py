@@ -37,7 +37,7 @@ from certamen.tally import Standings, read_standings
 
 # Rank sums are sums of numbers with at most two decimals: equal when equal to the cent.
 RANK_SUM_DECIMALS = 2
-# A million votes take FerretDB (SQLite) about a minute to group; give it room.
+# A million votes take FerretDB v1 (SQLite) minutes to group twice (load/results/audit.md).
 AUDIT_TIMEOUT_S = 900.0
 
 
