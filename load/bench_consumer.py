@@ -2,11 +2,12 @@
 
 1. side by side, in one run: ``wrk`` posts binary-mode vote CloudEvents (each with its
    own id) to the consumer (real MongoDB insert + Redis script per event) and to a
-   no-op ``@functions_framework.aio.cloud_event`` function served the same way (the
-   same ``functions-framework --asgi`` command line and WORKERS), alternating rounds;
-   the consumer's counts are checked against the 2xx answers afterwards; one round
-   of a no-op ``@functions_framework.aio.http`` function (HTTP serving alone, the
-   consumer's signature) shows the floor;
+   no-op ``@functions_framework.aio.cloud_event`` function: both CloudEvent functions
+   on the same ``functions-framework --asgi --signature-type=cloudevent`` command line
+   and WORKERS, alternating rounds; the consumer's counts (its ``/metrics``, on a
+   port of its own) are checked against the 2xx answers afterwards; one round of a
+   no-op ``@functions_framework.aio.http`` function (HTTP serving alone, no CloudEvent
+   parsing) is shown for information;
 2. where the rest of the time goes: server CPU per event, and a py-spy profile of the
    consumer's worker during a round;
 3. concurrency: the consumer with 10, 25 and 100 requests in flight beside the 50 of
@@ -180,6 +181,7 @@ def side_by_side(
     noop_file.write_text(NOOP, encoding="utf-8")
     floor_file.write_text(FLOOR, encoding="utf-8")
     noop_port, floor_port, consumer_port = _free_port(), _free_port(), _free_port()
+    metrics_port = _free_port()
     results: list[Round] = []
     profile = ""
     with (
@@ -187,9 +189,10 @@ def side_by_side(
                 work / "noop.log") as noop,
         _server(_noop_command(floor_file, floor_port, "http"), settings,
                 work / "floor.log") as floor,
-        _server(_consumer_command(settings, consumer_port), settings, work / "c.log") as consumer,
+        _server(_consumer_command(settings, consumer_port), settings, work / "c.log",
+                _metrics_env(metrics_port)) as consumer,
     ):  # fmt: skip
-        _wait_http(f"http://127.0.0.1:{consumer_port}/metrics", consumer)
+        _wait_http(f"http://127.0.0.1:{metrics_port}/metrics", consumer)
         _wait_port(noop_port, noop)
         _wait_port(floor_port, floor)
         results.append(_wrk("no-op aio.http (serving alone)", floor_port, floor.pid,
@@ -204,7 +207,7 @@ def side_by_side(
             if profiler is not None:
                 profile = profiler.result()
         answered = sum(r.requests - r.errors for r in results if r.server == "consumer")
-        metrics = _settled_metrics(consumer_port)
+        metrics = _settled_metrics(metrics_port)
     counted = int(store.get("votes:total") or 0)
     with MongoClient(settings.mongodb_uri) as client:
         documents = client[settings.mongodb_database]["votes"].count_documents({})
@@ -221,9 +224,10 @@ def side_by_side(
 def concurrency_sweep(settings: Settings, work: Path, seconds: int) -> dict[int, Round]:
     """The consumer with other numbers of requests in flight (wrk connections)."""
     found: dict[int, Round] = {}
-    port = _free_port()
-    with _server(_consumer_command(settings, port), settings, work / "sweep.log") as consumer:
-        _wait_http(f"http://127.0.0.1:{port}/metrics", consumer)
+    port, metrics_port = _free_port(), _free_port()
+    with _server(_consumer_command(settings, port), settings, work / "sweep.log",
+                 _metrics_env(metrics_port)) as consumer:  # fmt: skip
+        _wait_http(f"http://127.0.0.1:{metrics_port}/metrics", consumer)
         for connections in CONCURRENCY:
             run_id = f"s{connections}{uuid.uuid4().hex[:6]}"
             found[connections] = _wrk(f"consumer, {connections} in flight", port, consumer.pid,
@@ -249,14 +253,15 @@ def kafka_to_counted(
     for vote in votes:
         send_message(producer, settings.votes_topic, vote_to_kafka(vote))
     producer.flush()
-    consumer_port, status_port = _free_port(), _free_port()
+    consumer_port, status_port, metrics_port = _free_port(), _free_port(), _free_port()
     sink = f"http://127.0.0.1:{consumer_port}"
     source_env = {"K_SINK": sink, "CERTAMEN_SOURCE_METRICS_PORT": str(status_port)}
     source_command = [sys.executable, "-m", "certamen.cli", "source"]
     with (
-        _server(_consumer_command(settings, consumer_port), settings, work / "pc.log") as c,
-    ):
-        _wait_http(f"{sink}/metrics", c)
+        _server(_consumer_command(settings, consumer_port), settings, work / "pc.log",
+                _metrics_env(metrics_port)) as c,
+    ):  # fmt: skip
+        _wait_http(f"http://127.0.0.1:{metrics_port}/metrics", c)
         idle_consumer = benchkit.cpu_seconds({"consumer": c.pid})["consumer"]  # its start-up
         started = time.monotonic()
         with _server(source_command, settings, work / "ps.log", source_env) as s:
@@ -380,8 +385,10 @@ def report(
         f"{args.connections} keep-alive connections, {seconds} s rounds, alternating no-op "
         "and consumer.",
         "Serving: functions-framework --asgi (gunicorn, uvicorn worker, uvloop, httptools), "
-        f"WORKERS={serve.WORKERS}, the same command line for the consumer and the no-op "
-        "(signature http: the consumer reads the CloudEvent itself, consumer/main.py says why).",
+        f"WORKERS={serve.WORKERS}, the same command line for the consumer and the no-op: "
+        "both @functions_framework.aio.cloud_event functions (--signature-type=cloudevent). "
+        "The aio.http no-op round (HTTP serving without CloudEvent parsing) is information "
+        "only.",
         f"Stores: MongoDB {settings.mongodb_uri_redacted} (database of its own), Redis "
         f"{settings.redis_url_redacted}. Every request carries a new vote id.",
         f"Counted: the consumer reports {metrics['counted']:.0f} counted and "
@@ -394,9 +401,9 @@ def report(
         f"then {pipeline['paced_sent']} votes "
         f"at {pipeline['paced_rate']:.0f}/s (half) for the delay.",
         f"CPU: the consumer costs {cpu:.0f} µs per event, {cpu / cpu_noop:.1f} times the "
-        f"no-op CloudEvent function's {cpu_noop:.0f} µs and {cpu / floor[0].cpu_us:.1f} times "
-        f"HTTP serving alone ({floor[0].cpu_us:.0f} µs, an aio.http no-op: the consumer's "
-        "signature, it reads the CloudEvent itself). The rest is the vote checks, the "
+        f"no-op CloudEvent function's {cpu_noop:.0f} µs (the same serving and CloudEvent "
+        f"parsing; HTTP serving alone, an aio.http no-op: {floor[0].cpu_us:.0f} µs). The "
+        "rest is the vote checks, the "
         "documents, one insert_many and one Redis pipeline per batch and the hand-over to "
         "the writer thread (profile below).",
         "Why not 0.70: the consumer waits for the stores, not for its CPU "
@@ -438,7 +445,8 @@ class _Profile:
         ("vote checks (contract: parse and validate)", "Handler._vote ("),
         ("documents of a batch (writer thread)", "Handler.commit ("),
         ("group commit: batches, hand-over, wake-up", "GroupCommit."),
-        ("rest of our function (attributes, documents, metrics)", "count_vote ("),
+        ("rest of our function (metrics, outcome)", "count_vote ("),
+        ("CloudEvent parsing (the SDK's from_http)", "from_http ("),
         ("HTTP serving (uvicorn, Starlette, functions-framework)", "run_asgi ("),
         ("HTTP parsing (uvicorn's httptools protocol)", "HttpToolsProtocol."),
     )
@@ -484,7 +492,7 @@ class _Profile:
 
 
 def _metrics(port: int) -> dict[str, float]:
-    """The consumer's counters from its ``/metrics``."""
+    """The consumer's counters from its ``/metrics`` (on its metrics port)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
         text = response.read().decode()
 
@@ -518,6 +526,11 @@ def _noop_command(source: Path, port: int, signature: str) -> list[str]:
     fixed = {"--target": "--target=noop", "--source": f"--source={source}",
              "--signature-type": f"--signature-type={signature}"}  # fmt: skip
     return [fixed.get(arg.split("=")[0], arg) for arg in consumer]
+
+
+def _metrics_env(port: int) -> dict[str, str]:
+    """Where the consumer serves its ``/metrics`` (its function port routes POST only)."""
+    return {"CERTAMEN_CONSUMER_METRICS_PORT": str(port)}
 
 
 def _consumer_command(settings: Settings, port: int) -> list[str]:

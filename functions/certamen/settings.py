@@ -60,6 +60,7 @@ class Ports:
     streamlit: int = 8501
     source_metrics: int = 9464
     producer_grpc_metrics: int = 9465
+    consumer_metrics: int = 9466
 
 
 @dataclass(frozen=True, slots=True)

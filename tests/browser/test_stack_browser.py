@@ -57,7 +57,7 @@ def _free_ports(count: int) -> list[int]:
 def stack(infra: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """``certamen up`` in its own state folder, on free ports; ``certamen down`` afterwards."""
     suffix = uuid.uuid4().hex[:8]
-    grpc, wasm, consumer, streamlit, metrics = _free_ports(5)
+    grpc, wasm, consumer, streamlit, metrics, consumer_metrics = _free_ports(6)
     env = child_environment(
         {
             "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
@@ -72,6 +72,7 @@ def stack(infra: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             "CERTAMEN_PRODUCER_GRPC_PORT": str(grpc),
             "CERTAMEN_PRODUCER_WASM_PORT": str(wasm),
             "CERTAMEN_CONSUMER_PORT": str(consumer),
+            "CERTAMEN_CONSUMER_METRICS_PORT": str(consumer_metrics),
             "CERTAMEN_STREAMLIT_PORT": str(streamlit),
             "CERTAMEN_SOURCE_METRICS_PORT": str(metrics),
         }

@@ -38,9 +38,14 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def sink(pipeline: Settings, tmp_path: Path) -> Iterator[str]:
+def metrics_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def sink(pipeline: Settings, tmp_path: Path, metrics_port: int) -> Iterator[str]:
     port = free_port()
-    service = consumer(pipeline, port, tmp_path).start()
+    service = consumer(pipeline, port, tmp_path, metrics_port).start()
     yield f"http://127.0.0.1:{port}/"
     service.stop()
 
@@ -81,6 +86,23 @@ def test_the_same_event_twice_is_counted_once(
     assert standings.by_channel[vote.channel] == 1
     assert store.exists(keys.COUNTED_PREFIX + vote.vote_id)
     assert 0 < store.ttl(keys.COUNTED_PREFIX + vote.vote_id) <= 31 * 24 * 3600
+
+
+def test_a_request_that_is_no_cloudevent_is_400_and_changes_nothing(
+    pipeline: Settings, store: redis.Redis, sink: str
+) -> None:
+    request = urllib.request.Request(
+        sink, data=b"hello", headers={"Content-Type": "text/plain"}, method="POST"
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 400
+    assert b"CloudEvent" in refused.value.read()
+    with MongoClient(pipeline.mongodb_uri) as client:
+        database = client[pipeline.mongodb_database]
+        assert database["votes"].count_documents({}) == 0
+        assert database["dead_letters"].count_documents({}) == 0
+    assert (read_standings(store).total, read_standings(store).dead_letters) == (0, 0)
 
 
 def test_20_concurrent_copies_are_counted_once(
@@ -129,7 +151,7 @@ def test_a_retry_after_only_mongodb_logged_adds_the_count_not_a_document(
 
 
 def test_a_vote_written_twice_to_kafka_is_counted_once(
-    pipeline: Settings, store: redis.Redis, sink: str, tmp_path: Path
+    pipeline: Settings, store: redis.Redis, sink: str, metrics_port: int, tmp_path: Path
 ) -> None:
     votes = make_votes(50, seed=5)
     produce(pipeline, votes + votes[:10])
@@ -140,7 +162,8 @@ def test_a_vote_written_twice_to_kafka_is_counted_once(
     finally:
         service.stop()
     assert read_standings(store).total == 50
-    with urllib.request.urlopen(sink + "metrics", timeout=5) as response:
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as response:
         metrics = response.read().decode()
     assert 'certamen_consumer_events_total{outcome="duplicate"} 10.0' in metrics
     assert 'certamen_consumer_events_total{outcome="counted"} 50.0' in metrics

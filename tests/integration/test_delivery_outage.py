@@ -64,12 +64,21 @@ def _ferretdb(settings: Settings, port: int, tmp_path: Path) -> Service:
     return server("ferretdb", command, port, tmp_path)
 
 
-def _failures(consumer_port: int) -> dict[str, float]:
-    url = f"http://127.0.0.1:{consumer_port}/metrics"
+def _failures(metrics_port: int) -> dict[str, float]:
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
     with urllib.request.urlopen(url, timeout=5) as response:
         text = response.read().decode()
     pattern = r'certamen_consumer_failures_total\{cause="(\w+)"\} ([0-9.e+]+)'
     return {cause: float(n) for cause, n in re.findall(pattern, text)}
+
+
+def _retried_503(status_port: int) -> float:
+    """Attempts the source saw answered 503 and retried (its ``/metrics``)."""
+    url = f"http://127.0.0.1:{status_port}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        text = response.read().decode()
+    found = re.search(r'certamen_source_retries_total\{status="503"\} ([0-9.e+]+)', text)
+    return float(found[1]) if found else 0.0
 
 
 def _outage(service: Service, seconds: float) -> None:
@@ -101,8 +110,8 @@ def test_redis_then_mongodb_away_for_seconds_loses_nothing(
     )
     redis_server = _redis_server(redis_port, tmp_path)
     ferretdb = _ferretdb(settings, mongo_port, tmp_path)
-    consumer_port, status_port = free_port(), free_port()
-    the_consumer = consumer(settings, consumer_port, tmp_path)
+    consumer_port, status_port, metrics_port = free_port(), free_port(), free_port()
+    the_consumer = consumer(settings, consumer_port, tmp_path, metrics_port)
     the_source = source(settings, f"http://127.0.0.1:{consumer_port}", status_port, tmp_path)
     votes = make_votes(VOTES, seed=13)
     producing = threading.Thread(target=_paced, args=(settings, votes, VOTES_PER_S))
@@ -115,16 +124,17 @@ def test_redis_then_mongodb_away_for_seconds_loses_nothing(
 
         wait_counted(store, 500, timeout_s=120)
         _outage(redis_server, OUTAGE_S)
-        assert _failures(consumer_port).get("redis", 0) > 0
+        assert _failures(metrics_port).get("redis", 0) > 0
 
         wait_counted(store, counted(store) + 500, timeout_s=120)
         assert producing.is_alive(), "the stream ended before the MongoDB outage"
         _outage(ferretdb, OUTAGE_S)
-        assert _failures(consumer_port).get("mongodb", 0) > 0
+        assert _failures(metrics_port).get("mongodb", 0) > 0
 
         producing.join(timeout=120)
         wait_counted(store, VOTES, timeout_s=240)
         status = source_status(status_port)
+        assert _retried_503(status_port) > 0  # a store away is answered 503: retried
         assert counted(store) == VOTES
         assert vote_documents(settings) == VOTES
         report = audit(settings)

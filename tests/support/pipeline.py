@@ -142,15 +142,20 @@ class Service:
             os.killpg(self.process.pid, signal.SIGKILL)  # leftovers, e.g. a gunicorn worker
 
 
-def consumer(settings: Settings, port: int, log_dir: Path) -> Service:
-    """``certamen consumer`` on ``port``."""
-    env = environment(settings, CERTAMEN_CONSUMER_PORT=str(port))
+def consumer(
+    settings: Settings, port: int, log_dir: Path, metrics_port: int | None = None
+) -> Service:
+    """``certamen consumer`` on ``port``, its ``/metrics`` on ``metrics_port`` (any free one)."""
+    metrics = metrics_port or free_port()
+    env = environment(
+        settings, CERTAMEN_CONSUMER_PORT=str(port), CERTAMEN_CONSUMER_METRICS_PORT=str(metrics)
+    )
     return Service(
         "consumer",
         [sys.executable, "-m", "certamen.cli", "consumer"],
         env,
         log_dir / "consumer.log",
-        lambda: _answers(f"http://127.0.0.1:{port}/metrics"),
+        lambda: _answers(f"http://127.0.0.1:{metrics}/metrics") and _open(port),
     )
 
 

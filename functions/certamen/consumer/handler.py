@@ -1,4 +1,4 @@
-"""What the consumer does with one delivered event, free of HTTP and of client libraries.
+"""What the consumer does with one delivered CloudEvent, free of HTTP and of client libraries.
 
 A vote is logged in MongoDB first (the commit point), then counted in Redis by one
 idempotent script; any redelivery repeats both steps harmlessly and converges on
@@ -20,14 +20,15 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from cloudevents.exceptions import GenericException
-from cloudevents.http import CloudEvent
+from cloudevents.abstract import AnyCloudEvent
 
 from certamen.consumer.batching import GroupCommit
 from certamen.consumer.documents import (
-    Origin,
+    arrived_attributes,
+    data_bytes,
     dead_letter_document,
     dead_letter_id,
+    kafka_origin,
     vote_document,
     vote_from_document,
 )
@@ -40,12 +41,6 @@ class Outcome(enum.Enum):
     COUNTED = "counted"  # counted now (first delivery, or a retry finishing a partial write)
     DUPLICATE = "duplicate"  # already counted: nothing changed
     DEAD_LETTERED = "dead_lettered"  # poison: stored in dead_letters, acknowledged
-
-
-class NotACloudEvent(ValueError):
-    """The request's attributes are not a CloudEvent's (no ``type`` or ``source``, an unknown
-    ``specversion``): refused as functions-framework's CloudEvent functions refuse it (400),
-    not a dead letter, since there is no event identity to file it under."""
 
 
 class VoteStore(Protocol):
@@ -90,27 +85,33 @@ class Handler:
         self._tally = tally
         self._catalog = catalog
         self._clock = clock
-        self._group: GroupCommit[tuple[Vote, Origin], Outcome] = GroupCommit(
+        self._group: GroupCommit[Vote, Outcome] = GroupCommit(
             self.commit, max_batch=max_batch, on_batch=on_batch
         )
 
-    async def handle(self, attributes: Mapping[str, Any], body: bytes, origin: Origin) -> Outcome:
-        """Log and count one event's vote exactly once, or dead-letter it if it is poison."""
-        try:
-            vote = self._vote(attributes, body)
-        except InvalidVote as error:
-            return await asyncio.to_thread(self._dead_letter, attributes, body, error, origin)
-        return await self._group.submit((vote, origin))
+    async def handle(self, event: AnyCloudEvent) -> Outcome:
+        """Log and count one event's vote exactly once, or dead-letter it if it is poison.
 
-    def commit(self, votes: Sequence[tuple[Vote, Origin]]) -> list[Outcome]:
-        """Log the votes (the commit point), then count what is logged under each id."""
+        ``event`` is as the CloudEvents SDK read it (functions-framework refused
+        anything that is no CloudEvent): JSON data decoded, other data as bytes.
+        """
+        try:
+            vote = self._vote(event)
+        except InvalidVote as error:
+            return await asyncio.to_thread(self._dead_letter, event, error)
+        return await self._group.submit(vote)
+
+    def commit(self, votes: Sequence[Vote]) -> list[Outcome]:
+        """Log the votes (the commit point), then count what is logged under each id.
+
+        A vote's partition and offset are unknown (``None``): a record that is a
+        CloudEvent passes through KafkaSource unchanged, saying nothing of where it was.
+        """
         now = self._clock()
-        stored = self._log.insert_votes(
-            [vote_document(vote, processed_at=now, origin=origin) for vote, origin in votes]
-        )
+        stored = self._log.insert_votes([vote_document(vote, processed_at=now) for vote in votes])
         counted = [
             vote if earlier is None else vote_from_document(earlier)
-            for (vote, _), earlier in zip(votes, stored, strict=True)
+            for vote, earlier in zip(votes, stored, strict=True)
         ]
         return [
             Outcome.COUNTED if new else Outcome.DUPLICATE
@@ -121,23 +122,23 @@ class Handler:
         """Finish the group commit being written."""
         self._group.close()
 
-    def _vote(self, attributes: Mapping[str, Any], body: bytes) -> Vote:
+    def _vote(self, event: AnyCloudEvent) -> Vote:
         """The event's vote, checked against the contract and, if there is one, the catalog."""
-        try:
-            event = CloudEvent(dict(attributes), body)
-        except GenericException as e:
-            raise NotACloudEvent(str(e)) from e
         vote = vote_from_event(event)
         if self._catalog is None:
             return vote
         ballot = self._catalog.check(Ballot(vote.name, vote.album, vote.year, vote.rank))
         return replace(vote, name=ballot.name, album=ballot.album)
 
-    def _dead_letter(
-        self, attributes: Mapping[str, Any], body: bytes, error: InvalidVote, origin: Origin
-    ) -> Outcome:
+    def _dead_letter(self, event: AnyCloudEvent, error: InvalidVote) -> Outcome:
+        """Store the event as received, with why; a foreign record keeps where it was."""
+        attributes = arrived_attributes(event)
         letter = dead_letter_document(
-            attributes, body, error, failed_at=self._clock(), origin=origin
+            attributes,
+            data_bytes(event.get_data()),
+            error,
+            failed_at=self._clock(),
+            origin=kafka_origin(attributes),
         )
         self._log.insert_dead_letter(letter)
         self._tally.count_dead_letter(dead_letter_id(attributes), error.rule)

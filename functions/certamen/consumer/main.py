@@ -1,63 +1,63 @@
-"""The consumer function, as functions-framework serves it in ASGI mode (locally and on Knative).
+"""The consumer function: a functions-framework CloudEvent function, served in ASGI mode.
 
-``functions-framework --asgi --target=count_vote --signature-type=http --source=<this file>``
-(``serve.py``) runs it on gunicorn with uvicorn's worker (uvloop, httptools): one
-event loop per worker (serve.py says why). It is a ``functions_framework.aio.http``
-function that reads the CloudEvent itself, because the ``aio.cloud_event``
-signature hands a function the parsed event only, and the consumer needs the
-request as it came:
+``functions-framework --asgi --target=count_vote --signature-type=cloudevent
+--source=<this file>`` (``serve.py``) runs it on gunicorn with uvicorn's worker
+(uvloop, httptools): one event loop per worker (serve.py says why). The framework
+reads the request into a CloudEvent (the SDK's ``from_http``) and calls
+``count_vote(event)``; the function sees the event only, never the request. What
+follows from that signature (docs/exactly-once.md, "The consumer's signature"):
 
-- the ``ce-`` headers as they arrived (the SDK invents a ``time`` when none came,
-  which a dead letter must not show) and the body's bytes (kept in dead letters);
-- the ``Kafka-Topic/-Partition/-Offset`` headers of the local source (the vote
-  document's ``partition`` and ``offset``);
-- ``GET /metrics`` on the same port: the ``cloud_event`` app routes POST only,
-  and functions-framework gives a function no way to add a route.
+- The data is as the SDK decoded it: a JSON body becomes a dict (or list,
+  number...), anything else stays bytes. ``certamen.contract.vote_from_event``
+  checks either; a dead letter stores the data as the SDK gave it, JSON written
+  compactly (``documents.data_bytes``).
+- The SDK fills in a ``time`` when an event came without one, and leaves ``ce-``
+  header values percent-encoded: a dead letter's attributes are decoded
+  (``documents.arrived_attributes``) and show that invented ``time``.
+- Partition and offset: only a record KafkaSource wrapped (``dev.knative.kafka.event``)
+  says where it was, in its id and source; a vote passes through unchanged and
+  says nothing, so its document's ``partition``/``offset`` are ``None``, as on
+  Knative. HTTP headers beside the event are not seen.
+- ``/metrics``: the CloudEvent app routes POST only, so the Prometheus registry is
+  served on a port of its own (``Ports.consumer_metrics``, 9466), by a thread
+  that each worker starts right after gunicorn forks it (``_serve_metrics``).
 
-A request without CloudEvent attributes is answered 400, as functions-framework's
-CloudEvent functions answer it.
+Outcomes become HTTP statuses here and only here, through the framework:
+returning is 200 ``OK`` (counted, duplicate and dead-lettered events alike); a
+store away raises ``HTTPException(503)``, which Starlette's ExceptionMiddleware
+answers 503 with the message as plain text (the source retries); anything
+unexpected is logged once here and raised as ``HTTPException(500)``, so that
+functions-framework's ExceptionHandlerMiddleware does not log a second stack
+trace; a request that is no CloudEvent is answered 400 by the framework, before
+the function runs ("Bad Request: Got CloudEvent exception: ...").
 
 gunicorn's master imports this module and never serves a request; each worker
 opens its own Redis and MongoDB clients on its first event (``_stores``), after
 the fork, and keeps them for its life. ``certamen consumer`` (serve.py) has
 already checked both stores, created the indexes and seeded the catalog.
-
-This is also the one place where outcomes become HTTP statuses:
-2xx for counted, duplicate and dead-lettered events; 503 when a store is away
-(the source retries); 500 for anything unexpected (logged once, retried);
-400 for a request that is not a CloudEvent.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+import os
+import threading
 import time
-from typing import Any
-from urllib.parse import unquote
 
 import functions_framework.aio
-from cloudevents.exceptions import GenericException
-from cloudevents.http import from_http
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from cloudevents.http import CloudEvent
+from prometheus_client import CollectorRegistry, start_http_server
+from starlette.exceptions import HTTPException
 
 from certamen.adapters.errors import StoreUnavailable
-from certamen.consumer.documents import Origin
-from certamen.consumer.handler import NotACloudEvent
 from certamen.consumer.metrics import ConsumerMetrics
 from certamen.consumer.startup import Stores, open_stores
 from certamen.logs import configure_json_logging
 from certamen.settings import load
-from certamen.source.events import OFFSET_HEADER, PARTITION_HEADER, TOPIC_HEADER
 
 TARGET = "count_vote"
 _WARN_EVERY_S = 5.0
-_TOPIC = TOPIC_HEADER.lower().encode()
-_PARTITION = PARTITION_HEADER.lower().encode()
-_OFFSET = OFFSET_HEADER.lower().encode()
 
 log = logging.getLogger("certamen.consumer")
 _registry = CollectorRegistry()
@@ -65,43 +65,31 @@ _metrics = ConsumerMetrics(_registry)
 _opening = asyncio.Lock()  # bound to the worker's loop on first use, never in the master
 _opened: Stores | None = None
 _last_warning: dict[str, float] = {}
+_metrics_served = threading.Event()
 
 
-@functions_framework.aio.http
-async def count_vote(request: Request) -> Response:
-    """POST: log and count the vote a CloudEvent carries, exactly once. GET /metrics."""
-    scope = request.scope
-    if scope["method"] != "POST":
-        if scope["method"] == "GET" and scope["path"] == "/metrics":
-            return Response(generate_latest(_registry), media_type=CONTENT_TYPE_LATEST)
-        return Response(status_code=405, headers={"Allow": "POST"})
-    body = await request.body()
+@functions_framework.aio.cloud_event
+async def count_vote(event: CloudEvent) -> None:
+    """Log and count the vote the event carries, exactly once; poison becomes a dead letter."""
     started = time.perf_counter()
-    attributes: dict[str, Any] = {}
     try:
-        attributes, data, origin = _arrival(scope["headers"], body)
         handler = (await _stores()).handler
-        outcome = await handler.handle(attributes, data, origin)
-    except NotACloudEvent as e:
-        return JSONResponse({"error": "not_a_cloudevent", "message": str(e)}, 400)
+        outcome = await handler.handle(event)
     except StoreUnavailable as e:
         _metrics.failures.labels(cause=e.store).inc()
         _warn_now_and_then(e.store, f"{e}; answering 503 so that the event is retried")
-        answer = {"error": "unavailable", "store": e.store, "message": str(e)}
-        return JSONResponse(answer, 503)
+        raise HTTPException(503, detail=f"unavailable: {e}") from None
     except Exception:
         _metrics.failures.labels(cause="unexpected").inc()
         log.exception(
             "unexpected failure handling event id=%s type=%s source=%s; answering 500",
-            attributes.get("id"),
-            attributes.get("type"),
-            attributes.get("source"),
+            event.get("id"),
+            event.get("type"),
+            event.get("source"),
         )
-        answer = {"error": "internal", "message": "unexpected failure; see the consumer's log"}
-        return JSONResponse(answer, 500)
+        raise HTTPException(500, detail="unexpected failure; see the consumer's log") from None
     _metrics.latency.observe(time.perf_counter() - started)
     _metrics.outcome[outcome].inc()
-    return Response(b"OK")
 
 
 async def _stores() -> Stores:
@@ -115,6 +103,7 @@ async def _stores() -> Stores:
     async with _opening:
         if _opened is None:
             configure_json_logging()
+            _serve_metrics()  # served without a fork too (functions-framework --debug)
             _opened = await asyncio.to_thread(
                 open_stores, load(), prepare=False, on_batch=_metrics.batch_size.observe
             )
@@ -122,56 +111,25 @@ async def _stores() -> Stores:
         return _opened
 
 
-def _arrival(
-    headers: list[tuple[bytes, bytes]], body: bytes
-) -> tuple[dict[str, Any], bytes, Origin]:
-    """The event's attributes as they arrived, its data, and where in Kafka it came from.
+def _serve_metrics() -> None:
+    """Serve this process's registry on ``Ports.consumer_metrics``, once.
 
-    Binary mode: the ``ce-`` headers, percent-decoded (the CloudEvents HTTP binding
-    encodes header values; the SDK leaves them so), the content type, and the body
-    as the data. Structured mode (no ``ce-specversion``): the SDK reads the
-    attributes and the data from the body; the data is handed on as JSON bytes.
+    Called in each gunicorn worker right after the fork (``os.register_at_fork``
+    below): the metrics are the worker's, and the master, which imported this
+    module, serves nothing. A port in use is logged, not fatal: votes come first.
     """
-    arrived: dict[str, Any] = {}
-    content_type: str | None = None
-    topic = partition = offset = None
-    for name, raw in headers:
-        if name.startswith(b"ce-"):
-            value = raw.decode("latin-1")
-            arrived[name[3:].decode("latin-1")] = unquote(value) if "%" in value else value
-        elif name == b"content-type":
-            content_type = raw.decode("latin-1")
-        elif name == _TOPIC:
-            topic = raw.decode("latin-1")
-        elif name == _PARTITION:
-            partition = _whole(raw)
-        elif name == _OFFSET:
-            offset = _whole(raw)
-    if "specversion" not in arrived:
-        try:
-            event = from_http({"content-type": content_type or ""}, body)
-        except GenericException as e:
-            raise NotACloudEvent(str(e)) from e
-        arrived = dict(event.get_attributes())
-        body = _data_bytes(event.get_data())
-    elif content_type:
-        arrived["datacontenttype"] = content_type
-    return arrived, body, Origin(topic=topic, partition=partition, offset=offset)
+    if _metrics_served.is_set():
+        return
+    _metrics_served.set()
+    settings = load()
+    port = settings.ports.consumer_metrics
+    try:
+        start_http_server(port, addr=settings.bind_host, registry=_registry)
+    except OSError as e:
+        log.warning("cannot serve metrics on port %d: %s", port, e)
 
 
-def _data_bytes(data: Any) -> bytes:
-    """A structured event's data as the bytes a binary-mode body would carry."""
-    if data is None:
-        return b""
-    if isinstance(data, bytes):
-        return data
-    if isinstance(data, str):
-        return data.encode()
-    return json.dumps(data, ensure_ascii=False).encode()
-
-
-def _whole(raw: bytes) -> int | None:
-    return int(raw) if raw.isdigit() else None
+os.register_at_fork(after_in_child=_serve_metrics)
 
 
 def _warn_now_and_then(key: str, message: str) -> None:

@@ -1,4 +1,5 @@
-"""The consumer's Prometheus metrics, served at ``GET /metrics`` beside the function."""
+"""The consumer's Prometheus metrics, served at ``GET /metrics`` on a port of their own
+(``Ports.consumer_metrics``: the CloudEvent function's app routes POST only)."""
 
 from __future__ import annotations
 

@@ -15,7 +15,8 @@ group commit's batch is whatever arrived while the previous batch was written.
 per instance. On Knative an instance is the unit of scale (the autoscaler adds
 pods), and locally the machine's cores are shared with Kafka, Redis, MongoDB and
 the source; a second worker would also open a second set of clients, halve the
-batches and split the Prometheus metrics.
+batches and split the Prometheus metrics (and find their port taken: each worker
+serves its registry on ``Ports.consumer_metrics``, main.py says why).
 
 The process is replaced (``exec``) by functions-framework, so signals and the pid
 are gunicorn's: SIGTERM lets in-flight requests finish.
@@ -74,7 +75,7 @@ def command(settings: Settings) -> list[str]:
         "--asgi",
         f"--target={TARGET}",
         f"--source={FUNCTION_SOURCE}",
-        "--signature-type=http",  # main.py says why: it reads the CloudEvent itself
+        "--signature-type=cloudevent",
         f"--host={settings.bind_host}",
         f"--port={listen_port(settings)}",
     ]

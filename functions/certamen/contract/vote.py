@@ -55,7 +55,13 @@ class Vote:
 
     @classmethod
     def from_json(cls, data: bytes | str) -> Vote:
-        """Read canonical vote JSON strictly; anything else is an :class:`InvalidVote`."""
+        """Read canonical vote JSON strictly; anything else is an :class:`InvalidVote`.
+
+        ``data`` may also be what a CloudEvents SDK already decoded from JSON that is
+        no object (a list, a number): that is no vote either.
+        """
+        if not isinstance(data, bytes | bytearray | str):
+            raise InvalidVote("body", "type", "the vote must be a JSON object")
         try:
             document = json.loads(data)
         except (ValueError, RecursionError):
