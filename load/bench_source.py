@@ -126,7 +126,7 @@ def _fill(settings: Settings, count: int) -> None:
 @contextlib.contextmanager
 def _consumer(settings: Settings, log: Path) -> Iterator[str]:
     """``certamen consumer`` on a free port, on a flushed Redis database and a new MongoDB one."""
-    port = _free_port()
+    port, metrics_port = _free_port(), _free_port()
     redis.Redis.from_url(settings.redis_url).flushdb()
     env = child_environment(
         {
@@ -134,6 +134,7 @@ def _consumer(settings: Settings, log: Path) -> Iterator[str]:
             "MONGODB_URI": settings.mongodb_uri,
             "MONGODB_DATABASE": settings.mongodb_database,
             "CERTAMEN_CONSUMER_PORT": str(port),
+            "CERTAMEN_CONSUMER_METRICS_PORT": str(metrics_port),
         }
     )
     env.pop("PORT", None)
@@ -145,7 +146,7 @@ def _consumer(settings: Settings, log: Path) -> Iterator[str]:
         )
     try:
         deadline = time.monotonic() + 60
-        while not _answers(f"http://127.0.0.1:{port}/metrics"):
+        while not _answers(f"http://127.0.0.1:{metrics_port}/metrics"):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the consumer did not start: {log.read_text()[-2000:]}")
             time.sleep(0.1)

@@ -15,7 +15,6 @@ from certamen.source.events import (
     KafkaRecord,
     dead_letter_message,
     foreign_source,
-    origin_headers,
     outgoing_event,
 )
 
@@ -140,14 +139,6 @@ def test_ce_headers_that_are_not_utf8_are_not_a_cloudevent() -> None:
 
 def test_foreign_source_names_namespace_source_and_topic() -> None:
     assert foreign_source("t", "ns", "src") == "/apis/v1/namespaces/ns/kafkasources/src#t"
-
-
-def test_origin_headers_name_topic_partition_offset() -> None:
-    assert origin_headers(_record({}, b"")) == {
-        "Kafka-Topic": "votes",
-        "Kafka-Partition": "3",
-        "Kafka-Offset": "42",
-    }
 
 
 def test_dead_letter_keeps_the_event_and_adds_knative_error_extensions() -> None:

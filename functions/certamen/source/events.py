@@ -35,12 +35,6 @@ FOREIGN_TYPE = "dev.knative.kafka.event"
 SOURCE_NAMESPACE = "certamen"
 SOURCE_NAME = "votes"
 REQUIRED = ("id", "source", "type")
-# HTTP headers sent beside the CloudEvent (not attributes, so the event passes through
-# unchanged) that tell the consumer where a record came from, for the vote log.
-# Knative's KafkaSource sends none of them: on the cluster these fields stay empty.
-TOPIC_HEADER = "Kafka-Topic"
-PARTITION_HEADER = "Kafka-Partition"
-OFFSET_HEADER = "Kafka-Offset"
 ERROR_DATA_MAX_BYTES = 1024  # Knative truncates knativeerrordata to this many bytes
 _PRINTABLE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"%')
 _PRINTABLE_ONLY = re.compile(r"[!#$&-~]*")  # the characters of _PRINTABLE
@@ -98,15 +92,6 @@ def _percent_encoded(value: str) -> str:
 def _quoted(value: str) -> str:
     """Percent-encoded; cached, as the values that need it repeat (subjects: band and album)."""
     return quote(value, safe=_PRINTABLE)
-
-
-def origin_headers(record: KafkaRecord) -> dict[str, str]:
-    """Where ``record`` came from, as the headers the consumer reads beside the event."""
-    return {
-        TOPIC_HEADER: record.topic,
-        PARTITION_HEADER: str(record.partition),
-        OFFSET_HEADER: str(record.offset),
-    }
 
 
 def foreign_source(topic: str, namespace: str = SOURCE_NAMESPACE, name: str = SOURCE_NAME) -> str:

@@ -44,9 +44,9 @@ class HttpSink:
         self._start = f"POST {target} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
         self._idle: list[_Connection] = []
 
-    async def post(self, event: OutgoingEvent, extra_headers: dict[str, str]) -> Answer:
+    async def post(self, event: OutgoingEvent) -> Answer:
         """One attempt; a connection failure or timeout is an answer without a status."""
-        request = self._request(event, extra_headers)
+        request = self._request(event)
         connection = self._idle_connection()
         try:
             if connection is None:
@@ -65,11 +65,9 @@ class HttpSink:
         while self._idle:
             self._idle.pop().close()
 
-    def _request(self, event: OutgoingEvent, extra_headers: dict[str, str]) -> bytes:
+    def _request(self, event: OutgoingEvent) -> bytes:
         lines = [self._start]
         for name, value in event.http_headers().items():
-            lines.append(f"{name}: {value}\r\n")
-        for name, value in extra_headers.items():
             lines.append(f"{name}: {value}\r\n")
         lines.append(f"Content-Length: {len(event.data)}\r\n\r\n")
         return "".join(lines).encode("latin-1") + event.data

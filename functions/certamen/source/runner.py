@@ -30,7 +30,7 @@ from certamen.settings import Settings
 from certamen.source.backoff import RetryPolicy
 from certamen.source.delivery import Answer, DeadLetterSink, deliver, wait_or_stop
 from certamen.source.dispatcher import Dispatcher, PartitionKey
-from certamen.source.events import KafkaRecord, origin_headers, outgoing_event
+from certamen.source.events import KafkaRecord, outgoing_event
 from certamen.source.http_sink import HttpSink
 from certamen.source.kafka_reader import TopicReader, TopicUnavailable
 from certamen.source.offsets import PartitionProgress
@@ -337,10 +337,9 @@ class Source:
     async def _deliver(self, record: KafkaRecord) -> str:
         started = time.perf_counter()
         event = outgoing_event(record)
-        origin = origin_headers(record)
         verdict = await deliver(
             event,
-            lambda e: self._sink.post(e, origin),
+            self._sink.post,
             self._policy,
             self._wait,
             self._sink.url,
