@@ -83,7 +83,9 @@ class Vote:
         if not isinstance(received_at, str) or not _RECEIVED_AT.fullmatch(received_at):
             raise InvalidVote("received_at", "format", "must be RFC 3339 UTC with milliseconds")
         try:
-            year_now = datetime.strptime(received_at, "%Y-%m-%dT%H:%M:%S.%fZ").year
+            # The pattern fixed the layout; this checks the date is real (no 30 February).
+            # fromisoformat costs a tenth of strptime, which showed in the consumer's profile.
+            year_now = datetime.fromisoformat(received_at[:-1]).year
         except ValueError:
             raise InvalidVote("received_at", "format", "is not a real date and time") from None
         channel = document["channel"]
@@ -129,5 +131,4 @@ def album_key(band: str, album: str) -> str:
 
 def format_timestamp(moment: datetime) -> str:
     """RFC 3339 UTC with milliseconds and ``Z``, as ``received_at`` is written."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
