@@ -39,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -192,7 +193,7 @@ def side_by_side(
         _server(_consumer_command(settings, consumer_port), settings, work / "c.log",
                 _metrics_env(metrics_port)) as consumer,
     ):  # fmt: skip
-        _wait_http(f"http://127.0.0.1:{metrics_port}/metrics", consumer)
+        _wait_consumer(consumer_port, metrics_port, consumer)
         _wait_port(noop_port, noop)
         _wait_port(floor_port, floor)
         results.append(_wrk("no-op aio.http (serving alone)", floor_port, floor.pid,
@@ -227,7 +228,7 @@ def concurrency_sweep(settings: Settings, work: Path, seconds: int) -> dict[int,
     port, metrics_port = _free_port(), _free_port()
     with _server(_consumer_command(settings, port), settings, work / "sweep.log",
                  _metrics_env(metrics_port)) as consumer:  # fmt: skip
-        _wait_http(f"http://127.0.0.1:{metrics_port}/metrics", consumer)
+        _wait_consumer(port, metrics_port, consumer)
         for connections in CONCURRENCY:
             run_id = f"s{connections}{uuid.uuid4().hex[:6]}"
             found[connections] = _wrk(f"consumer, {connections} in flight", port, consumer.pid,
@@ -261,7 +262,7 @@ def kafka_to_counted(
         _server(_consumer_command(settings, consumer_port), settings, work / "pc.log",
                 _metrics_env(metrics_port)) as c,
     ):  # fmt: skip
-        _wait_http(f"http://127.0.0.1:{metrics_port}/metrics", c)
+        _wait_consumer(consumer_port, metrics_port, c)
         idle_consumer = benchkit.cpu_seconds({"consumer": c.pid})["consumer"]  # its start-up
         started = time.monotonic()
         with _server(source_command, settings, work / "ps.log", source_env) as s:
@@ -621,6 +622,22 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], within_s: float = 60) ->
                 return
         time.sleep(0.05)
     raise RuntimeError(f"{url} not ready within {within_s} s")
+
+
+def _wait_consumer(port: int, metrics_port: int, proc: subprocess.Popen[bytes]) -> None:
+    """Until the consumer's worker serves: its ``/metrics`` (up right after the fork), then
+    an answer on the function's port (GET is 405), so that its start-up CPU is all spent."""
+    _wait_http(f"http://127.0.0.1:{metrics_port}/metrics", proc)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1):
+                return
+        except urllib.error.HTTPError:
+            return  # an answer: the worker serves
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"the consumer on port {port} did not answer within 60 s")
 
 
 def _wait_port(port: int, proc: subprocess.Popen[bytes], within_s: float = 60) -> None:
