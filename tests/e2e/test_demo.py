@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -122,6 +123,31 @@ def test_each_record_was_stored_exactly_once(demo: DemoRun, settings: Settings) 
     indices = sorted(key.index for i in ids if (key := parse_replay_key(i)) is not None)
 
     assert indices == list(range(VOTES_IN_FILE))
+
+
+def test_status_shows_the_source_caught_up_on_every_partition(demo: DemoRun) -> None:
+    """The demo leaves the stack up: ``certamen status`` shows the source's lag per partition."""
+    deadline = time.monotonic() + 30
+    while True:
+        done = subprocess.run(
+            [sys.executable, "-m", "certamen.cli", "status", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        source = next(row for row in json.loads(done.stdout) if row["part"] == "source")
+        delivery = source.get("delivery")
+        caught_up = delivery is not None and delivery["lag"] == 0 and delivery["in_flight"] == 0
+        if caught_up or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+
+    assert delivery is not None, source
+    assert delivery["delivered"] >= VOTES_IN_FILE
+    assert [p["lag"] for p in delivery["partitions"]] == [0] * len(delivery["partitions"])
+    assert len(delivery["partitions"]) >= 1
 
 
 def _vote_ids_on_topic(settings: Settings) -> Iterator[str]:

@@ -6,8 +6,10 @@ import argparse
 import json
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.table import Table
@@ -26,6 +28,7 @@ _STYLE = {
     "unreachable": "red",
 }
 _FOLLOW_POLL_S = 0.5
+_SOURCE_STATUS_TIMEOUT_S = 2.0
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
@@ -68,6 +71,8 @@ def _down(settings: Settings, wipe: bool, out: Console) -> int:
 
 def _status(settings: Settings, as_json: bool, out: Console) -> int:
     states = runner.states(settings)
+    source_running = any(s.name == "source" and s.state == "running" for s in states)
+    delivery = _source_status(settings) if source_running else None
     if as_json:
         rows = [
             {
@@ -77,13 +82,41 @@ def _status(settings: Settings, as_json: bool, out: Console) -> int:
                 "pid": s.pid,
                 "log": str(s.log),
                 "note": s.note,
+                **({"delivery": delivery} if s.name == "source" and delivery else {}),
             }
             for s in states
         ]
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
     else:
         out.print(_table(states))
+        if delivery is not None:
+            out.print(_lag_table(delivery))
     return 0
+
+
+def _source_status(settings: Settings) -> dict[str, Any] | None:
+    """The running source's ``/status`` (lag per partition), or None if it does not answer."""
+    url = f"http://127.0.0.1:{settings.ports.source_metrics}/status"
+    try:
+        with urllib.request.urlopen(url, timeout=_SOURCE_STATUS_TIMEOUT_S) as response:
+            answer: dict[str, Any] = json.load(response)
+            return answer
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
+def _lag_table(delivery: dict[str, Any]) -> Table:
+    table = Table(
+        title=f"Source: {delivery['topic']} -> {delivery['sink']} "
+        f"(lag {delivery['lag']}, in flight {delivery['in_flight']}, "
+        f"delivered {delivery['delivered']}, dead-lettered {delivery['dead_lettered']})"
+    )
+    for column in ("partition", "committed", "end", "lag", "in flight"):
+        table.add_column(column, justify="right")
+    for p in delivery["partitions"]:
+        cells = (p["partition"], p["committed"], p["end"], p["lag"], p["in_flight"])
+        table.add_row(*("-" if c is None else str(c) for c in cells))
+    return table
 
 
 def _logs(settings: Settings, part: str, lines: int, follow: bool, out: Console) -> int:
