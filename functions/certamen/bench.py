@@ -65,12 +65,14 @@ RATIOS = (
 )  # fmt: skip
 PACKAGES = (
     "grpcio",
+    "confluent-kafka",
     "kafka-python",
     "redis",
     "pymongo",
     "wasmtime",
     "locust",
     "functions-framework",
+    "uvicorn",
 )
 
 
