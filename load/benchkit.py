@@ -20,10 +20,20 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from kafka import KafkaProducer
+
+from certamen.adapters.kafka import (
+    contest_topics,
+    ensure_topics,
+    make_admin,
+    send_message,
+)
+from certamen.contract import Vote, vote_to_kafka
 from certamen.settings import Settings
 from certamen.stack.parts import pid_path
 from certamen.stack.procs import read_pid_file
@@ -147,6 +157,15 @@ def wait_port(port: int, process: subprocess.Popen[bytes], within_s: float = 60)
     raise RuntimeError(f"port {port} not open within {within_s} s")
 
 
+def answers(url: str) -> bool:
+    """Whether ``url`` answers 200 right now (a readiness probe: any failure is a no)."""
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
 def stop_session(process: subprocess.Popen[bytes], grace_s: float = 30) -> None:
     """Stop a server started with ``start_new_session=True`` and every process of its
     session: SIGTERM, then SIGKILL if it is still there after ``grace_s``."""
@@ -158,6 +177,28 @@ def stop_session(process: subprocess.Popen[bytes], grace_s: float = 30) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+def fill_topic(settings: Settings, producer: KafkaProducer, votes: Iterable[Vote]) -> None:
+    """Create the run's topics and write ``votes`` to its votes topic (flushed): the
+    backlog a drain starts from."""
+    admin = make_admin(settings)
+    try:
+        ensure_topics(admin, contest_topics(settings))
+    finally:
+        admin.close()
+    for vote in votes:
+        send_message(producer, settings.votes_topic, vote_to_kafka(vote))
+    producer.flush()
+
+
+def drop_topics(settings: Settings) -> None:
+    """Delete the run's votes and dead-letter topics (best effort: a leftover topic of a
+    benchmark costs nothing)."""
+    admin = make_admin(settings)
+    with contextlib.suppress(Exception):
+        admin.delete_topics([settings.votes_topic, settings.dlq_topic])
+    admin.close()
 
 
 def part_pids(settings: Settings, parts: Iterable[str]) -> dict[str, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -40,3 +41,29 @@ def test_waiting_for_a_server_that_exits_says_so() -> None:
     server = subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"])
     with pytest.raises(RuntimeError, match="exited with 3"):
         benchkit.wait_port(benchkit.free_port(), server, within_s=30)
+
+
+def test_answers_is_true_only_for_a_200(tmp_path: Path) -> None:
+    port = benchkit.free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "http.server",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        benchkit.wait_port(port, server, within_s=30)
+        assert benchkit.answers(f"http://127.0.0.1:{port}/")
+        assert not benchkit.answers(f"http://127.0.0.1:{port}/no-such-file")  # a 404
+    finally:
+        benchkit.stop_session(server, grace_s=5)
+    assert not benchkit.answers(f"http://127.0.0.1:{port}/")  # nothing listens now
