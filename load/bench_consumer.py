@@ -17,7 +17,7 @@
    and ``certamen consumer`` (votes/s), then votes produced at half that rate with
    ``received_at`` = now: the delay to the vote's ``processed_at`` in MongoDB, p50/p99.
 
-Everything runs on ports 18000-18999 against the configured Kafka, MongoDB (a
+Everything runs on free ports of 127.0.0.1 against the configured Kafka, MongoDB (a
 database of its own, dropped at the end) and Redis (database ``--redis-db``,
 flushed: never the stack's live database).
 
@@ -31,8 +31,6 @@ import contextlib
 import os
 import random
 import re
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -53,17 +51,11 @@ import redis
 from pymongo import MongoClient
 
 from certamen.adapters import redis_keys as keys
-from certamen.adapters.kafka import (
-    contest_topics,
-    ensure_topics,
-    make_admin,
-    make_producer,
-    send_message,
-)
+from certamen.adapters.kafka import make_producer, send_message
 from certamen.consumer import serve
 from certamen.consumer.startup import open_stores
 from certamen.contract import Vote, format_timestamp, new_vote_id, vote_to_kafka
-from certamen.settings import Settings, child_environment, load
+from certamen.settings import Settings, child_environment, load, with_redis_db
 
 BANDS = (
     ("Bohemia Suburbana", "Mis palabras", 1997),
@@ -132,7 +124,7 @@ def main() -> int:
     run_id = uuid.uuid4().hex[:8]
     settings = replace(
         base,
-        redis_url=_with_db(base.redis_url, args.redis_db),
+        redis_url=with_redis_db(base.redis_url, args.redis_db),
         mongodb_database=f"certamen_bench_{run_id}",
         votes_topic=f"bench-votes-{run_id}",
         dlq_topic=f"bench-votes-dlq-{run_id}",
@@ -154,13 +146,10 @@ def main() -> int:
         store.close()
         with MongoClient(settings.mongodb_uri) as client:
             client.drop_database(settings.mongodb_database)
-        _drop_topics(settings)
+        benchkit.drop_topics(settings)
     command = benchkit.command_line("load/bench_consumer.py", parser, args)
     figures, notes, sections = report(settings, args, side, sweep, pipeline, seconds, command)
-    title = "consumer function and local KafkaSource"
-    benchkit.write_results(args.json, title, figures, notes, sections)
-    if args.markdown:
-        benchkit.write_markdown(args.markdown, title, figures, notes, sections)
+    benchkit.publish(args, "consumer function and local KafkaSource", figures, notes, sections)
     return 0
 
 
@@ -181,8 +170,8 @@ def side_by_side(
     noop_file, floor_file = work / "noop.py", work / "floor.py"
     noop_file.write_text(NOOP, encoding="utf-8")
     floor_file.write_text(FLOOR, encoding="utf-8")
-    noop_port, floor_port, consumer_port = _free_port(), _free_port(), _free_port()
-    metrics_port = _free_port()
+    noop_port, floor_port, consumer_port = (benchkit.free_port() for _ in range(3))
+    metrics_port = benchkit.free_port()
     results: list[Round] = []
     profile = ""
     with (
@@ -194,8 +183,8 @@ def side_by_side(
                 _metrics_env(metrics_port)) as consumer,
     ):  # fmt: skip
         _wait_consumer(consumer_port, metrics_port, consumer)
-        _wait_port(noop_port, noop)
-        _wait_port(floor_port, floor)
+        benchkit.wait_port(noop_port, noop)
+        benchkit.wait_port(floor_port, floor)
         results.append(_wrk("no-op aio.http (serving alone)", floor_port, floor.pid,
                             f"{run_id}f", seconds, connections, work))  # fmt: skip
         for n in range(rounds):
@@ -225,7 +214,7 @@ def side_by_side(
 def concurrency_sweep(settings: Settings, work: Path, seconds: int) -> dict[int, Round]:
     """The consumer with other numbers of requests in flight (wrk connections)."""
     found: dict[int, Round] = {}
-    port, metrics_port = _free_port(), _free_port()
+    port, metrics_port = benchkit.free_port(), benchkit.free_port()
     with _server(_consumer_command(settings, port), settings, work / "sweep.log",
                  _metrics_env(metrics_port)) as consumer:  # fmt: skip
         _wait_consumer(port, metrics_port, consumer)
@@ -244,17 +233,9 @@ def kafka_to_counted(
 ) -> dict[str, Any]:
     """Drain a backlog (saturation), then feed at half that rate and measure the delay."""
     store.flushdb()
-    admin = make_admin(settings)
-    try:
-        ensure_topics(admin, contest_topics(settings))
-    finally:
-        admin.close()
     producer = make_producer(settings)
-    votes = [_vote(datetime.now(UTC)) for _ in range(backlog)]
-    for vote in votes:
-        send_message(producer, settings.votes_topic, vote_to_kafka(vote))
-    producer.flush()
-    consumer_port, status_port, metrics_port = _free_port(), _free_port(), _free_port()
+    benchkit.fill_topic(settings, producer, [_vote(datetime.now(UTC)) for _ in range(backlog)])
+    consumer_port, status_port, metrics_port = (benchkit.free_port() for _ in range(3))
     sink = f"http://127.0.0.1:{consumer_port}"
     source_env = {"K_SINK": sink, "CERTAMEN_SOURCE_METRICS_PORT": str(status_port)}
     source_command = [sys.executable, "-m", "certamen.cli", "source"]
@@ -566,13 +547,7 @@ def _server(
     try:
         yield proc
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        benchkit.stop_session(proc)
 
 
 def _wrk(
@@ -617,9 +592,8 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], within_s: float = 60) ->
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{url}: the server exited with {proc.returncode}")
-        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as response:
-            if response.status == 200:
-                return
+        if benchkit.answers(url):
+            return
         time.sleep(0.05)
     raise RuntimeError(f"{url} not ready within {within_s} s")
 
@@ -638,18 +612,6 @@ def _wait_consumer(port: int, metrics_port: int, proc: subprocess.Popen[bytes]) 
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"the consumer on port {port} did not answer within 60 s")
-
-
-def _wait_port(port: int, proc: subprocess.Popen[bytes], within_s: float = 60) -> None:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"port {port}: the server exited with {proc.returncode}")
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"port {port} not open within {within_s} s")
 
 
 def _wait_counted(
@@ -680,26 +642,6 @@ def _percentile(values: list[float], p: int) -> float:
     if not ordered:
         return float("nan")
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
-def _free_port() -> int:
-    for port in random.sample(range(18000, 19000), 1000):
-        with socket.socket() as s, contextlib.suppress(OSError):
-            s.bind(("127.0.0.1", port))
-            return port
-    raise RuntimeError("no free port in 18000-18999")
-
-
-def _with_db(url: str, db: int) -> str:
-    head, _, tail = url.rpartition("/")
-    return f"{head}/{db}" if tail.isdigit() or tail == "" else f"{url.rstrip('/')}/{db}"
-
-
-def _drop_topics(settings: Settings) -> None:
-    admin = make_admin(settings)
-    with contextlib.suppress(Exception):  # best effort: a leftover topic costs nothing
-        admin.delete_topics([settings.votes_topic, settings.dlq_topic])
-    admin.close()
 
 
 def _parser() -> argparse.ArgumentParser:
