@@ -10,7 +10,7 @@ divided by the votes. ``--profile`` also samples the source with py-spy meanwhil
 writes: Redis database ``--redis-db``, flushed, and a MongoDB database of its own,
 dropped), as the pipeline runs.
 
-Ports 18200-18299; the topics are deleted at the end.
+Free ports of 127.0.0.1; the topics are deleted at the end.
 
     python load/bench_source.py --json out.json [--quick] [--votes N] [--ordering ordered]
         [--consumer [--redis-db N]] [--profile SECONDS] [--markdown load/results/source.md]
@@ -21,10 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import random
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -41,17 +37,10 @@ import benchkit
 import redis
 from pymongo import MongoClient
 
-from certamen.adapters.kafka import (
-    contest_topics,
-    ensure_topics,
-    make_admin,
-    make_producer,
-    send_message,
-)
-from certamen.contract import Vote, format_timestamp, new_vote_id, vote_to_kafka
-from certamen.settings import Settings, child_environment, load
+from certamen.adapters.kafka import make_producer
+from certamen.contract import Vote, format_timestamp, new_vote_id
+from certamen.settings import Settings, child_environment, load, with_redis_db
 
-PORTS = range(18200, 18300)
 GOAL_MS = 0.2
 
 
@@ -90,14 +79,6 @@ class NullSink:
         writer.close()
 
 
-def _free_port() -> int:
-    for port in random.sample(PORTS, len(PORTS)):
-        with socket.socket() as s, contextlib.suppress(OSError):
-            s.bind(("127.0.0.1", port))
-            return port
-    raise RuntimeError("no free port in 18200-18299")
-
-
 def _status(port: int) -> dict[str, Any] | None:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=2) as response:
@@ -108,25 +89,23 @@ def _status(port: int) -> dict[str, Any] | None:
 
 
 def _fill(settings: Settings, count: int) -> None:
-    admin = make_admin(settings)
-    try:
-        ensure_topics(admin, contest_topics(settings))
-    finally:
-        admin.close()
-    producer = make_producer(settings)
     now = format_timestamp(datetime.now(UTC))
-    for i in range(count):
-        vote = Vote(new_vote_id(), "Alux Nahual", "Alux Nahual", 1983, i % 100,
-                    "grpc" if i % 2 else "wasm", now)  # fmt: skip
-        send_message(producer, settings.votes_topic, vote_to_kafka(vote))
-    producer.flush()
-    producer.close()
+    votes = (
+        Vote(new_vote_id(), "Alux Nahual", "Alux Nahual", 1983, i % 100,
+             "grpc" if i % 2 else "wasm", now)
+        for i in range(count)
+    )  # fmt: skip
+    producer = make_producer(settings)
+    try:
+        benchkit.fill_topic(settings, producer, votes)
+    finally:
+        producer.close()
 
 
 @contextlib.contextmanager
 def _consumer(settings: Settings, log: Path) -> Iterator[str]:
     """``certamen consumer`` on a free port, on a flushed Redis database and a new MongoDB one."""
-    port, metrics_port = _free_port(), _free_port()
+    port, metrics_port = benchkit.free_port(), benchkit.free_port()
     redis.Redis.from_url(settings.redis_url).flushdb()
     env = child_environment(
         {
@@ -146,29 +125,15 @@ def _consumer(settings: Settings, log: Path) -> Iterator[str]:
         )
     try:
         deadline = time.monotonic() + 60
-        while not _answers(f"http://127.0.0.1:{metrics_port}/metrics"):
+        while not benchkit.answers(f"http://127.0.0.1:{metrics_port}/metrics"):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the consumer did not start: {log.read_text()[-2000:]}")
             time.sleep(0.1)
         yield f"http://127.0.0.1:{port}"
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        benchkit.stop_session(proc)
         with MongoClient(settings.mongodb_uri) as client:
             client.drop_database(settings.mongodb_database)
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
 
 
 @contextlib.contextmanager
@@ -193,12 +158,7 @@ def _source(settings: Settings, sink: str, port: int, ordering: str, log: Path) 
     try:
         yield proc.pid
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        benchkit.stop_session(proc)
 
 
 def drain(
@@ -210,8 +170,8 @@ def drain(
         _with_topics(settings, f"bench-source-{tag}"), mongodb_database=f"bench_source_{tag}"
     )
     _fill(settings, votes)
-    null_sink = None if consumer else NullSink(_free_port())
-    port = _free_port()
+    null_sink = None if consumer else NullSink(benchkit.free_port())
+    port = benchkit.free_port()
     log = Path(f"/tmp/bench-source-{tag}.log")
     profile: list[str] = []
     try:
@@ -248,7 +208,7 @@ def drain(
             if sampler is not None:
                 sampler.join(timeout=profile_s + 60)
     finally:
-        _drop_topics(settings)
+        benchkit.drop_topics(settings)
     return {
         "votes": votes,
         "ordering": ordering,
@@ -266,13 +226,6 @@ def _with_topics(settings: Settings, topic: str) -> Settings:
     return replace(settings, votes_topic=topic, dlq_topic=f"{topic}-dlq")
 
 
-def _drop_topics(settings: Settings) -> None:
-    admin = make_admin(settings)
-    with contextlib.suppress(Exception):  # best effort: a leftover topic costs nothing
-        admin.delete_topics([settings.votes_topic, settings.dlq_topic])
-    admin.close()
-
-
 def main() -> int:
     parser = benchkit.bench_parser(__doc__.splitlines()[0])
     parser.add_argument("--votes", type=int, default=0, help="backlog size (10,000; quick 3,000)")
@@ -285,8 +238,7 @@ def main() -> int:
     votes = args.votes or (3_000 if args.quick else 10_000)
     settings = load()
     if args.consumer:
-        head, _, _ = settings.redis_url.rpartition("/")
-        settings = replace(settings, redis_url=f"{head}/{args.redis_db}")
+        settings = replace(settings, redis_url=with_redis_db(settings.redis_url, args.redis_db))
     result = drain(settings, votes, args.ordering, args.profile, consumer=args.consumer)
     into = "certamen consumer" if args.consumer else "a null sink"
     command = benchkit.command_line("load/bench_source.py", parser, args)
@@ -308,10 +260,7 @@ def main() -> int:
         "the machine was shared with other work: compare CPU per vote, not rates",
     ]
     sections = {"Profile of the source": result["profile"]} if result["profile"] else {}
-    title = "The local KafkaSource's CPU per vote"
-    benchkit.write_results(args.json, title, figures, notes, sections)
-    if args.markdown:
-        benchkit.write_markdown(args.markdown, title, figures, notes, sections)
+    benchkit.publish(args, "The local KafkaSource's CPU per vote", figures, notes, sections)
     return 0
 
 
