@@ -36,7 +36,6 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import benchkit
@@ -277,15 +276,6 @@ def _quantile(values: list[float], q: float) -> float:
 # --- servers under test -------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _wait_serving(target: str, process: subprocess.Popen[bytes], within_s: float) -> float:
     """Seconds until the health service says SERVING (the server's own readiness)."""
     started = time.monotonic()
@@ -316,12 +306,12 @@ def _wait_port(target: str, within_s: float) -> None:
 @contextmanager
 def producer_grpc(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes], float]]:
     """``certamen producer-grpc``; yields its target, process and start-up seconds."""
-    port = _free_port()
+    port, metrics_port = benchkit.free_port(), benchkit.free_port()
     target = f"127.0.0.1:{port}"
     spawned = time.monotonic()
     process = subprocess.Popen(
         [sys.executable, "-m", "certamen.cli", "producer-grpc"],
-        env={**env, "PORT": str(port), "CERTAMEN_PRODUCER_GRPC_METRICS_PORT": str(_free_port())},
+        env={**env, "PORT": str(port), "CERTAMEN_PRODUCER_GRPC_METRICS_PORT": str(metrics_port)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # its own session: benchkit.cpu_seconds counts it alone
@@ -330,13 +320,13 @@ def producer_grpc(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[b
         _wait_serving(target, process, within_s=30)
         yield target, process, time.monotonic() - spawned
     finally:
-        _stop(process)
+        benchkit.stop_session(process, grace_s=20)
 
 
 @contextmanager
 def noop_server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """The no-op server in its own process."""
-    port = _free_port()
+    port = benchkit.free_port()
     process = subprocess.Popen(
         [sys.executable, __file__, "--serve-noop", str(port)],
         stdout=subprocess.DEVNULL,
@@ -347,27 +337,7 @@ def noop_server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
         _wait_port(target, within_s=30)
         yield target, process
     finally:
-        _stop(process)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def memory_mb(pid: int) -> dict[str, float]:
-    """VmRSS (now) and VmHWM (peak) of a process, in MB."""
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            fields[key] = int(value.split()[0]) / 1024
-    return fields
+        benchkit.stop_session(process, grace_s=20)
 
 
 @contextmanager
@@ -447,7 +417,7 @@ def main() -> int:
                 concurrency=0, seconds=seconds, rate=args.rate, server_pid=pid,
                 broker_pid=broker_pid,
             )  # fmt: skip
-            noop_memory = memory_mb(process.pid)
+            noop_memory = benchkit.memory_mb(process.pid)
         with producer_grpc(env) as (target, process, _):
             print("producer-grpc (real Kafka, acks=all):", flush=True)
             pid = process.pid
@@ -469,7 +439,7 @@ def main() -> int:
                 concurrency=0, seconds=seconds, rate=args.rate, server_pid=pid,
                 broker_pid=broker_pid,
             )  # fmt: skip
-            memory = memory_mb(process.pid)
+            memory = benchkit.memory_mb(process.pid)
     command = benchkit.command_line("load/bench_producer_grpc.py", parser, args)
     figures = _figures(runs, startups, memory, noop_memory, args.rate, command)
     notes = [
@@ -488,17 +458,15 @@ def main() -> int:
     ]
     sections = {"Runs (where the time goes: server CPU per vote)": _runs_table(runs)}
     title = "producer-grpc beside a no-op grpcio server (real Kafka)"
-    benchkit.write_results(args.json, title, figures, notes, sections)
-    if args.markdown:
-        benchkit.write_markdown(args.markdown, title, figures, notes, sections)
+    benchkit.publish(args, title, figures, notes, sections)
     return 0
 
 
 def _figures(
     runs: dict[str, Run],
     startups: list[float],
-    memory: dict[str, float],
-    noop_memory: dict[str, float],
+    memory: tuple[float, float],
+    noop_memory: tuple[float, float],
     rate: float,
     command: str,
 ) -> list[benchkit.Figure]:
@@ -506,6 +474,7 @@ def _figures(
     vs_noop = cast.votes_per_s / noop.votes_per_s if noop.votes_per_s else 0.0
     startup = statistics.median(startups)
     errors = sum(sum(r.errors.values()) for r in runs.values())
+    (rss, peak), (noop_rss, _) = memory, noop_memory  # MB: now and at the peak (VmHWM)
 
     def figure(key: str, name: str, value: float, unit: str, **extra: Any) -> benchkit.Figure:
         full = f"producer_grpc.{key}"
@@ -532,9 +501,9 @@ def _figures(
                round(runs["cast_at_rate"].p99_ms, 2), "ms"),
         figure("startup_s", "start-up: spawn to health SERVING (median)", round(startup, 3), "s",
                goal="<= 1.5", met=startup <= 1.5),
-        figure("rss_mb", "resident memory, peak (VmHWM)", round(memory["VmHWM"], 1), "MB",
-               goal="<= 150", met=memory["VmHWM"] <= 150,
-               note=f"{memory['VmRSS']:.0f} MB after the runs; no-op {noop_memory['VmRSS']:.0f}"),
+        figure("rss_mb", "resident memory, peak (VmHWM)", round(peak, 1), "MB",
+               goal="<= 150", met=peak <= 150,
+               note=f"{rss:.0f} MB after the runs; no-op {noop_rss:.0f}"),
         figure("errors", "failed calls (all runs)", errors, "calls", goal="= 0", met=errors == 0),
     ]  # fmt: skip
 
