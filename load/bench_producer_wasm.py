@@ -28,7 +28,6 @@ import ctypes
 import os
 import platform
 import re
-import signal
 import statistics
 import subprocess
 import sys
@@ -110,13 +109,6 @@ def _broker_pid() -> int | None:
     return benchkit.part_pids(load(), ["kafka"]).get("kafka")
 
 
-def _rss_mb(pid: int) -> tuple[float, float]:
-    status = Path(f"/proc/{pid}/status").read_text()
-    rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
-    peak = int(re.search(r"VmHWM:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
-    return rss / 1024, peak / 1024
-
-
 def _latency_ms(text: str, percentile: str) -> float:
     match = re.search(rf"^\s+{percentile}%\s+([\d.]+)(us|ms|s)\s*$", text, re.MULTILINE)
     assert match, text
@@ -191,13 +183,7 @@ def process(
     try:
         yield proc
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        benchkit.stop_session(proc, grace_s=20)
 
 
 def kernel_costs(rounds: int, calls: int) -> dict[str, float]:
@@ -343,8 +329,8 @@ def main() -> int:
                 connections=args.light,
                 pid=producer.pid,
             )
-            rss, peak = _rss_mb(producer.pid)
-            noop_rss, _ = _rss_mb(noop.pid)
+            rss, peak = benchkit.memory_mb(producer.pid)
+            noop_rss, _ = benchkit.memory_mb(noop.pid)
         results["rounds"] = {name: [asdict(r) for r in runs] for name, runs in rounds.items()}
         noop_rate = statistics.median(r.rate for r in rounds["noop"])
         producer_rate = statistics.median(r.rate for r in rounds["producer"])
@@ -377,9 +363,7 @@ def main() -> int:
         "server CPU per request)": _rounds_table(results["rounds"]),
     }
     title = "producer-wasm beside a no-op endpoint on the same HTTP stack (real Kafka)"
-    benchkit.write_results(args.json, title, figures, notes, sections)
-    if args.markdown:
-        benchkit.write_markdown(args.markdown, title, figures, notes, sections)
+    benchkit.publish(args, title, figures, notes, sections)
     return 0
 
 
