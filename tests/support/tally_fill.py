@@ -7,7 +7,7 @@ write side really stores, so these helpers hand CloudEvents to the consumer's
 
 from __future__ import annotations
 
-import json
+import asyncio
 import random
 import uuid
 import zlib
@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 import redis
+from cloudevents.http import CloudEvent
 from pymongo.database import Database
 
 from certamen.adapters.mongo_store import make_mongo, vote_database
-from certamen.consumer.documents import Origin
 from certamen.consumer.startup import Stores, open_stores
 from certamen.contract import CHANNELS, Catalog, Vote, load_catalog, new_vote_id, vote_event
 from certamen.settings import Settings
@@ -85,25 +85,22 @@ class Pipeline:
     redis: redis.Redis
     db: Database[dict[str, Any]]
     stores: Stores
-    topic: str
-    _offset: int = -1
 
     def count(self, votes: Sequence[Vote]) -> None:
-        """Deliver each vote's CloudEvent to the consumer's handler, as the source does."""
+        """Deliver each vote's CloudEvent to the consumer's handler, as the function does."""
         for vote in votes:
-            self._deliver(vote_event(vote).get_attributes(), vote.to_json())
+            self._deliver(vote_event(vote).get_attributes(), vote.to_dict())
 
     def poison(self, event_id: str, **overrides: object) -> None:
         """Deliver a vote event whose vote breaks a rule (``rank=101``, ``name="Nadie"``)."""
         vote = sample_votes(example_catalog(), 1, seed=zlib.crc32(event_id.encode()))[0]
         event = vote_event(replace(vote, vote_id=event_id))
-        body = json.dumps({**vote.to_dict(), "vote_id": event_id, **overrides}).encode()
-        self._deliver(event.get_attributes(), body)
+        self._deliver(event.get_attributes(), {**vote.to_dict(), "vote_id": event_id, **overrides})
 
-    def _deliver(self, attributes: Mapping[str, Any], body: bytes) -> None:
-        self._offset += 1
-        origin = Origin(topic=self.topic, partition=self._offset % 6, offset=self._offset)
-        self.stores.handler.handle(dict(attributes), body, origin)
+    def _deliver(self, attributes: Mapping[str, Any], data: dict[str, Any]) -> None:
+        """As functions-framework hands it over: the SDK's event with the JSON data decoded."""
+        event = CloudEvent(dict(attributes), data)
+        asyncio.run(self.stores.handler.handle(event))
 
 
 @contextmanager
@@ -120,7 +117,6 @@ def pipeline(settings: Settings, *, closed_contest: bool = True) -> Iterator[Pip
             redis=stores.redis,
             db=vote_database(stores.mongo, settings),
             stores=stores,
-            topic=settings.votes_topic,
         )
     finally:
         stores.close()

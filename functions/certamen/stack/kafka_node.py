@@ -92,8 +92,9 @@ def _format(base: list[str], config: Path) -> None:
             "format",
             "--config",
             str(config),
-            "--cluster-id",
-            cluster_id,
+            # One argument: a random id may start with "-", which the tool's parser
+            # takes for an option (seen in CI: "--cluster-id: expected one argument").
+            f"--cluster-id={cluster_id}",
             "--ignore-formatted",
         ],
         capture_output=True,
