@@ -34,8 +34,7 @@ VOTE_COLUMNS = (
     "rank",
     "channel",
     "vote_id",
-    "partition",
-    "offset",
+    "processed_at",  # when the consumer counted it (partition/offset are unknown for votes)
 )
 _RULE = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -156,7 +155,16 @@ def page_count(total: int, size: int) -> int:
 
 def vote_rows(documents: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The vote log's columns, in display order, from stored vote documents."""
-    return [{column: document.get(column) for column in VOTE_COLUMNS} for document in documents]
+    return [
+        {column: _shown(document.get(column)) for column in VOTE_COLUMNS} for document in documents
+    ]
+
+
+def _shown(value: object) -> object:
+    """A stored date as the contract writes times (PyMongo hands back naive UTC datetimes)."""
+    if isinstance(value, datetime):
+        return format_timestamp(value if value.tzinfo else value.replace(tzinfo=UTC))
+    return value
 
 
 def votes_csv(documents: Iterable[Mapping[str, Any]]) -> str:

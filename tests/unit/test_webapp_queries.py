@@ -163,14 +163,16 @@ def test_dead_letter_rules_are_checked_words() -> None:
 def test_csv_has_a_header_and_defuses_formulas() -> None:
     documents = [
         {"vote_id": "v1", "name": "=HYPERLINK(1)", "album": "+x", "year": 1997, "rank": 9.5},
-        {"vote_id": "v2", "name": "Alux Nahual", "album": "Leyenda", "year": 1989, "rank": 100},
-    ]
+        {"vote_id": "v2", "name": "Alux Nahual", "album": "Leyenda", "year": 1989, "rank": 100,
+         "processed_at": datetime(2026, 11, 26, 21, 0, 1, 234567)},
+    ]  # fmt: skip
     rows = list(csv.DictReader(io.StringIO(votes_csv(documents))))
     assert [r["vote_id"] for r in rows] == ["v1", "v2"]
     assert rows[0]["name"] == "'=HYPERLINK(1)"
     assert rows[0]["album"] == "'+x"
     assert rows[1]["name"] == "Alux Nahual"
     assert rows[1]["rank"] == "100"
+    assert rows[1]["processed_at"] == "2026-11-26T21:00:01.234Z"  # naive UTC from PyMongo
 
 
 def test_the_app_is_found_in_the_checkout_and_beside_the_package(tmp_path: Path) -> None:
