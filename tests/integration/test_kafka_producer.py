@@ -29,6 +29,9 @@ async def _send_all(producer: KafkaRecordProducer, topic: str, votes: list[Vote]
     """Send on the loop; each report as (error, whether it ran on the loop's thread)."""
     loop = asyncio.get_running_loop()
     producer.serve_reports_on(loop)
+    # The producer's own thread finishes the poll it is in (<= 0.1 s) and may serve a
+    # report meanwhile (intake hands such a report to the loop); from then on, the loop.
+    await asyncio.sleep(0.3)
     loop_thread = threading.get_ident()
     reports: list[asyncio.Future[object]] = [loop.create_future() for _ in votes]
     for vote, report in zip(votes, reports, strict=True):
