@@ -10,7 +10,6 @@ them; the clock starts when the producer has acknowledged the last one.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from certamen.adapters import redis_keys as keys
 from certamen.adapters.mongo_store import make_mongo
 from certamen.settings import Settings, child_environment, load
 from tests.browser.chromium import LIVE_UPDATE_WAIT_S, Snapshot, results_when, save, settled
+from tests.support.processes import take_free_ports
 from tests.support.tally_fill import CATALOG_PATH
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -39,25 +39,11 @@ BALLOTS = (
 )
 
 
-def _free_ports(count: int) -> list[int]:
-    found = []
-    for port in PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        found.append(port)
-        if len(found) == count:
-            return found
-    raise RuntimeError(f"not {count} free ports in {PORTS}")
-
-
 @pytest.fixture(scope="module")
 def stack(infra: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """``certamen up`` in its own state folder, on free ports; ``certamen down`` afterwards."""
     suffix = uuid.uuid4().hex[:8]
-    grpc, wasm, consumer, streamlit, metrics, consumer_metrics = _free_ports(6)
+    grpc, wasm, consumer, streamlit, metrics, consumer_metrics = take_free_ports(PORTS, 6)
     env = child_environment(
         {
             "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,

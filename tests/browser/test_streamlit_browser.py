@@ -9,7 +9,6 @@ Chromium's first paint can be a skeleton, so nothing is read before it is there.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from certamen.adapters.mongo_store import make_mongo
 from certamen.settings import Settings
 from tests.browser.chromium import LIVE_UPDATE_WAIT_S, results_when, save, settled
+from tests.support.processes import free_port
 from tests.support.tally_fill import (
     CATALOG_PATH,
     Pipeline,
@@ -42,17 +42,6 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTS = range(17500, 17600)
-
-
-def _free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {PORTS}")
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +69,7 @@ def app_url(
     browser_contest: Pipeline, infra: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """``certamen streamlit`` on a free port, pointed at the contest; stopped afterwards."""
-    port = _free_port()
+    port = free_port(PORTS)
     env = {
         **os.environ,
         "PORT": str(port),

@@ -40,6 +40,7 @@ from certamen.settings import Ports, Settings
 from tests.deploy.dockerfile import Stage
 from tests.deploy.image import in_image
 from tests.deploy.workloads import Workload
+from tests.support import processes
 
 PORT_RANGE = range(16000, 17000)
 NOBODY = "65534"
@@ -82,13 +83,7 @@ class Started:
 
 def free_ports() -> Iterator[int]:
     """Ports of PORT_RANGE that nothing listens on right now."""
-    for port in PORT_RANGE:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        yield port
+    return processes.free_ports(PORT_RANGE)
 
 
 def local_environment(

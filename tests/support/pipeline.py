@@ -30,6 +30,7 @@ from certamen.adapters import redis_keys as keys
 from certamen.adapters.kafka import make_producer, send_message
 from certamen.contract import Vote, new_vote_id, vote_to_kafka
 from certamen.settings import Settings, child_environment
+from tests.support import processes
 
 PORTS = range(18000, 19000)
 BANDS = (
@@ -42,14 +43,7 @@ BANDS = (
 
 def free_port() -> int:
     """A port of our range that nothing listens on right now."""
-    for port in random.sample(list(PORTS), len(PORTS)):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 18000-18999")
+    return processes.free_port(PORTS)
 
 
 def isolated(settings: Settings, **source: object) -> Settings:

@@ -7,26 +7,41 @@ harness does the same way.
 
 from __future__ import annotations
 
+import itertools
 import random
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 
-def free_port(ports: range) -> int:
-    """A port of ``ports`` that nothing listens on right now (each test suite has its range)."""
-    for _ in range(200):
-        port = random.choice(ports)
+def free_ports(ports: range) -> Iterator[int]:
+    """The ports of ``ports`` that nothing listens on right now, in random order.
+
+    Random, so that suites sharing a range (or runs in parallel) rarely pick the same one.
+    """
+    for port in random.sample(ports, len(ports)):
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            return port
-    raise RuntimeError(f"no free port in {ports.start}-{ports.stop - 1}")
+        yield port
+
+
+def free_port(ports: range) -> int:
+    """A port of ``ports`` that nothing listens on right now (each test suite has its range)."""
+    return take_free_ports(ports, 1)[0]
+
+
+def take_free_ports(ports: range, count: int) -> list[int]:
+    """``count`` different ports of ``ports`` that nothing listens on right now."""
+    found = list(itertools.islice(free_ports(ports), count))
+    if len(found) < count:
+        raise RuntimeError(f"not {count} free ports in {ports.start}-{ports.stop - 1}")
+    return found
 
 
 def launch(command: Sequence[str], env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
