@@ -383,7 +383,6 @@ def main() -> int:
     seconds = 3.0 if args.quick else args.seconds
     env = {**os.environ}
     env.setdefault("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-    shape: dict[str, Any] = {"processes": args.processes, "concurrency": args.concurrency}
     load_before = os.getloadavg()
     broker_pid = _broker_pid(env)
     with bench_topic(env) as topic:
@@ -398,47 +397,12 @@ def main() -> int:
         runs: dict[str, Run] = {}
         with noop_server() as (target, process):
             print("no-op grpcio server (same settings):", flush=True)
-            pid = process.pid
-            runs["noop_cast"] = load(
-                "no-op Cast",
-                target,
-                CAST,
-                seconds=seconds,
-                server_pid=pid,
-                broker_pid=broker_pid,
-                **shape,
-            )
-            runs["noop_batch"] = load(
-                "no-op CastBatch", target, CAST_BATCH, processes=args.processes,
-                concurrency=2, seconds=seconds, server_pid=pid, broker_pid=broker_pid,
-            )  # fmt: skip
-            runs["noop_cast_at_rate"] = load(
-                f"no-op Cast at {args.rate:.0f}/s", target, CAST, processes=args.processes,
-                concurrency=0, seconds=seconds, rate=args.rate, server_pid=pid,
-                broker_pid=broker_pid,
-            )  # fmt: skip
+            same = _server_runs("no-op ", target, process.pid, broker_pid, args, seconds)
+            runs.update({f"noop_{name}": run for name, run in same.items()})
             noop_memory = benchkit.memory_mb(process.pid)
         with producer_grpc(env) as (target, process, _):
             print("producer-grpc (real Kafka, acks=all):", flush=True)
-            pid = process.pid
-            runs["cast"] = load(
-                "Cast",
-                target,
-                CAST,
-                seconds=seconds,
-                server_pid=pid,
-                broker_pid=broker_pid,
-                **shape,
-            )
-            runs["batch"] = load(
-                "CastBatch", target, CAST_BATCH, processes=args.processes,
-                concurrency=2, seconds=seconds, server_pid=pid, broker_pid=broker_pid,
-            )  # fmt: skip
-            runs["cast_at_rate"] = load(
-                f"Cast at {args.rate:.0f}/s", target, CAST, processes=args.processes,
-                concurrency=0, seconds=seconds, rate=args.rate, server_pid=pid,
-                broker_pid=broker_pid,
-            )  # fmt: skip
+            runs.update(_server_runs("", target, process.pid, broker_pid, args, seconds))
             memory = benchkit.memory_mb(process.pid)
     command = benchkit.command_line("load/bench_producer_grpc.py", parser, args)
     figures = _figures(runs, startups, memory, noop_memory, args.rate, command)
@@ -460,6 +424,35 @@ def main() -> int:
     title = "producer-grpc beside a no-op grpcio server (real Kafka)"
     benchkit.publish(args, title, figures, notes, sections)
     return 0
+
+
+def _server_runs(
+    prefix: str,
+    target: str,
+    server_pid: int,
+    broker_pid: int | None,
+    args: argparse.Namespace,
+    seconds: float,
+) -> dict[str, Run]:
+    """The same three runs against each server: Cast closed loop, CastBatch, Cast at a rate."""
+    common: dict[str, Any] = {
+        "processes": args.processes,
+        "seconds": seconds,
+        "server_pid": server_pid,
+        "broker_pid": broker_pid,
+    }
+    return {
+        "cast": load(f"{prefix}Cast", target, CAST, concurrency=args.concurrency, **common),
+        "batch": load(f"{prefix}CastBatch", target, CAST_BATCH, concurrency=2, **common),
+        "cast_at_rate": load(
+            f"{prefix}Cast at {args.rate:.0f}/s",
+            target,
+            CAST,
+            concurrency=0,
+            rate=args.rate,
+            **common,
+        ),
+    }
 
 
 def _figures(
