@@ -54,12 +54,15 @@ from certamen.adapters.errors import StoreUnavailable
 from certamen.consumer.metrics import ConsumerMetrics
 from certamen.consumer.startup import Stores, open_stores
 from certamen.logs import configure_json_logging
-from certamen.settings import load
+from certamen.settings import Settings, load
 
 TARGET = "count_vote"
 _WARN_EVERY_S = 5.0
 
 log = logging.getLogger("certamen.consumer")
+# Read once, where functions-framework imports the function (in gunicorn's master; each
+# worker inherits it through the fork): the worker's stores and metrics port both use it.
+_settings: Settings = load()
 _registry = CollectorRegistry()
 _metrics = ConsumerMetrics(_registry)
 _opening = asyncio.Lock()  # bound to the worker's loop on first use, never in the master
@@ -105,7 +108,7 @@ async def _stores() -> Stores:
             configure_json_logging()
             _serve_metrics()  # served without a fork too (functions-framework --debug)
             _opened = await asyncio.to_thread(
-                open_stores, load(), prepare=False, on_batch=_metrics.batch_size.observe
+                open_stores, _settings, prepare=False, on_batch=_metrics.batch_size.observe
             )
             log.info("worker: Redis and MongoDB clients open")
         return _opened
@@ -121,10 +124,9 @@ def _serve_metrics() -> None:
     if _metrics_served.is_set():
         return
     _metrics_served.set()
-    settings = load()
-    port = settings.ports.consumer_metrics
+    port = _settings.ports.consumer_metrics
     try:
-        start_http_server(port, addr=settings.bind_host, registry=_registry)
+        start_http_server(port, addr=_settings.bind_host, registry=_registry)
     except OSError as e:
         log.warning("cannot serve metrics on port %d: %s", port, e)
 
