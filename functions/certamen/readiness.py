@@ -39,6 +39,7 @@ class KafkaReadiness:
         self._interval_s = interval_s
         self._on_change = on_change
         self._ready = False
+        self._probed = False  # the first answer is reported either way: say so when down at start
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -54,7 +55,8 @@ class KafkaReadiness:
             ready, problem = True, ""
         except Exception as e:  # any failure of the check means "not ready"
             ready, problem = False, f"{type(e).__name__}: {e}"
-        if ready != self._ready:
+        if ready != self._ready or not self._probed:
+            self._probed = True
             self._ready = ready
             if ready:
                 log.info("kafka reachable", extra={"event": "kafka_ready"})

@@ -6,6 +6,7 @@ free ports of 15000-15499, and stops it: the shared development Kafka is never t
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -78,3 +79,13 @@ def test_kafka_stopped_means_503_and_not_ready_then_recovery(
 
     on_topic = {r.headers["ce_id"].decode() for r in read_topic(own_kafka)}
     assert {before.json()["vote_id"], "while-down-0000"} <= on_topic
+
+    # The outage is said, not shouted: the change of readiness once each way, and
+    # librdkafka's reconnect failures (2-3 a second per client) once per client and kind.
+    lines = [json.loads(line) for line in server.log.read_text(encoding="utf-8").splitlines()]
+    messages = [line["message"] for line in lines]
+    assert messages.count("kafka unreachable") == 1
+    assert messages.count("kafka reachable") == 2  # at start, and after the outage
+    librdkafka = [line["message"] for line in lines if line["logger"] == "kafka.librdkafka"]
+    kinds = {tuple(message.split(" ", 2)[:2]) for message in librdkafka}
+    assert len(librdkafka) <= 2 * len(kinds), "\n".join(librdkafka)

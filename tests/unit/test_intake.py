@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -247,6 +248,21 @@ def test_readiness_follows_the_check_and_reports_only_changes() -> None:
     assert [readiness.check_now() for _ in range(4)] == [True, False, False, True]
     assert changes == [True, False, True]
     assert readiness.ready is True
+
+
+def test_kafka_away_at_start_is_said_once(caplog: pytest.LogCaptureFixture) -> None:
+    def check() -> None:
+        raise ConnectionError("refused")
+
+    changes: list[bool] = []
+    readiness = KafkaReadiness(check, on_change=changes.append)
+
+    with caplog.at_level(logging.INFO, logger="certamen.readiness"):
+        assert [readiness.check_now() for _ in range(3)] == [False, False, False]
+
+    assert [r.getMessage() for r in caplog.records] == ["kafka unreachable"]
+    assert caplog.records[0].problem == "ConnectionError: refused"  # type: ignore[attr-defined]
+    assert changes == [False]
 
 
 def test_a_vote_kafka_never_acknowledges_is_unavailable_after_the_timeout() -> None:

@@ -31,6 +31,8 @@ from typing import Any, Final, cast
 from cloudevents.kafka import KafkaMessage
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from certamen.adapters.kafka_log import BrokerFailureLog
+
 _Headers = dict[str, str | bytes | None]
 
 Delivered = Callable[[str | None], None]
@@ -144,7 +146,8 @@ def client_config(bootstrap_servers: str, role: str) -> dict[str, Any]:
         # librdkafka backs off up to 10 s between reconnects by default; Kafka coming
         # back after a restart should be noticed within a second.
         "reconnect.backoff.max.ms": 1000,
-        "logger": logging.getLogger("kafka.librdkafka"),
+        # A broker that is away: said once, then every 30 s, not on every reconnect.
+        "logger": BrokerFailureLog(logging.getLogger("kafka.librdkafka")),
     }
 
 
