@@ -10,7 +10,9 @@ substituted, each one named in :func:`local_environment`:
 - the image is the folder tests/deploy/image.py builds with the Dockerfile's own
   steps: its paths (``/opt/venv/bin`` on PATH, the catalog under ``/srv``, the
   working directory) move under that folder;
-- ``PORT`` (Knative's) becomes a free port in 16000-16999;
+- ``PORT`` (Knative's) becomes a free port in 16000-16999, and so does every
+  ``CERTAMEN_<PART>_PORT`` the manifest leaves at its default (the metrics
+  ports): :func:`local_port` says where a port of the pod went;
 - a server address the manifest does not give (``REDIS_URL`` for a producer)
   points at port 1 of this machine, where nothing listens, just as nothing
   listens on a pod's own loopback: a workload that needs a variable its
@@ -35,10 +37,12 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from urllib.error import HTTPError
 
-from certamen.settings import Ports, Settings
+from certamen.settings import Ports, Settings, load
 from tests.deploy.dockerfile import Stage
 from tests.deploy.image import in_image
+from tests.deploy.metrics import container_port
 from tests.deploy.workloads import Workload
 from tests.support import processes
 
@@ -112,6 +116,21 @@ def local_environment(
         value = "1" if part in SERVER_PARTS else str(next(ports))
         environment.setdefault(f"CERTAMEN_{part.upper()}_PORT", value)
     return environment, port
+
+
+def local_port(port: int, workload: Workload, environment: dict[str, str]) -> int:
+    """Where :func:`local_environment` moved what listens on ``port`` in the workload's pod.
+
+    The container port is Knative's ``PORT``; any other port is the
+    ``CERTAMEN_<PART>_PORT`` whose value in the pod it is.
+    """
+    if port == container_port(workload.container):
+        return int(environment["PORT"])
+    in_pod, here = asdict(load(workload.environment).ports), asdict(load(environment).ports)
+    parts = [part for part, value in in_pod.items() if value == port]
+    if len(parts) != 1:
+        raise SmokeFailure(f"{workload.name}: no one CERTAMEN_<PART>_PORT is {port}: {parts}")
+    return int(here[parts[0]])
 
 
 def _moved(root: Path, value: str) -> str:
@@ -189,6 +208,27 @@ def wait_ready(started: Started, environment: dict[str, str], deadline_s: float)
     raise SmokeFailure(
         f"{started.workload.name} not ready after {deadline_s:.0f}s:\n{started.log_tail()}"
     )
+
+
+def scrape(started: Started, port: int, path: str, deadline_s: float) -> str:
+    """GET a metrics endpoint as Prometheus does; the text it answered with.
+
+    Waits while nothing listens there (the consumer's worker starts its metrics
+    server right after gunicorn forks it); an HTTP error status fails at once.
+    """
+    url = f"http://127.0.0.1:{port}{path}"
+    began = time.monotonic()
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return bytes(response.read()).decode("utf-8")
+        except OSError as e:
+            gone = started.process.poll() is not None
+            if isinstance(e, HTTPError) or gone or time.monotonic() - began > deadline_s:
+                raise SmokeFailure(
+                    f"{started.workload.name}: GET {url} failed: {e}\n{started.log_tail()}"
+                ) from e
+        time.sleep(0.5)
 
 
 def stop(started: Started, grace_s: float) -> int | None:

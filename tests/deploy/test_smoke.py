@@ -4,8 +4,10 @@ The image is approximated by running the Dockerfile's steps (tests/deploy/image.
 the first run installs the dependencies, a few minutes). tests/deploy/smoke.py
 says what is substituted between the cluster and this machine (addresses,
 ports, paths) and how the pod's restrictions are reproduced (read-only root,
-fresh /tmp, uid 65534, no privileges). Needs the dev servers (the ``contest``
-fixture) and root, for unshare and setpriv.
+fresh /tmp, uid 65534, no privileges). Once it is ready, a workload with
+``prometheus.io/*`` annotations must answer Prometheus's GET there (the port moved
+as the substitutions moved it) with a series of the system dashboard. Needs the
+dev servers (the ``contest`` fixture) and root, for unshare and setpriv.
 """
 
 from __future__ import annotations
@@ -14,17 +16,22 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from certamen.settings import Settings
+from grafana.system import CONSUMER_EVENTS, PRODUCER_VOTES
 from tests.deploy.dockerfile import final_stage
 from tests.deploy.image import image_root, in_image
+from tests.deploy.metrics import annotated_endpoint
 from tests.deploy.render import Rendered
 from tests.deploy.smoke import (
     NOBODY,
     SmokeFailure,
     free_ports,
     local_environment,
+    local_port,
     probe_once,
+    scrape,
     start,
     stop,
     wait_ready,
@@ -37,6 +44,13 @@ WORKLOADS = ("producer-grpc", "producer-wasm", "consumer", "streamlit")
 READY_WITHIN_S = 120.0
 # How long the kubelet waits after SIGTERM (terminationGracePeriodSeconds' default).
 GRACE_S = 30.0
+# A series of the system dashboard each scraped workload exports from the start
+# (grafana/system.py queries them), with the labels that tell the workloads apart.
+DASHBOARD_SERIES: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
+    "producer-grpc": (PRODUCER_VOTES, (("channel", "grpc"), ("outcome", "accepted"))),
+    "producer-wasm": (PRODUCER_VOTES, (("channel", "wasm"), ("outcome", "accepted"))),
+    "consumer": (CONSUMER_EVENTS, (("outcome", "counted"),)),
+}
 # Cluster names that must not survive the substitution.
 CLUSTER_NAMES = ("certamen-kafka-bootstrap", "@redis:", "@mongodb:", ".svc")
 
@@ -76,6 +90,17 @@ def test_entrypoint_starts_as_in_the_cluster(
         assert _uid(started.process.pid) == NOBODY
         liveness = workload.container["livenessProbe"]
         assert probe_once(liveness, port, environment), f"liveness failed:\n{started.log_tail()}"
+        endpoint = annotated_endpoint(workload)
+        if endpoint is not None:
+            local = local_port(endpoint.port, workload, environment)
+            text = scrape(started, local, endpoint.path, deadline_s=30.0)
+            series = {
+                (sample.name, tuple(sorted(sample.labels.items())))
+                for family in text_string_to_metric_families(text)
+                for sample in family.samples
+            }
+            metric, labels = DASHBOARD_SERIES[name]
+            assert (metric, labels) in series, f"no {metric}{dict(labels)} at {endpoint}"
     finally:
         code = stop(started, grace_s=GRACE_S)
     assert code is not None, f"{name} ignored SIGTERM:\n{started.log_tail()}"
