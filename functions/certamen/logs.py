@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
+from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,3 +48,28 @@ def configure_json_logging(level: int = logging.INFO, quiet: tuple[str, ...] = (
     root.setLevel(level)
     for name in quiet:
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
+
+
+class Sparing:
+    """When to say again a line that repeats: at once the first time, then every ``every_s``.
+
+    A server that is away fails every request, and a client library reports every
+    reconnect: said each time, such lines bury the rest of the log. Keyed by kind,
+    so that two different problems are each said.
+    """
+
+    def __init__(self, every_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._every_s = every_s
+        self._clock = clock
+        self._last_said: dict[Hashable, float] = {}
+        self._held_back: dict[Hashable, int] = {}
+
+    def due(self, key: Hashable) -> int | None:
+        """None: hold this one back; else say it, and this many were held back since last."""
+        now = self._clock()
+        last = self._last_said.get(key)
+        if last is not None and now - last < self._every_s:
+            self._held_back[key] = self._held_back.get(key, 0) + 1
+            return None
+        self._last_said[key] = now
+        return self._held_back.pop(key, 0)

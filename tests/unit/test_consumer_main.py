@@ -19,6 +19,7 @@ import certamen.consumer.main as main
 from certamen.adapters.errors import StoreUnavailable
 from certamen.consumer import Outcome
 from certamen.consumer.serve import FUNCTION_SOURCE, TARGET
+from certamen.logs import Sparing
 
 HEADERS = [
     (b"ce-specversion", b"1.0"),
@@ -101,6 +102,19 @@ def test_a_store_away_is_503_so_that_the_source_retries(answering: _Answering) -
     status, body = _post(HEADERS, b"{}")
     assert status == 503
     assert body.startswith(b"unavailable: ") and b"redis" in body
+
+
+def test_a_store_away_is_said_once_not_for_every_event(
+    answering: _Answering, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(main, "_store_warnings", Sparing(every_s=60.0))
+    answering.answer = StoreUnavailable("mongodb", "connection refused")
+    with caplog.at_level(logging.INFO):
+        statuses = [_post(HEADERS, b"{}")[0] for _ in range(5)]
+    assert statuses == [503] * 5
+    warnings = [r for r in caplog.records if r.name == "certamen.consumer"]
+    assert len(warnings) == 1 and "mongodb" in warnings[0].getMessage()
+    assert not warnings[0].exc_info
 
 
 def test_an_unexpected_failure_is_500_with_one_stack_trace(

@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable
 from typing import Final
 
+from certamen.logs import Sparing
+
 REPEAT_EVERY_S: Final = 30.0
 """How often a repeated broker failure of one client is logged again."""
 
@@ -42,24 +44,17 @@ class BrokerFailureLog:
     ) -> None:
         self._logger = logger
         self._every_s = every_s
-        self._clock = clock
-        self._last_said: dict[tuple[str, str], float] = {}
-        self._held_back: dict[tuple[str, str], int] = {}
+        self._sparing = Sparing(every_s, clock)
 
     def log(self, level: int, msg: str, *args: object) -> None:
         """Log one librdkafka line, unless the same kind was logged less than ``every_s`` ago."""
         if len(args) != 3 or args[0] not in RATE_LIMITED:
             self._logger.log(level, msg, *args)
             return
-        key = (str(args[0]), str(args[1]))
-        now = self._clock()
-        last = self._last_said.get(key)
-        if last is not None and now - last < self._every_s:
-            self._held_back[key] = self._held_back.get(key, 0) + 1
+        held = self._sparing.due((args[0], args[1]))
+        if held is None:
             return
-        self._last_said[key] = now
-        held = self._held_back.pop(key, 0)
         if held:
-            msg += " (%d more like it in the last %.0f s)"
-            args = (*args, held, now - last if last is not None else 0.0)
+            msg += " (%d more like it held back, said at most every %.0f s)"
+            args = (*args, held, self._every_s)
         self._logger.log(level, msg, *args)

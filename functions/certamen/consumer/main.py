@@ -53,7 +53,7 @@ from starlette.exceptions import HTTPException
 from certamen.adapters.errors import StoreUnavailable
 from certamen.consumer.metrics import ConsumerMetrics
 from certamen.consumer.startup import Stores, open_stores
-from certamen.logs import configure_json_logging
+from certamen.logs import Sparing, configure_json_logging
 from certamen.settings import Settings, load
 
 TARGET = "count_vote"
@@ -67,7 +67,7 @@ _registry = CollectorRegistry()
 _metrics = ConsumerMetrics(_registry)
 _opening = asyncio.Lock()  # bound to the worker's loop on first use, never in the master
 _opened: Stores | None = None
-_last_warning: dict[str, float] = {}
+_store_warnings = Sparing(_WARN_EVERY_S)
 _metrics_served = threading.Event()
 
 
@@ -136,7 +136,6 @@ os.register_at_fork(after_in_child=_serve_metrics)
 
 def _warn_now_and_then(key: str, message: str) -> None:
     """A store that is away fails every event: say so once every few seconds, without a trace."""
-    now = time.monotonic()
-    if now - _last_warning.get(key, -_WARN_EVERY_S) >= _WARN_EVERY_S:
-        _last_warning[key] = now
-        log.warning(message)
+    held = _store_warnings.due(key)
+    if held is not None:
+        log.warning(message + (f" ({held} more like it held back)" if held else ""))
