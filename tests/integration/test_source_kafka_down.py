@@ -7,8 +7,10 @@ ports of 17700-17799, and stops it: the shared development Kafka is never touche
 
 from __future__ import annotations
 
+import json
 import signal
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,3 +72,11 @@ def test_the_source_rides_out_kafka_going_away_and_coming_back(
     finally:
         service.stop()
     assert sink.attempts == dict.fromkeys(before + after, 1)
+
+    # The outage is said, not shouted: each kind of warning (offsets, commits, fetching,
+    # librdkafka's reconnects) at most once in these few seconds, however often it failed.
+    lines = [json.loads(line) for line in service.log.read_text(encoding="utf-8").splitlines()]
+    warned = Counter(
+        line["message"].split(" (")[0] for line in lines if line["level"] in ("warning", "error")
+    )
+    assert all(times == 1 for times in warned.values()), warned

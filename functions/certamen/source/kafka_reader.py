@@ -38,6 +38,7 @@ from confluent_kafka import (
 )
 
 from certamen.adapters.kafka_producer import client_config
+from certamen.logs import Sparing
 from certamen.settings import Settings
 from certamen.source.delivery import wait_or_stop
 from certamen.source.events import KafkaRecord
@@ -51,6 +52,7 @@ Committed = Callable[[dict[PartitionKey, int]], None]
 # Every blocking call is bounded, so a Kafka that went away stalls nothing for long.
 CALL_TIMEOUT_S = 2.0
 RETRY_S = 0.5  # between attempts to read the committed offsets at start-up
+WARN_EVERY_S = 30.0  # Kafka away: a failing offsets call or commit is said this often
 
 
 class TopicUnavailable(Exception):
@@ -75,6 +77,7 @@ class TopicReader:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kafka-offsets")
         self._on_committed: Committed = lambda _: None
         self._fetch_failing = False
+        self._warnings = Sparing(WARN_EVERY_S)
         self._initial_offset = initial_offset
 
     @classmethod
@@ -160,7 +163,7 @@ class TopicReader:
         try:
             self._consumer.commit(offsets=listed, asynchronous=True)
         except KafkaException as e:  # the next commit covers these offsets
-            log.warning("commit failed (%s); it is tried again", e)
+            self._warn("commit failed (%s); it is tried again", e)
 
     def serve(self) -> None:
         """Serve callbacks (commit outcomes) without taking records: for after ``pause_all``."""
@@ -193,7 +196,7 @@ class TopicReader:
             try:
                 _, high = self._offsets.get_watermark_offsets(tp, timeout=CALL_TIMEOUT_S)
             except KafkaException as e:
-                log.warning("cannot read the end offsets (%s)", e)
+                self._warn("cannot read the end offsets (%s)", e)
                 break
             ends[(tp.topic, tp.partition)] = high
         return ends
@@ -206,18 +209,18 @@ class TopicReader:
         try:
             found = self._offsets.committed(self.partitions, timeout=CALL_TIMEOUT_S)
         except KafkaException as e:
-            log.warning("cannot read the committed offsets (%s)", e)
+            self._warn("cannot read the committed offsets (%s)", e)
             return None
         failed = [tp.error for tp in found if tp.error is not None]
         if failed:
-            log.warning("cannot read the committed offsets (%s)", failed[0])
+            self._warn("cannot read the committed offsets (%s)", failed[0])
             return None
         return {(tp.topic, tp.partition): tp.offset for tp in found if tp.offset >= 0}
 
     def _commit_reported(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
         """From librdkafka, inside a fetch on the loop's thread: the offsets confirmed."""
         if error is not None:
-            log.warning("commit failed (%s); it is tried again", error)
+            self._warn("commit failed (%s); it is tried again", error)
             return
         confirmed = {
             (tp.topic, tp.partition): tp.offset
@@ -226,6 +229,13 @@ class TopicReader:
         }
         if confirmed:
             self._on_committed(confirmed)
+
+    def _warn(self, message: str, error: object) -> None:
+        """While Kafka is away these fail on every try: say each kind every 30 s, with a count."""
+        held = self._warnings.due(message)
+        if held is not None:
+            suffix = f" ({held} more like it held back)" if held else ""
+            log.warning(message + suffix, error)
 
 
 def _record(message: Message) -> KafkaRecord:
