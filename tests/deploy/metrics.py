@@ -139,9 +139,26 @@ def admitted_ports(
     None means every port. Policies are additive: a pod no Ingress policy selects
     takes everything; otherwise the union of the rules that admit the peer.
     """
+    return pod_admitted_ports(
+        policies,
+        workload.service["metadata"].get("namespace", "default"),
+        pod_labels(workload),
+        workload.container,
+        peer_namespace,
+        peer_labels,
+    )
+
+
+def pod_admitted_ports(
+    policies: Iterable[Manifest],
+    own_namespace: str,
+    target: dict[str, str],
+    container: dict[str, Any],
+    peer_namespace: str,
+    peer_labels: dict[str, str] | None = None,
+) -> frozenset[int] | None:
+    """``admitted_ports`` for any pod: its namespace, labels and container (for named ports)."""
     peer_labels = peer_labels or {}
-    target = pod_labels(workload)
-    own_namespace = workload.service["metadata"].get("namespace", "default")
     selecting = [
         p
         for p in policies
@@ -159,7 +176,7 @@ def admitted_ports(
                 _admits(peer, own_namespace, peer_namespace, peer_labels) for peer in peers
             ):
                 continue
-            rule_ports = _tcp_ports(rule.get("ports", []), workload.container)
+            rule_ports = _tcp_ports(rule.get("ports", []), container)
             if rule_ports is None:
                 return None
             ports |= rule_ports
@@ -204,6 +221,17 @@ def scrape_jobs() -> list[dict[str, Any]]:
     values = yaml.safe_load(SCRAPE_VALUES.read_text(encoding="utf-8"))
     jobs: list[dict[str, Any]] = values["prometheus"]["prometheusSpec"]["additionalScrapeConfigs"]
     return jobs
+
+
+def pod_job() -> dict[str, Any]:
+    """The one scrape job of knative/monitoring/ that discovers pods."""
+    jobs = [
+        job
+        for job in scrape_jobs()
+        if any(sd.get("role") == "pod" for sd in job.get("kubernetes_sd_configs", []))
+    ]
+    assert len(jobs) == 1, "one pod-discovery job in knative/monitoring/"
+    return jobs[0]
 
 
 def annotation_label(annotation: str) -> str:

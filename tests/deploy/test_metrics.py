@@ -27,8 +27,8 @@ from tests.deploy.metrics import (
     annotation_label,
     annotation_mismatch,
     matches,
+    pod_job,
     relabelled,
-    scrape_jobs,
 )
 from tests.deploy.render import Manifest, Rendered, kustomization_roots
 from tests.deploy.workloads import Workload, certamen_workloads
@@ -52,16 +52,6 @@ def _annotated(workload: Workload, **changes: str) -> Workload:
 
 def _policies(rendered: Rendered) -> list[Manifest]:
     return rendered.of_kind("NetworkPolicy")
-
-
-def _job() -> dict[str, Any]:
-    jobs = [
-        job
-        for job in scrape_jobs()
-        if any(sd.get("role") == "pod" for sd in job.get("kubernetes_sd_configs", []))
-    ]
-    assert len(jobs) == 1, "one pod-discovery job in knative/monitoring/"
-    return jobs[0]
 
 
 def _rules(job: dict[str, Any], action: str, target: str | None = None) -> list[dict[str, Any]]:
@@ -180,13 +170,13 @@ def test_a_policy_without_ports_is_caught(default_render: Rendered) -> None:
 
 def test_the_job_discovers_pods_of_the_certamen_namespace(default_render: Rendered) -> None:
     namespaces = {w.service["metadata"]["namespace"] for w in certamen_workloads(default_render)}
-    (sd,) = _job()["kubernetes_sd_configs"]
+    (sd,) = pod_job()["kubernetes_sd_configs"]
     assert sd["role"] == "pod"
     assert set(sd["namespaces"]["names"]) == namespaces
 
 
 def test_the_job_keeps_the_pods_that_ask_to_be_scraped() -> None:
-    keep = _rules(_job(), "keep")
+    keep = _rules(pod_job(), "keep")
     assert [r["source_labels"] for r in keep] == [[annotation_label(SCRAPE)]]
     assert matches(keep[0], {annotation_label(SCRAPE): "true"})
     assert not matches(keep[0], {annotation_label(SCRAPE): "false"})
@@ -197,7 +187,7 @@ def test_the_job_drops_the_queue_proxy_targets() -> None:
     """Its ports would all be rewritten to the annotated address: one target per pod, not five."""
     drop = [
         r
-        for r in _rules(_job(), "drop")
+        for r in _rules(pod_job(), "drop")
         if r["source_labels"] == ["__meta_kubernetes_pod_container_name"]
     ]
     assert len(drop) == 1
@@ -207,7 +197,7 @@ def test_the_job_drops_the_queue_proxy_targets() -> None:
 
 
 def test_the_job_scrapes_the_annotated_path() -> None:
-    (rule,) = _rules(_job(), "replace", "__metrics_path__")
+    (rule,) = _rules(pod_job(), "replace", "__metrics_path__")
     assert rule["source_labels"] == [annotation_label(PATH)]
     assert relabelled(rule, {annotation_label(PATH): "/metrics"}) == "/metrics"
     assert relabelled(rule, {}) is None  # no annotation: Prometheus's default, /metrics
@@ -219,7 +209,7 @@ def test_the_job_scrapes_the_annotated_path() -> None:
 )
 def test_the_job_scrapes_the_annotated_port_at_the_pod_address(ip: str, address: str) -> None:
     labels = {annotation_label(PORT): "9466", POD_IP: ip, "__address__": f"{ip}:8080"}
-    for rule in _rules(_job(), "replace", "__address__"):
+    for rule in _rules(pod_job(), "replace", "__address__"):
         assert annotation_label(PORT) in rule["source_labels"]
         written = relabelled(rule, labels)
         if written is not None:

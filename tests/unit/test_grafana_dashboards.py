@@ -157,6 +157,23 @@ def test_the_system_dashboard_reads_metrics_the_services_export() -> None:
                 assert metric in exported, (panel["title"], metric)
 
 
+def test_the_lag_panels_read_the_local_source_and_the_kafka_exporter() -> None:
+    """Locally the stand-in exports the lag, on the cluster Strimzi's Kafka Exporter does:
+    each lag panel asks for both, so it shows whichever exists (tests/deploy/test_lag.py
+    checks the exporter's group against the KafkaSource)."""
+    lag_panels = [
+        panel
+        for _, panel in _panels()
+        if any("certamen_source_lag" in t.get("expr", "") for t in panel["targets"])
+    ]
+    assert [p["title"] for p in lag_panels] == ["Source lag (records)", "Source lag by partition"]
+    for panel in lag_panels:
+        exprs = " ".join(t["expr"] for t in panel["targets"])
+        assert "kafka_consumergroup_lag{" in exprs, panel["title"]
+        legends = {t.get("legendFormat") for t in panel["targets"]}
+        assert len(legends) == 1, "the same series, from either source, named alike"
+
+
 def _provisioned_datasources() -> list[dict[str, Any]]:
     documents = [
         yaml.safe_load(p.read_text()) for p in (PROVISIONING / "datasources").glob("*.yaml")
