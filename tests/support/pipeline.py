@@ -100,7 +100,13 @@ class Service:
                 self.command, env=self.env, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )  # fmt: skip
-        wait_until(lambda: self._exited() or self.ready(), timeout_s, f"{self.name} to be ready")
+        try:
+            wait_until(
+                lambda: self._exited() or self.ready(), timeout_s, f"{self.name} to be ready"
+            )
+        except AssertionError as e:  # not ready: stop it (no stray process), show its log
+            self.stop()
+            raise AssertionError(f"{e}; its log ends:\n{self.log.read_text()[-2000:]}") from None
         if self._exited():
             raise RuntimeError(f"{self.name} exited: {self.log.read_text()[-2000:]}")
         return self

@@ -31,16 +31,29 @@ def free_ports(ports: range) -> Iterator[int]:
         yield port
 
 
+_handed_out: set[int] = set()
+
+
 def free_port(ports: range) -> int:
     """A port of ``ports`` that nothing listens on right now (each test suite has its range)."""
     return take_free_ports(ports, 1)[0]
 
 
 def take_free_ports(ports: range, count: int) -> list[int]:
-    """``count`` different ports of ``ports`` that nothing listens on right now."""
-    found = list(itertools.islice(free_ports(ports), count))
+    """``count`` different ports of ``ports`` that nothing listens on right now.
+
+    Never one handed out before in this test session: two picks made one after the
+    other (a server's port, then its metrics port) were both free when probed and
+    could be the same one, and the server then found its second port taken.
+    """
+    unused = (port for port in free_ports(ports) if port not in _handed_out)
+    found = list(itertools.islice(unused, count))
+    if len(found) < count:  # the whole range handed out once: reuse ports free now
+        again = (port for port in free_ports(ports) if port not in found)
+        found += itertools.islice(again, count - len(found))
     if len(found) < count:
         raise RuntimeError(f"not {count} free ports in {ports.start}-{ports.stop - 1}")
+    _handed_out.update(found)
     return found
 
 
