@@ -46,7 +46,9 @@ from certamen.adapters.kafka_producer import (
     Delivered,
     KafkaRecordProducer,
     SendFailed,
+    loop_caller,
     producer_config,
+    settle,
 )
 from certamen.contract import (
     Ballot,
@@ -225,8 +227,11 @@ class Intake:
             return "KafkaUnreachable"
         loop = asyncio.get_running_loop()
         reported: asyncio.Future[str | None] = loop.create_future()
+        call = loop_caller(loop)
         try:
-            self._producer.send(self._topic, vote_record(vote), _reporter(reported, loop))
+            self._producer.send(
+                self._topic, vote_record(vote), lambda error: call(settle, reported, error)
+            )
         except SendFailed as e:
             return str(e)
         self._deadlines.watch(loop, reported)
@@ -254,17 +259,10 @@ class Intake:
     async def _wait_async(self, votes: Sequence[Vote]) -> list[Vote | Unavailable]:
         loop = asyncio.get_running_loop()
         all_reported: asyncio.Future[None] = loop.create_future()
-        loop_thread = threading.get_ident()
-
-        def wake() -> None:
-            if threading.get_ident() == loop_thread:  # reports served on the loop
-                _resolve(all_reported)
-            elif not loop.is_closed():  # reports served by the producer's thread
-                loop.call_soon_threadsafe(_resolve, all_reported)
-
-        deliveries = self._send(votes, wake)
+        call = loop_caller(loop)
+        deliveries = self._send(votes, lambda: call(settle, all_reported, None))
         # A timer on the same future, cheaper than asyncio.wait_for's wrapper per call.
-        deadline = loop.call_later(self._timeout_s, _resolve, all_reported)
+        deadline = loop.call_later(self._timeout_s, settle, all_reported, None)
         await all_reported
         deadline.cancel()
         return self._settle(deliveries)
@@ -335,11 +333,6 @@ class _Deliveries:
         return list(zip(self._votes, list(self._errors), strict=True))
 
 
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
 class _Deadlines:
     """Ends the wait of every unary vote not reported by its deadline, with one timer per loop.
 
@@ -382,24 +375,6 @@ class _Deadlines:
 
 
 _SWEEP_S: Final = 0.1
-
-
-def _reporter(future: asyncio.Future[str | None], loop: asyncio.AbstractEventLoop) -> Delivered:
-    """The delivery callback of one vote: files the report in ``future`` on its loop."""
-    loop_thread = threading.get_ident()
-
-    def report(error: str | None) -> None:
-        if threading.get_ident() == loop_thread:  # reports served on the loop
-            _settle_future(future, error)
-        elif not loop.is_closed():  # reports served by the producer's thread
-            loop.call_soon_threadsafe(_settle_future, future, error)
-
-    return report
-
-
-def _settle_future(future: asyncio.Future[str | None], error: str | None) -> None:
-    if not future.done():  # a report after the deadline comes too late
-        future.set_result(error)
 
 
 YOUNG_GC_THRESHOLD: Final = 10_000

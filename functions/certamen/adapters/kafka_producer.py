@@ -26,7 +26,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any, Final, cast
+from typing import Any, Final, TypeVar, cast
 
 from cloudevents.kafka import KafkaMessage
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
@@ -41,6 +41,34 @@ Delivered = Callable[[str | None], None]
 LOOP_POLL_S: Final = 0.001
 """How often the event loop serves delivery reports while records are in flight."""
 _IDLE_POLL_S: Final = 0.1  # with nothing in flight: only logs and errors to serve
+
+
+T = TypeVar("T")
+
+
+def loop_caller(loop: asyncio.AbstractEventLoop) -> Callable[..., None]:
+    """``call(fn, *args)``: run ``fn(*args)`` on ``loop``'s thread, from a delivery report.
+
+    Create it on ``loop``'s thread. Reports served on that loop
+    (:meth:`KafkaRecordProducer.serve_reports_on`) run ``fn`` at once; reports served by
+    the producer's own thread hand it over (``call_soon_threadsafe``), unless the loop
+    is closed (nobody is waiting any more).
+    """
+    loop_thread = threading.get_ident()
+
+    def call(fn: Callable[..., object], *args: object) -> None:
+        if threading.get_ident() == loop_thread:
+            fn(*args)
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(fn, *args)
+
+    return call
+
+
+def settle(future: asyncio.Future[T], result: T) -> None:
+    """Give ``future`` its result unless it has one (a report after a deadline is too late)."""
+    if not future.done():
+        future.set_result(result)
 
 
 class SendFailed(Exception):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from cloudevents.kafka import KafkaMessage
 
-from certamen.adapters.kafka_producer import KafkaRecordProducer, SendFailed
+from certamen.adapters.kafka_producer import KafkaRecordProducer, SendFailed, loop_caller, settle
 from certamen.source.backoff import RetryPolicy, is_retryable, is_success
 from certamen.source.events import DeliveryError, OutgoingEvent, dead_letter_message
 
@@ -113,20 +113,14 @@ class DeadLetterSink:
         """One send, awaited until Kafka acknowledged it: None, else why not."""
         loop = asyncio.get_running_loop()
         acknowledged: asyncio.Future[str | None] = loop.create_future()
-
-        def report(failure: str | None) -> None:  # on the producer's delivery thread
-            loop.call_soon_threadsafe(_settle, acknowledged, failure)
-
+        call = loop_caller(loop)
         try:
-            self._producer.send(self._topic, message, report)
+            self._producer.send(
+                self._topic, message, lambda failure: call(settle, acknowledged, failure)
+            )
         except SendFailed as e:
             return str(e)
         try:
             return await asyncio.wait_for(acknowledged, self._timeout_s + 5.0)
         except TimeoutError:
             return "no acknowledgement in time"
-
-
-def _settle(future: asyncio.Future[str | None], failure: str | None) -> None:
-    if not future.done():
-        future.set_result(failure)
