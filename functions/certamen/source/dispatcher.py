@@ -15,9 +15,8 @@ import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-from certamen.source.events import KafkaRecord
+from certamen.source.events import KafkaRecord, PartitionKey
 
-PartitionKey = tuple[str, int]
 Work = Callable[[KafkaRecord], Awaitable[str]]
 Done = Callable[[KafkaRecord, str], None]
 

@@ -42,6 +42,10 @@ _TEXT = re.compile(r"[ -~]*")
 _NOT_NAME = re.compile("[^a-z0-9]")
 
 
+PartitionKey = tuple[str, int]
+"""A partition of a topic: (topic, partition)."""
+
+
 @dataclass(frozen=True, slots=True)
 class KafkaRecord:
     """A fetched record, independent of the Kafka client."""

@@ -41,11 +41,10 @@ from certamen.adapters.kafka_producer import client_config
 from certamen.logs import Sparing
 from certamen.settings import Settings
 from certamen.source.delivery import wait_or_stop
-from certamen.source.events import KafkaRecord
+from certamen.source.events import KafkaRecord, PartitionKey
 
 log = logging.getLogger("certamen.source")
 
-PartitionKey = tuple[str, int]
 Committed = Callable[[dict[PartitionKey, int]], None]
 """Called on the event loop with the offsets Kafka confirmed."""
 

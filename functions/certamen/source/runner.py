@@ -29,8 +29,8 @@ from certamen.logs import configure_json_logging
 from certamen.settings import Settings
 from certamen.source.backoff import RetryPolicy
 from certamen.source.delivery import Answer, DeadLetterSink, deliver, wait_or_stop
-from certamen.source.dispatcher import Dispatcher, PartitionKey
-from certamen.source.events import KafkaRecord, outgoing_event
+from certamen.source.dispatcher import Dispatcher
+from certamen.source.events import KafkaRecord, PartitionKey, outgoing_event
 from certamen.source.http_sink import HttpSink
 from certamen.source.kafka_reader import TopicReader, TopicUnavailable
 from certamen.source.offsets import PartitionProgress
@@ -259,8 +259,7 @@ class Source:
                 self._committed.setdefault(key, offset)
         for key, end in ends.items():
             self._ends[key] = end
-            lag = max(0, end - self._committed.get(key, end))
-            self._metrics.lag.labels(key[0], str(key[1])).set(lag)
+            self._metrics.lag.labels(key[0], str(key[1])).set(_lag(end, self._committed.get(key)))
         self._snapshot = self._status()
 
     def _status(self) -> dict[str, Any]:
@@ -273,7 +272,7 @@ class Source:
                     "partition": key[1],
                     "committed": committed,
                     "end": end,
-                    "lag": None if end is None else max(0, end - (committed or end)),
+                    "lag": None if end is None else _lag(end, committed),
                     "in_flight": self._in_flight.get(key, 0),
                 }
             )
@@ -370,3 +369,8 @@ class Source:
 
     def _count_retry(self, answer: Answer) -> None:
         self._metrics.retries.labels("none" if answer.status is None else str(answer.status)).inc()
+
+
+def _lag(end: int, committed: int | None) -> int:
+    """Records of a partition not yet committed; none known committed counts as no lag."""
+    return max(0, end - (end if committed is None else committed))
