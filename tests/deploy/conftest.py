@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.deploy.render import Rendered, kustomization_roots, prepare_tree, render
-from tests.deploy.schemas import OWN_CRD_DIR, CustomKind, Schema, crd_directory, load_crds
+from tests.deploy.schemas import CustomKind, Schema, crd_directory, load_crds
 
 
 @pytest.fixture(scope="session")
@@ -23,10 +23,5 @@ def default_render(renders: dict[str, Rendered]) -> Rendered:
 
 @pytest.fixture(scope="session")
 def crds() -> dict[CustomKind, Schema]:
-    """The real CRDs from <repo>/../shared/schemas/crds/, closed against unknown fields.
-
-    Kinds with no real CRD there (KafkaSink) use our own schema from tests/deploy/own-crds/.
-    """
-    real = load_crds(crd_directory())
-    own = load_crds(OWN_CRD_DIR)
-    return {**own, **real}
+    """The real CRDs from tests/deploy/crds/, closed against unknown fields."""
+    return load_crds(crd_directory())

@@ -2,12 +2,15 @@
 
 Core kinds go through ``kubernetes-validate`` in strict mode (an unknown field is
 an error). Custom resources go through the openAPIV3Schema of their real CRD,
-read from ``<repo>/../shared/schemas/crds/``. Those schemas are structural: they
+read from ``tests/deploy/crds/`` (copied unchanged from their projects; ``SOURCES.md``
+there says from where). Those schemas are structural: they
 never say ``additionalProperties: false``, because the API server prunes unknown
 fields instead (and ``kubectl apply``'s strict field validation rejects them).
 ``closed`` adds it wherever an object lists its properties and does not carry
 ``x-kubernetes-preserve-unknown-fields``, so a misspelled field fails here as it
-would fail on the cluster.
+would fail on the cluster. At the top level it also admits ``apiVersion``, ``kind`` and
+``metadata``, which the API server supplies whether or not a CRD's schema lists them
+(KafkaSink's does not).
 """
 
 from __future__ import annotations
@@ -22,12 +25,10 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
-from tests.deploy.render import REPO, Manifest, api_group_of
+from tests.deploy.render import Manifest, api_group_of
 
 KUBERNETES_VERSION = "1.33"
-CRD_DIR = REPO.parent / "shared" / "schemas" / "crds"
-# Our own schemas for kinds whose real CRD is not in CRD_DIR (see the files' headers).
-OWN_CRD_DIR = Path(__file__).resolve().parent / "own-crds"
+CRD_DIR = Path(__file__).resolve().parent / "crds"
 PRESERVE = "x-kubernetes-preserve-unknown-fields"
 INT_OR_STRING = "x-kubernetes-int-or-string"
 # API groups of built-in kinds that are not named *.k8s.io.
@@ -37,7 +38,7 @@ Schema = dict[str, Any]
 
 
 class MissingCRDs(FileNotFoundError):
-    """The CRD folder is not where CI puts it (a copy of shared/ beside the repo)."""
+    """The CRD folder of the repository is missing or empty."""
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,8 @@ def crd_directory(path: Path = CRD_DIR) -> Path:
     """The CRD folder, or a clear error saying where it was expected."""
     if not path.is_dir() or not any(path.glob("*.yaml")):
         raise MissingCRDs(
-            f"no CRDs in {path}: the deploy tests read the real CRDs from "
-            "<repo>/../shared/schemas/crds/ (clone the repo next to a copy of shared/)"
+            f"no CRDs in {path}: the deploy tests read the real CRDs kept there "
+            "(see tests/deploy/crds/SOURCES.md)"
         )
     return path
 
@@ -70,14 +71,30 @@ def load_crds(path: Path) -> dict[CustomKind, Schema]:
             for version in spec["versions"]:
                 if version.get("served", True):
                     kind = CustomKind(spec["group"], version["name"], spec["names"]["kind"])
-                    schemas[kind] = closed(version["schema"]["openAPIV3Schema"])
+                    schemas[kind] = closed_resource(version["schema"]["openAPIV3Schema"])
     return schemas
+
+
+# What every object carries whatever its CRD's schema lists; metadata is checked on its own.
+API_SERVER_FIELDS: Schema = {
+    "apiVersion": {"type": "string"},
+    "kind": {"type": "string"},
+    "metadata": {"type": "object"},
+}
 
 
 def closed(schema: Schema) -> Schema:
     """A JSON Schema that rejects unknown fields where the API server would."""
     result = copy.deepcopy(schema)
     _close(result)
+    return result
+
+
+def closed_resource(schema: Schema) -> Schema:
+    """:func:`closed` for a whole object: the API server's own top-level fields stay allowed."""
+    result = closed(schema)
+    if "properties" in result:
+        result["properties"] = {**API_SERVER_FIELDS, **result["properties"]}
     return result
 
 
