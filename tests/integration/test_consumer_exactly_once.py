@@ -21,8 +21,8 @@ from certamen.adapters import redis_keys as keys
 from certamen.adapters.redis_store import TallyWriter
 from certamen.consumer.documents import Origin, vote_document
 from certamen.contract import VOTE_EVENT_TYPE, Vote
+from certamen.results.tally import read_standings
 from certamen.settings import Settings
-from certamen.tally import read_standings
 from tests.support.pipeline import (
     Service,
     consumer,

@@ -9,8 +9,8 @@ from urllib.parse import unquote
 from cloudevents.http import CloudEvent, from_http
 
 from certamen.contract import Vote, vote_event, vote_from_event, vote_to_kafka
+from certamen.contract.event import FOREIGN_TYPE
 from certamen.source.events import (
-    FOREIGN_TYPE,
     DeliveryError,
     KafkaRecord,
     dead_letter_message,

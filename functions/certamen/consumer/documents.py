@@ -19,8 +19,8 @@ from urllib.parse import unquote
 from cloudevents.abstract import AnyCloudEvent
 
 from certamen.contract import InvalidVote, Vote
+from certamen.contract.event import FOREIGN_TYPE
 from certamen.contract.vote import VOTE_FIELDS
-from certamen.source.events import FOREIGN_TYPE
 
 # Raw bodies of dead letters are kept up to this size (a vote is at most a few hundred bytes).
 MAX_RAW_DATA = 64 * 1024

@@ -29,8 +29,8 @@ from urllib.parse import quote
 from cloudevents.kafka import KafkaMessage
 
 from certamen.contract import format_timestamp
+from certamen.contract.event import FOREIGN_TYPE
 
-FOREIGN_TYPE = "dev.knative.kafka.event"
 # Our stand-in's identity, as the cluster's KafkaSource is named (knative/eventing/).
 SOURCE_NAMESPACE = "certamen"
 SOURCE_NAME = "votes"
