@@ -48,7 +48,7 @@ from certamen.adapters.kafka_producer import (
     SendFailed,
     loop_caller,
     producer_config,
-    settle,
+    set_result_once,
 )
 from certamen.contract import (
     Ballot,
@@ -230,7 +230,7 @@ class Intake:
         call = loop_caller(loop)
         try:
             self._producer.send(
-                self._topic, vote_record(vote), lambda error: call(settle, reported, error)
+                self._topic, vote_record(vote), lambda error: call(set_result_once, reported, error)
             )
         except SendFailed as e:
             return str(e)
@@ -260,9 +260,9 @@ class Intake:
         loop = asyncio.get_running_loop()
         all_reported: asyncio.Future[None] = loop.create_future()
         call = loop_caller(loop)
-        deliveries = self._send(votes, lambda: call(settle, all_reported, None))
+        deliveries = self._send(votes, lambda: call(set_result_once, all_reported, None))
         # A timer on the same future, cheaper than asyncio.wait_for's wrapper per call.
-        deadline = loop.call_later(self._timeout_s, settle, all_reported, None)
+        deadline = loop.call_later(self._timeout_s, set_result_once, all_reported, None)
         await all_reported
         deadline.cancel()
         return self._settle(deliveries)

@@ -15,7 +15,12 @@ from dataclasses import dataclass
 
 from cloudevents.kafka import KafkaMessage
 
-from certamen.adapters.kafka_producer import KafkaRecordProducer, SendFailed, loop_caller, settle
+from certamen.adapters.kafka_producer import (
+    KafkaRecordProducer,
+    SendFailed,
+    loop_caller,
+    set_result_once,
+)
 from certamen.source.backoff import RetryPolicy, is_retryable, is_success
 from certamen.source.events import DeliveryError, OutgoingEvent, dead_letter_message
 
@@ -116,7 +121,7 @@ class DeadLetterSink:
         call = loop_caller(loop)
         try:
             self._producer.send(
-                self._topic, message, lambda failure: call(settle, acknowledged, failure)
+                self._topic, message, lambda failure: call(set_result_once, acknowledged, failure)
             )
         except SendFailed as e:
             return str(e)
