@@ -73,7 +73,7 @@ class Handler:
 
     def __init__(
         self,
-        log: VoteStore,
+        vote_log: VoteStore,
         tally: Tally,
         *,
         catalog: Catalog | None,
@@ -81,7 +81,7 @@ class Handler:
         max_batch: int = 1,
         on_batch: Callable[[int], object] = lambda size: None,
     ) -> None:
-        self._log = log
+        self._vote_log = vote_log
         self._tally = tally
         self._catalog = catalog
         self._clock = clock
@@ -108,7 +108,9 @@ class Handler:
         CloudEvent passes through KafkaSource unchanged, saying nothing of where it was.
         """
         now = self._clock()
-        stored = self._log.insert_votes([vote_document(vote, processed_at=now) for vote in votes])
+        stored = self._vote_log.insert_votes(
+            [vote_document(vote, processed_at=now) for vote in votes]
+        )
         counted = [
             vote if earlier is None else vote_from_document(earlier)
             for vote, earlier in zip(votes, stored, strict=True)
@@ -140,6 +142,6 @@ class Handler:
             failed_at=self._clock(),
             origin=kafka_origin(attributes),
         )
-        self._log.insert_dead_letter(letter)
+        self._vote_log.insert_dead_letter(letter)
         self._tally.count_dead_letter(dead_letter_id(attributes), error.rule)
         return Outcome.DEAD_LETTERED
