@@ -36,7 +36,7 @@ class Answer:
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
+class DeliveryResult:
     """How a delivery ended: delivered, for the dead-letter sink (``error``), or abandoned."""
 
     delivered: bool
@@ -60,20 +60,20 @@ async def deliver(
     wait: Wait,
     destination: str,
     on_retry: Callable[[Answer], None] = lambda _: None,
-) -> Verdict:
+) -> DeliveryResult:
     """Post until success, a status KafkaSource does not retry, or the retries run out."""
     attempts = 0
     while True:
         answer = await post(event)
         attempts += 1
         if answer.status is not None and is_success(answer.status):
-            return Verdict(delivered=True, attempts=attempts)
+            return DeliveryResult(delivered=True, attempts=attempts)
         if not is_retryable(answer.status) or attempts > policy.retry:
             error = DeliveryError(destination, answer.status, answer.body)
-            return Verdict(delivered=False, attempts=attempts, error=error)
+            return DeliveryResult(delivered=False, attempts=attempts, error=error)
         on_retry(answer)
         if await wait(policy.delay_before(attempts)):
-            return Verdict(delivered=False, attempts=attempts)
+            return DeliveryResult(delivered=False, attempts=attempts)
 
 
 async def wait_or_stop(stopping: asyncio.Event, seconds: float) -> bool:
