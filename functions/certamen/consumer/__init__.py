@@ -5,7 +5,6 @@ calls; ``serve.py`` is ``certamen consumer``. May import the base (``settings``,
 ``logs``), ``contract`` and ``adapters``; never another service or ``operations``.
 """
 
-from certamen.consumer.documents import Origin
 from certamen.consumer.handler import Handler, Outcome
 
-__all__ = ["Handler", "Origin", "Outcome"]
+__all__ = ["Handler", "Outcome"]

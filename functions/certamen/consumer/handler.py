@@ -28,11 +28,11 @@ from certamen.consumer.documents import (
     data_bytes,
     dead_letter_document,
     dead_letter_id,
-    kafka_origin,
     vote_document,
     vote_from_document,
 )
 from certamen.contract import Ballot, Catalog, InvalidVote, Vote, vote_from_event
+from certamen.contract.foreign import kafka_origin
 
 
 class Outcome(enum.Enum):
@@ -102,11 +102,7 @@ class Handler:
         return await self._group.submit(vote)
 
     def commit(self, votes: Sequence[Vote]) -> list[Outcome]:
-        """Log the votes (the commit point), then count what is logged under each id.
-
-        A vote's partition and offset are unknown (``None``): a record that is a
-        CloudEvent passes through KafkaSource unchanged, saying nothing of where it was.
-        """
+        """Log the votes (the commit point), then count what is logged under each id."""
         now = self._clock()
         stored = self._vote_log.insert_votes(
             [vote_document(vote, processed_at=now) for vote in votes]

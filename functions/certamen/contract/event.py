@@ -18,8 +18,6 @@ from certamen.contract.vote import CHANNELS, Vote
 
 VOTE_EVENT_TYPE = "gt.certamen.vote.cast.v1"
 CONTENT_TYPE = "application/json"
-# The type Knative's KafkaSource gives a record that is no CloudEvent (it wraps it).
-FOREIGN_TYPE = "dev.knative.kafka.event"
 
 
 def _identity(data: Any) -> Any:
