@@ -7,8 +7,9 @@ import asyncio
 import pytest
 
 from certamen.source.backoff import RetryPolicy, is_retryable, is_success
-from certamen.source.delivery import Answer, DeliveryResult, deliver
+from certamen.source.delivery import DeliveryResult, deliver
 from certamen.source.events import OutgoingEvent
+from certamen.source.sink import Answer
 
 EVENT = OutgoingEvent(
     attributes={"id": "e1", "source": "/s", "type": "t"}, data=b"{}", wrapped=False
