@@ -121,16 +121,13 @@ class VoteLog:
         with unavailable_as_store_error():
             self._db.command("ping")
 
-    def insert_vote(self, document: Mapping[str, Any]) -> Document | None:
-        """Store a vote document; return ``None`` if stored now, else the document stored before.
+    def insert_votes(self, documents: Sequence[Mapping[str, Any]]) -> list[Document | None]:
+        """Store vote documents in one round trip; per document ``None`` if stored now, else
+        the document stored before under its id.
 
         The caller counts what is stored: on a duplicate id that is the earlier
         document, so Redis and MongoDB always agree on what the vote was.
         """
-        return self.insert_votes([document])[0]
-
-    def insert_votes(self, documents: Sequence[Mapping[str, Any]]) -> list[Document | None]:
-        """Store several vote documents in one round trip; per document as :meth:`insert_vote`."""
         with unavailable_as_store_error():
             try:
                 self._votes.insert_many([dict(d) for d in documents], ordered=False)

@@ -122,7 +122,6 @@ class BallotKernel:
         self._exports = exports
         base = ctypes.cast(memory.data_ptr(store), ctypes.c_void_p).value or 0
         self._base = base
-        self._memory_len = memory.data_len(store)
         self._input = base + self._call_export("input_ptr")
         self._output = base + self._call_export("output_ptr")
         # The raw call: context, func, one args-and-results array, a trap out-pointer.
