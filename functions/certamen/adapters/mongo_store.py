@@ -166,9 +166,9 @@ def recount_votes(db: Database[Document]) -> list[GroupCount]:
     by the rank too (``$sum: 1`` per band, album, channel and rank; the rank sum is
     then the sum of rank times count) is far slower there: FerretDB v1 finds each
     document's group by a linear scan of the groups found so far, and a rank has two
-    decimals (up to 10,001 values), so the groups number in the thousands: 26 times
-    slower on the same 5,000 votes (load/results/audit.md). (Running the two passes
-    at once on two connections was measured no faster on FerretDB either.)
+    decimals (up to 10,001 values), so the groups number in the thousands
+    (load/results/audit.md). Running the two passes at once on two connections does
+    not help on FerretDB either.
     """
     group_key = {"name": "$name", "album": "$album", "channel": "$channel"}
     with unavailable_as_store_error():

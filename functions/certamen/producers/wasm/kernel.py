@@ -9,7 +9,8 @@ memory through a cached address, arguments and result travel through one
 preallocated ``wasmtime_val_raw_t`` array, and the export is called with
 ``wasmtime_func_call_unchecked`` (wasmtime-py's own binding; the module's
 signature is checked once at load instead of on every call). Plain
-``Func.__call__`` costs 10-50 µs of Python per call; this path a few µs.
+``Func.__call__`` converts and checks every argument in Python on every call,
+which would cost more than the kernel's own work on a ballot.
 
 An instance is not thread-safe (the kernel's buffers are static): use one per
 thread, the HTTP server calls it from its event loop only.
