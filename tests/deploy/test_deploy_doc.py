@@ -1,4 +1,8 @@
-"""The commands of docs/deploy.md that need no cluster do what the text says, run as written."""
+"""The commands of docs/deploy.md that need no cluster do what the text says, run as written.
+
+The kn commands themselves need ``kn``, which is not installed here; docs/deploy.md
+("The kn route") says how they were checked against the manifests.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,18 @@ import re
 import subprocess
 from pathlib import Path
 
-from tests.deploy.render import REPO, Rendered, prepare_tree, render
+import yaml
+
+from tests.deploy.render import KUBECTL, REPO, Manifest, Rendered, prepare_tree, render
 
 DEPLOY_DOC = REPO / "docs" / "deploy.md"
+KN_ROOT = "knative/kn"
+# What `kn service create` makes on the kn route, and the KafkaSource applied after it.
+MADE_BY_KN = {
+    ("serving.knative.dev/v1", "Service", name)
+    for name in ("producer-grpc", "producer-wasm", "consumer", "streamlit")
+}
+APPLIED_AFTER = {("sources.knative.dev/v1beta1", "KafkaSource", "votes")}
 
 
 def _section(title: str) -> str:
@@ -39,6 +52,10 @@ def _bash(script: str, cwd: Path) -> str:
     return done.stdout
 
 
+def _key(obj: Manifest) -> tuple[str, str, str]:
+    return obj["apiVersion"], obj["kind"], obj["metadata"]["name"]
+
+
 def _images(rendered: Rendered) -> set[str]:
     return {
         c["image"]
@@ -56,3 +73,45 @@ def test_the_documented_pin_names_the_image_by_digest_in_every_service(tmp_path:
         _bash(f"IMAGE={image}\n{pin}", tree)
         assert _images(render(tree, "knative")) == {image}
         assert _images(render(tree, "knative/overlays/ha")) == {image}
+
+
+def test_the_kn_route_applies_everything_but_what_kn_creates(
+    renders: dict[str, Rendered], render_tree: Path
+) -> None:
+    platform = render(render_tree, KN_ROOT)
+    everything = {_key(o) for o in renders["knative"].objects}
+    assert everything >= MADE_BY_KN | APPLIED_AFTER
+    assert {_key(o) for o in platform.objects} == everything - MADE_BY_KN - APPLIED_AFTER
+
+
+def test_the_kn_route_finds_the_names_the_services_refer_to(
+    default_render: Rendered, render_tree: Path
+) -> None:
+    """Its lookup of the generated names gives those the kustomize-made Services use."""
+    (block,) = [b for b in _shell_blocks("The kn route") if "generated()" in b]
+    lookup = _commands_from(block, "RENDER=")
+    lookup = lookup.replace("kubectl kustomize", f"{KUBECTL} kustomize")
+    found = _bash(f"IMAGE=x\n{lookup}", render_tree).split()[1:]
+    referred = set()
+    for ksvc in default_render.of_kind("Service", "serving.knative.dev"):
+        container = ksvc["spec"]["template"]["spec"]["containers"][0]
+        referred |= {s["configMapRef"]["name"] for s in container.get("envFrom", [])}
+        referred |= {
+            e["valueFrom"]["secretKeyRef"]["name"]
+            for e in container.get("env", [])
+            if "secretKeyRef" in e.get("valueFrom", {})
+        }
+    assert len(found) == 3
+    assert set(found) == referred
+
+
+def test_the_kafka_source_the_kn_route_applies_is_the_rendered_one(
+    default_render: Rendered,
+) -> None:
+    """It applies kafkasource.yaml with -n, without kustomize: the same spec all the same."""
+    (block,) = [b for b in _shell_blocks("The kn route") if "kafkasource.yaml" in b]
+    path = re.search(r"kubectl -n certamen apply -f (\S+)", block)
+    assert path is not None
+    applied = yaml.safe_load((REPO / path[1]).read_text(encoding="utf-8"))
+    assert _key(applied) in APPLIED_AFTER
+    assert applied["spec"] == default_render.named("KafkaSource", "votes")["spec"]
