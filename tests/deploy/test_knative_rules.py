@@ -18,7 +18,14 @@ from tests.deploy.knative_rules import (
     kafka_source_violations,
     probe_port_violations,
 )
-from tests.deploy.render import REPO, Manifest, Rendered, kustomization_roots
+from tests.deploy.render import (
+    REPO,
+    Manifest,
+    Rendered,
+    kustomization_roots,
+    revision_template,
+    user_container,
+)
 
 PRODUCERS = ("producer-grpc", "producer-wasm")
 KAFKA_SOURCE = REPO / "knative" / "base" / "eventing" / "kafkasource.yaml"
@@ -80,38 +87,28 @@ def test_iso_8601_durations_parse() -> None:
     assert iso_duration_seconds("200ms") is None
 
 
-def _template(ksvc: Manifest) -> dict[str, Any]:
-    template: dict[str, Any] = ksvc["spec"]["template"]
-    return template
-
-
-def _container(ksvc: Manifest) -> dict[str, Any]:
-    container: dict[str, Any] = _template(ksvc)["spec"]["containers"][0]
-    return container
-
-
 def test_producers_scale_to_zero_and_every_service_sets_explicit_targets(
     default_render: Rendered,
 ) -> None:
     for ksvc in _services(default_render):
         name = ksvc["metadata"]["name"]
-        annotations = _template(ksvc)["metadata"]["annotations"]
+        annotations = revision_template(ksvc)["metadata"]["annotations"]
         for key in ("class", "metric", "target", "min-scale", "max-scale", "window"):
             assert f"autoscaling.knative.dev/{key}" in annotations, (name, key)
-        assert "containerConcurrency" in _template(ksvc)["spec"], name
+        assert "containerConcurrency" in revision_template(ksvc)["spec"], name
         if name in PRODUCERS:
             assert annotations["autoscaling.knative.dev/min-scale"] == "0", name
 
 
 def test_grpc_producer_has_a_single_h2c_port(default_render: Rendered) -> None:
-    ports = _container(default_render.named("Service", "producer-grpc"))["ports"]
+    ports = user_container(default_render.named("Service", "producer-grpc"))["ports"]
     assert [p["name"] for p in ports] == ["h2c"]
 
 
 def test_consumer_is_cluster_local_and_not_probed_with_get_root(default_render: Rendered) -> None:
     consumer = default_render.named("Service", "consumer")
     assert consumer["metadata"]["labels"]["networking.knative.dev/visibility"] == "cluster-local"
-    container = _container(consumer)
+    container = user_container(consumer)
     for kind in ("readinessProbe", "livenessProbe"):
         get = container[kind].get("httpGet")
         assert get is None or get.get("path", "/") != "/", kind
@@ -119,7 +116,7 @@ def test_consumer_is_cluster_local_and_not_probed_with_get_root(default_render: 
 
 def test_every_service_is_locked_down(default_render: Rendered) -> None:
     for ksvc in _services(default_render):
-        container = _container(ksvc)
+        container = user_container(ksvc)
         security = container["securityContext"]
         assert security["runAsNonRoot"] is True
         assert security["allowPrivilegeEscalation"] is False
@@ -152,7 +149,7 @@ def test_each_delivery_attempt_waits_as_long_as_the_consumer_may_take(
     spec = default_render.named("KafkaSource", "votes")["spec"]
     sink = default_render.named("Service", spec["sink"]["ref"]["name"])
     timeout = iso_duration_seconds(spec["delivery"]["timeout"])
-    assert timeout == _template(sink)["spec"]["timeoutSeconds"]
+    assert timeout == revision_template(sink)["spec"]["timeoutSeconds"]
     assert timeout == READ_TIMEOUT_S
 
 

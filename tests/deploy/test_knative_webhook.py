@@ -15,7 +15,13 @@ import pytest
 import yaml
 
 from tests.deploy.knative_webhook import ValidatorError, Verdict, validate
-from tests.deploy.render import Manifest, Rendered, kustomization_roots
+from tests.deploy.render import (
+    Manifest,
+    Rendered,
+    kustomization_roots,
+    revision_template,
+    user_container,
+)
 
 SERVICES = ("consumer", "producer-grpc", "producer-wasm", "streamlit")
 KNATIVE_RELEASE = "v0.50.0"
@@ -35,47 +41,37 @@ def test_knative_admits_every_service_and_the_kafka_source(
     assert {v.name: v.warnings for v in verdicts if v.warnings} == {}
 
 
-def _template(ksvc: Manifest) -> dict[str, Any]:
-    template: dict[str, Any] = ksvc["spec"]["template"]
-    return template
-
-
-def _container(ksvc: Manifest) -> dict[str, Any]:
-    container: dict[str, Any] = _template(ksvc)["spec"]["containers"][0]
-    return container
-
-
 def _second_port(ksvc: Manifest) -> None:
-    _container(ksvc)["ports"].append({"name": "http1", "containerPort": 8081})
+    user_container(ksvc)["ports"].append({"name": "http1", "containerPort": 8081})
 
 
 def _pod_security_context(ksvc: Manifest) -> None:
-    _template(ksvc)["spec"]["securityContext"] = {"runAsNonRoot": True}
+    revision_template(ksvc)["spec"]["securityContext"] = {"runAsNonRoot": True}
 
 
 def _annotate(key: str, value: str) -> Callable[[Manifest], None]:
     def change(ksvc: Manifest) -> None:
-        _template(ksvc)["metadata"]["annotations"][key] = value
+        revision_template(ksvc)["metadata"]["annotations"][key] = value
 
     return change
 
 
 def _reserved_env(ksvc: Manifest) -> None:
-    _container(ksvc).setdefault("env", []).insert(0, {"name": "K_SERVICE", "value": "x"})
+    user_container(ksvc).setdefault("env", []).insert(0, {"name": "K_SERVICE", "value": "x"})
 
 
 def _misspelt_field(ksvc: Manifest) -> None:
-    _container(ksvc)["readinesProbe"] = _container(ksvc).pop("readinessProbe")
+    user_container(ksvc)["readinesProbe"] = user_container(ksvc).pop("readinessProbe")
 
 
 def _field_in_other_case(ksvc: Manifest) -> None:
-    _template(ksvc)["spec"]["ContainerConcurrency"] = _template(ksvc)["spec"].pop(
+    revision_template(ksvc)["spec"]["ContainerConcurrency"] = revision_template(ksvc)["spec"].pop(
         "containerConcurrency"
     )
 
 
 def _long_timeout(ksvc: Manifest) -> None:
-    _template(ksvc)["spec"]["timeoutSeconds"] = 3600
+    revision_template(ksvc)["spec"]["timeoutSeconds"] = 3600
 
 
 def _scale_on_the_service(ksvc: Manifest) -> None:
