@@ -43,7 +43,7 @@ class Endpoint:
 
 # Where each workload's code serves its Prometheus registry, given its settings,
 # each on a port of its own, never the container port that takes requests:
-# producers/grpc/server.py, producers/wasm/server.py, consumer/main.py.
+# producers/grpc/server.py, producers/wasm/server.py, consumer/function.py.
 # Streamlit exports no metrics.
 SERVED: dict[str, Callable[[Settings], Endpoint | None]] = {
     "producer-grpc": lambda s: Endpoint(s.ports.producer_grpc_metrics),
