@@ -61,6 +61,7 @@ class Ports:
     source_metrics: int = 9464
     producer_grpc_metrics: int = 9465
     consumer_metrics: int = 9466
+    producer_wasm_metrics: int = 9467
 
 
 @dataclass(frozen=True, slots=True)

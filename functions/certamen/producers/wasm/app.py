@@ -5,7 +5,8 @@ ballot and answers ``202 {"vote_id", "received_at"}`` once Kafka acknowledged
 the vote. The kernel judges the body, Intake checks the catalog, chooses the
 vote id and queues the vote; this module only maps HTTP to them and back.
 ``GET /healthz`` (alive), ``/readyz`` (Kafka reachable, from the background
-probe), ``/metrics`` (Prometheus).
+probe). Prometheus metrics are served on a port of their own (server.py), so
+that whoever may scrape them cannot reach the path that takes votes.
 
 Errors become statuses in one place, :func:`_error_response`.
 """
@@ -16,8 +17,6 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
-
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from certamen.contract import MAX_BODY_BYTES, InvalidVote
 from certamen.producers.intake import Intake, KafkaReadiness, Unavailable
@@ -44,7 +43,7 @@ _METHOD_NOT_ALLOWED: Final = (
 )
 _NOT_FOUND: Final = (
     b'{"error":{"field":"path","rule":"not_found","message":'
-    b'"POST /votes or /insert; GET /healthz, /readyz, /metrics"}}'
+    b'"POST /votes or /insert; GET /healthz, /readyz"}}'
 )
 
 
@@ -72,13 +71,11 @@ class ProducerApp:
         kernel: BallotKernel,
         intake: Intake,
         readiness: KafkaReadiness,
-        registry: CollectorRegistry,
         receipts: Receipts | None = None,
     ) -> None:
         self._kernel = kernel
         self._intake = intake
         self._readiness = readiness
-        self._registry = registry
         self._receipts = receipts if receipts is not None else Receipts()
         self._replayed = intake.metrics.votes.labels("wasm", "replayed")
 
@@ -97,13 +94,6 @@ class ProducerApp:
                 ready = self._readiness.ready
                 body = b'{"ready":true}' if ready else b'{"ready":false,"kafka":"unreachable"}'
                 await _respond(send, 200 if ready else 503, body)
-            elif path == "/metrics":
-                await _respond(
-                    send,
-                    200,
-                    generate_latest(self._registry),
-                    content_type=CONTENT_TYPE_LATEST.encode(),
-                )
             else:
                 await _respond(send, 404, _NOT_FOUND)
 
@@ -236,15 +226,13 @@ async def _respond(
     status: int,
     body: bytes,
     headers: tuple[tuple[bytes, bytes], ...] = (),
-    *,
-    content_type: bytes = b"application/json",
 ) -> None:
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", content_type),
+                (b"content-type", b"application/json"),
                 (b"content-length", b"%d" % len(body)),
                 *headers,
             ],
