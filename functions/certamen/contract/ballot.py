@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from certamen.contract.errors import InvalidVote
+from certamen.contract.nfc import nfc
 
 MAX_BODY_BYTES = 4096
 MAX_DEPTH = 32
@@ -103,7 +103,7 @@ def text_field(field: str, value: object) -> str:
         raise InvalidVote(field, "invalid_unicode", "contains a lone surrogate")
     if _CONTROL.search(value):
         raise InvalidVote(field, "control_character", "contains a control character")
-    value = _WHITESPACE.sub(" ", unicodedata.normalize("NFC", value)).strip(" ")
+    value = _WHITESPACE.sub(" ", nfc(value)).strip(" ")
     if not value:
         raise InvalidVote(field, "empty", "must not be empty")
     if len(value) > MAX_TEXT:
