@@ -27,7 +27,7 @@ from certamen.contract import CatalogError, load_catalog
 from certamen.intake import IntakeMetrics, build_intake, make_intake_producer, settle_heap
 from certamen.logs import configure_json_logging
 from certamen.producer_wasm.app import ProducerApp
-from certamen.producer_wasm.kernel import BallotKernel
+from certamen.producer_wasm.kernel import BallotKernel, KernelFault
 from certamen.settings import Settings
 
 log = logging.getLogger("certamen.producer_wasm")
@@ -87,7 +87,11 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     except CatalogError as e:
         log.error("cannot start", extra={"event": "start_failed", "problem": str(e)})
         return 1
-    kernel = BallotKernel()
+    try:
+        kernel = BallotKernel()
+    except KernelFault as e:  # a module of another ABI or other Unicode tables
+        log.error("cannot start", extra={"event": "start_failed", "problem": str(e)})
+        return 1
     registry = CollectorRegistry()
     metrics = IntakeMetrics(registry)
     producer = make_intake_producer(settings)
