@@ -1,5 +1,14 @@
 """Certamen: a real-time voting system for a contest of Guatemalan music bands.
 
+The folders follow a vote's path: ``contract`` (the ballot, the vote, its
+CloudEvent), ``producers`` (gRPC and WebAssembly, with their shared ``intake``
+into Kafka), ``source`` (Kafka to the consumer), ``consumer`` (counted once in
+Redis, logged in MongoDB), ``adapters`` (the Kafka, Redis and MongoDB clients)
+and ``results`` (what the Streamlit app and the audit read), on a base of
+``settings`` and ``logs``. ``operations`` holds what an operator runs: the
+``certamen`` command, the local stack, the demo, the audit, benchmarks and load.
+docs/architecture.md draws it and says which folder may import which.
+
 Importing the package checks the interpreter first: the versions below are the
 ones the tests run on (pyproject.toml's ``requires-python`` says the same), and
 any other stops here with one line rather than somewhere deeper with a traceback.

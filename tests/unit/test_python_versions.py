@@ -69,7 +69,7 @@ def test_another_python_stops_with_one_line(version: tuple[int, int]) -> None:
 def test_producer_wasm_refuses_a_kernel_of_other_tables_in_one_line() -> None:
     script = """
 import sys
-from certamen.producer_wasm import kernel, server
+from certamen.producers.wasm import kernel, server
 from certamen.settings import load
 def other_tables(*_):
     raise kernel.KernelFault(
