@@ -179,7 +179,7 @@ def _parse_json(text: str) -> object:
 
 
 def _depth(value: object) -> int:
-    """How deep arrays and objects nest; without recursion, since Python 3.12's json module
+    """How deep arrays and objects nest; without recursion, since Python 3.13's json module
     parses far deeper than the interpreter's recursion limit lets a recursive walk go."""
     deepest = 0
     stack = [(value, 1)]
