@@ -115,7 +115,10 @@ def _pins() -> list[str]:
     optional = project["optional-dependencies"]
     assert isinstance(optional, dict)
     wanted = {}
-    for line in [*project["dependencies"], *optional["dev"]]:
+    for line in [
+        *project["dependencies"],
+        *(line for extra in optional.values() for line in extra),
+    ]:
         requirement = Requirement(line)
         if requirement.name.lower() in PACKAGES:
             wanted[requirement.name.lower()] = str(requirement)
