@@ -30,7 +30,7 @@ from certamen.contract import CatalogError, load_catalog
 from certamen.logs import configure_json_logging
 from certamen.producers.intake import IntakeMetrics, build_intake, make_intake_producer, settle_heap
 from certamen.producers.wasm.app import ProducerApp
-from certamen.producers.wasm.kernel import BallotKernel
+from certamen.producers.wasm.kernel import BallotKernel, KernelFault
 from certamen.settings import Settings
 
 log = logging.getLogger("certamen.producer_wasm")
@@ -90,7 +90,11 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     except CatalogError as e:
         log.error("cannot start", extra={"event": "start_failed", "problem": str(e)})
         return 1
-    kernel = BallotKernel()
+    try:
+        kernel = BallotKernel()
+    except KernelFault as e:  # a module of another ABI or other Unicode tables
+        log.error("cannot start", extra={"event": "start_failed", "problem": str(e)})
+        return 1
     registry = CollectorRegistry()
     metrics = IntakeMetrics(registry)
     producer = make_intake_producer(settings)
