@@ -27,6 +27,7 @@ CI) exits 1 on a lost, doubled or falsely acknowledged vote, never on a rate.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -51,6 +52,7 @@ ROUTES = ("grpc", "http")
 GOAL_RATE = 1_000.0  # votes/s offered, each route
 GOAL_DRAIN_S = 15.0
 OVERLOAD_DEADLINE_S = 1.0
+PRODUCER = {"grpc": "producer-grpc", "http": "producer-wasm"}
 _RECEIVED_AT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
@@ -59,10 +61,14 @@ class Sizes:
     burst_s: float
     overload_s: float
     drain_timeout_s: float
+    connection_cost_s: float
+    connection_cost_rate: float
 
 
-FULL = Sizes(burst_s=10.0, overload_s=10.0, drain_timeout_s=300.0)
-QUICK = Sizes(burst_s=2.0, overload_s=2.0, drain_timeout_s=120.0)
+FULL = Sizes(burst_s=10.0, overload_s=10.0, drain_timeout_s=300.0, connection_cost_s=10.0,
+             connection_cost_rate=400.0)  # fmt: skip
+QUICK = Sizes(burst_s=2.0, overload_s=2.0, drain_timeout_s=120.0, connection_cost_s=2.0,
+              connection_cost_rate=200.0)  # fmt: skip
 
 
 @dataclass
@@ -106,6 +112,9 @@ def main() -> int:
     parser.add_argument("--in-flight", type=int, default=1000, help="votes in flight a process")
     parser.add_argument("--routes", default=",".join(ROUTES), help="grpc,http")
     parser.add_argument("--no-overload", action="store_true", help="skip the overload check")
+    parser.add_argument(
+        "--no-connection-cost", action="store_true", help="skip the pooled/new comparison"
+    )
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
     burst_s = args.seconds or sizes.burst_s
@@ -128,9 +137,15 @@ def main() -> int:
                             in_flight=args.in_flight, timeout_s=sizes.drain_timeout_s,
                             rate=rate, deadline_s=OVERLOAD_DEADLINE_S, label="overload")
             )  # fmt: skip
+    costs = []
+    if not args.no_connection_cost:
+        for route in routes:
+            costs.append(bench.connection_cost(route, sizes, processes=args.processes))
     figures = [f for judged in bursts for f in bench.figures(judged)]
+    figures += [f for cost in costs for f in bench.cost_figures(cost)]
     figures += [f for judged in overloads for f in bench.overload_figures(judged)]
-    problems = [f"{j.route}: {p}" for j in [*bursts, *overloads] for p in j.problems]
+    judged_runs = [*bursts, *overloads, *(j for cost in costs for j in cost.runs)]
+    problems = [f"{j.route}: {p}" for j in judged_runs for p in j.problems]
     sections = {"CPU during the burst, by process": _cpu_table(bursts)}
     notes = [
         f"{j.route} {'overload' if j in overloads else 'burst'}: "
@@ -177,6 +192,7 @@ class Bench:
         rate: float = 0.0,
         deadline_s: float | None = None,
         label: str = "burst",
+        new_connection: bool = True,
     ) -> Judged:
         """Send one burst, wait until it is counted, judge every vote."""
         wait_until_quiet(self.stores, timeout_s=timeout_s)
@@ -191,6 +207,7 @@ class Bench:
             in_flight=in_flight,
             processes=processes,
             deadline_s=deadline_s,
+            new_connection=new_connection,
         )
         pace = f"{rate:,.0f} votes/s" if rate else "as fast as it goes"
         self.out.print(
@@ -205,6 +222,9 @@ class Bench:
             f"  offered {len(ledger.votes):,} in {ledger.span_s:.1f} s "
             f"({len(ledger.votes) / max(ledger.span_s, 1e-9):,.0f}/s): {counts}"
         )
+        other = Counter(v.detail for v in ledger.votes if v.outcome != "accepted")
+        if other:
+            self.out.print(f"  answers other than accepted: {dict(other.most_common(4))}")
         prefix = f"{run_id}."
         expected = counts["accepted"]
         started = time.monotonic()
@@ -235,6 +255,33 @@ class Bench:
             + ("exact" if not judged.problems else "NOT EXACT: " + "; ".join(judged.problems))
         )
         return judged
+
+    def connection_cost(self, route: str, sizes: Sizes, *, processes: int) -> ConnectionCost:
+        """The producer's CPU per vote at a fixed rate: pooled clients, then a new
+        connection per vote (the difference is what a connection costs it)."""
+        runs = [
+            self.burst(route, sizes.connection_cost_s, processes=processes, in_flight=1000,
+                       timeout_s=sizes.drain_timeout_s, rate=sizes.connection_cost_rate,
+                       label=label, new_connection=new)
+            for label, new in (("pooled", False), ("new connection per vote", True))
+        ]  # fmt: skip
+        return ConnectionCost(route, runs[0], runs[1])
+
+    def cost_figures(self, cost: ConnectionCost) -> list[benchkit.Figure]:
+        """Producer CPU µs per accepted vote, pooled and with a new connection per vote."""
+        r, c = cost.route, self.command
+        pooled, new = cost.producer_us(cost.pooled), cost.producer_us(cost.new)
+        rate = cost.pooled.offered_per_s
+        return [
+            benchkit.figure(f"burst.{r}.pooled_producer_us", f"{r}: producer CPU per vote, "
+                            f"pooled clients ({rate:,.0f} votes/s)", round(pooled, 1), "µs",
+                            command=c),
+            benchkit.figure(f"burst.{r}.new_connection_producer_us", f"{r}: producer CPU per "
+                            "vote, a new connection per vote (same rate)", round(new, 1), "µs",
+                            command=c),
+            benchkit.figure(f"burst.{r}.connection_us", f"{r}: what a new connection costs the "
+                            "producer", round(new - pooled, 1), "µs", command=c),
+        ]  # fmt: skip
 
     def figures(self, j: Judged) -> list[benchkit.Figure]:
         """The burst's figures for RESULTS.md."""
@@ -290,6 +337,24 @@ class Bench:
                             "or refused-but-counted", len(j.problems), "problems", goal="= 0",
                             met=not j.problems, command=c),
         ]  # fmt: skip
+
+
+@dataclass
+class ConnectionCost:
+    """One route at the same rate, pooled and with a new connection per vote."""
+
+    route: str
+    pooled: Judged
+    new: Judged
+
+    @property
+    def runs(self) -> tuple[Judged, Judged]:
+        return self.pooled, self.new
+
+    def producer_us(self, j: Judged) -> float:
+        """The route's producer's CPU µs per accepted vote during the run."""
+        seconds = j.cpu_burst.get(PRODUCER[self.route], 0.0)
+        return 1e6 * seconds / max(1, len(j.by("accepted")))
 
 
 def _judge(j: Judged, stores: Stores) -> list[str]:

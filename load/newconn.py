@@ -55,6 +55,7 @@ class Plan:
     in_flight: int = 1000  # votes in flight at once, per process
     processes: int = 2
     deadline_s: float | None = None  # gRPC deadline (None: none, as the Go client)
+    new_connection: bool = True  # False: pooled (one gRPC channel; kept-alive HTTP)
     http_timeout_s: float = 30.0
 
 
@@ -168,7 +169,7 @@ Answer = tuple[str, str, str | None]  # outcome, detail, Retry-After
 
 
 class _GrpcVoter:
-    """A new channel per vote, one returnInfo call, closed."""
+    """One returnInfo call a vote, on a new channel each time (or one shared channel)."""
 
     def __init__(self, plan: Plan) -> None:
         import grpc
@@ -179,43 +180,57 @@ class _GrpcVoter:
         self._messages: Any = confproto_pb2
         self._target = plan.target
         self._deadline = plan.deadline_s
+        self._shared: Any = None if plan.new_connection else self._channel()
+
+    def _channel(self) -> Any:
+        return self._grpc.aio.insecure_channel(self._target, options=NEW_CONNECTION)
 
     async def __call__(self, key: str, ballot: dict[str, str]) -> Answer:
-        grpc = self._grpc
         request = self._messages.requestId(**ballot).SerializeToString()
+        if self._shared is not None:
+            return await self._call(self._shared, key, request)
+        async with self._channel() as channel:
+            return await self._call(channel, key, request)
+
+    async def _call(self, channel: Any, key: str, request: bytes) -> Answer:
+        grpc = self._grpc
         try:
-            async with grpc.aio.insecure_channel(self._target, options=NEW_CONNECTION) as channel:
-                call = channel.unary_unary(RETURN_INFO)
-                await call(request, metadata=(("idempotency-key", key),), timeout=self._deadline)
+            await channel.unary_unary(RETURN_INFO)(
+                request, metadata=(("idempotency-key", key),), timeout=self._deadline
+            )
         except grpc.aio.AioRpcError as e:
             code = e.code()
             trailers = dict(e.trailing_metadata() or ())
-            pushback = trailers.get("grpc-retry-pushback-ms")
+            ours = "certamen-vote-id" in trailers  # the producer answered, not grpcio
+            retry_after = trailers.get("retry-after")
+            details = f"{code.name} {e.details()}"
             if code == grpc.StatusCode.UNAVAILABLE:
-                details = f"UNAVAILABLE {e.details()}"
-                if "certamen-vote-id" in trailers:  # the producer's own refusal
-                    return "refused", details, pushback
+                if ours:
+                    return "refused", details, retry_after
                 # grpcio's: never sent (no connection), or the connection broke mid-call
                 never_sent = "failed to connect" in (e.details() or "")
                 return ("failed" if never_sent else "unknown"), details, None
             if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-                return "unknown", "DEADLINE_EXCEEDED", pushback
-            if code == grpc.StatusCode.INVALID_ARGUMENT:
-                return "rejected", f"INVALID_ARGUMENT {e.details()}", None
-            return "failed", f"{code.name} {e.details()}", pushback
+                return "unknown", details, None
+            if code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.ALREADY_EXISTS):
+                return "rejected", details, None
+            return "failed", details, retry_after
         return "accepted", "OK", None
 
 
 class _HttpVoter:
-    """A new TCP connection per vote: ``POST /votes`` with ``Connection: close``."""
+    """``POST /votes``, on a new TCP connection each time (``Connection: close``) or on
+    kept-alive ones (one per vote in flight)."""
 
     def __init__(self, plan: Plan) -> None:
         host, _, port = plan.target.rpartition(":")
         self._host, self._port = host, int(port)
         self._timeout = plan.http_timeout_s
+        self._new = plan.new_connection
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
         self._head = (
             f"POST /votes HTTP/1.1\r\nHost: {plan.target}\r\nContent-Type: application/json\r\n"
-            "Connection: close\r\n"
+            + ("Connection: close\r\n" if self._new else "")
         ).encode()
 
     async def __call__(self, key: str, ballot: dict[str, str]) -> Answer:
@@ -224,19 +239,41 @@ class _HttpVoter:
             key.encode(), len(body), body
         )  # fmt: skip
         try:
-            reader, writer = await asyncio.open_connection(self._host, self._port)
+            reader, writer = (
+                self._idle.pop()
+                if self._idle
+                else await asyncio.open_connection(self._host, self._port)
+            )
         except OSError as e:
             return "failed", f"connect: {type(e).__name__}", None
+        kept = False
         try:
             writer.write(request)
-            answer = await asyncio.wait_for(reader.read(), self._timeout)
-        except (OSError, TimeoutError) as e:
+            if self._new:
+                answer = await asyncio.wait_for(reader.read(), self._timeout)
+            else:
+                answer = await asyncio.wait_for(_read_response(reader), self._timeout)
+                self._idle.append((reader, writer))
+                kept = True
+        except (OSError, TimeoutError, asyncio.IncompleteReadError) as e:
             return "unknown", f"after sending: {type(e).__name__}", None
         finally:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
+            if not kept:
+                writer.close()
+                with contextlib.suppress(OSError):
+                    await writer.wait_closed()
         return _http_answer(answer)
+
+
+async def _read_response(reader: asyncio.StreamReader) -> bytes:
+    """One response with a Content-Length (the producer always sends one)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    return head + await reader.readexactly(length)
 
 
 def _http_answer(answer: bytes) -> Answer:
@@ -253,8 +290,9 @@ def _http_answer(answer: bytes) -> Answer:
             retry_after = value.strip().decode()
     if 200 <= status < 300:
         return "accepted", str(status), None
-    if status == 503:
-        return "refused", "503", retry_after
+    if status == 503:  # ours says why in its body; a proxy's 503 tells nothing
+        ours = b'"rule":"unavailable"' in answer or b'"rule": "unavailable"' in answer
+        return ("refused" if ours else "unknown"), "503", retry_after
     if status == 504:
         return "unknown", "504", retry_after
     if 400 <= status < 500 and status not in (408, 429):
