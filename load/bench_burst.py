@@ -39,12 +39,12 @@ from rich.console import Console
 
 from certamen.adapters import redis_keys as keys
 from certamen.adapters.mongo_store import VOTES
-from certamen.loadgen import new_run_id
-from certamen.loadgen.replay import Stores, open_stores, wait_until_quiet
-from certamen.loadgen.runlog import id_range, percentile
+from certamen.operations.loadgen import new_run_id
+from certamen.operations.loadgen.replay import Stores, open_stores, wait_until_quiet
+from certamen.operations.loadgen.runlog import id_range, percentile
 from certamen.settings import Settings, load
-from certamen.stack import runner
-from certamen.votefiles import catalog_for, generate_votes, record_fields
+from certamen.operations.stack import runner
+from certamen.operations.votefiles import catalog_for, generate_votes, record_fields
 
 PARTS = ("consumer", "source", "producer-grpc", "producer-wasm")
 PIPELINE = ("kafka", "redis", "mongodb", *PARTS)

@@ -19,8 +19,8 @@ from pymongo import MongoClient
 
 from certamen.adapters import redis_keys as keys
 from certamen.settings import Settings
-from certamen.stack.parts import pid_path
-from certamen.stack.procs import read_pid_file
+from certamen.operations.stack.parts import pid_path
+from certamen.operations.stack.procs import read_pid_file
 from load import newconn
 from tests.integration.producer_grpc_harness import grpc_server
 from tests.integration.producer_wasm_harness import wasm_server
