@@ -42,9 +42,9 @@ from certamen.adapters.mongo_store import VOTES
 from certamen.operations.loadgen import new_run_id
 from certamen.operations.loadgen.replay import Stores, open_stores, wait_until_quiet
 from certamen.operations.loadgen.runlog import id_range, percentile
-from certamen.settings import Settings, load
 from certamen.operations.stack import runner
 from certamen.operations.votefiles import catalog_for, generate_votes, record_fields
+from certamen.settings import Settings, load
 
 PARTS = ("consumer", "source", "producer-grpc", "producer-wasm")
 PIPELINE = ("kafka", "redis", "mongodb", *PARTS)

@@ -82,6 +82,8 @@ class Settings:
     bind_host: str = "127.0.0.1"
     kafka_timeout_s: float = 5.0
     kafka_compression: KafkaCompression = "none"
+    # Calls a producer process lets wait for Kafka at once; past it, UNAVAILABLE / 503.
+    producer_max_in_flight: int = 4096
     source: SourceSettings = field(default_factory=SourceSettings)
     ports: Ports = field(default_factory=Ports)
     # Which servers the user pointed us at: those are used, never started.
@@ -145,6 +147,9 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         kafka_timeout_s=_float(env, "CERTAMEN_KAFKA_TIMEOUT", 5.0, low=0.1),
         kafka_compression=_choice(
             env, "CERTAMEN_KAFKA_COMPRESSION", ("none", "gzip", "lz4"), "none"
+        ),
+        producer_max_in_flight=_int(
+            env, "CERTAMEN_PRODUCER_MAX_IN_FLIGHT", 4096, low=1, high=1_000_000
         ),
         source=source,
         ports=ports,

@@ -18,9 +18,9 @@ import redis
 from pymongo import MongoClient
 
 from certamen.adapters import redis_keys as keys
-from certamen.settings import Settings
 from certamen.operations.stack.parts import pid_path
 from certamen.operations.stack.procs import read_pid_file
+from certamen.settings import Settings
 from load import newconn
 from tests.integration.producer_grpc_harness import grpc_server
 from tests.integration.producer_wasm_harness import wasm_server

@@ -25,6 +25,7 @@ import redis
 from certamen.settings import Settings
 from load import newconn
 from tests.integration.burst_harness import (
+    ROUTES,
     counted_ids,
     established,
     producer,
@@ -45,12 +46,9 @@ from tests.support.pipeline import (
 pytestmark = pytest.mark.integration
 
 BURST = 1200  # votes at once, well over grpcio's old 512-call limit
-# Fails before the fix (issue 13): shown here, removed by the commit that fixes it.
-BEFORE_FIX = pytest.mark.xfail(reason="issue 13: not fixed yet", strict=True)
-GRPC_BEFORE_FIX = pytest.param("grpc", marks=BEFORE_FIX)
 
 
-@pytest.mark.parametrize("route", [GRPC_BEFORE_FIX, "http"])
+@pytest.mark.parametrize("route", ROUTES)
 def test_a_connection_per_vote_burst_over_512_calls_is_taken_whole_and_counted_once(
     route: str, pipeline: Settings, store: redis.Redis, tmp_path: Path
 ) -> None:
@@ -101,7 +99,7 @@ def own_kafka(pipeline: Settings, tmp_path: Path) -> Iterator[Settings]:
         yield own
 
 
-@pytest.mark.parametrize("route", [GRPC_BEFORE_FIX, "http"])
+@pytest.mark.parametrize("route", ROUTES)
 def test_a_deadline_that_cannot_be_met_is_refused_before_kafka_and_never_counted(
     route: str, own_kafka: Settings, store: redis.Redis, tmp_path: Path
 ) -> None:

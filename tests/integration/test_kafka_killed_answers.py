@@ -52,7 +52,6 @@ OUTAGE_S = 6.0  # longer than the producers' CERTAMEN_KAFKA_TIMEOUT (3 s in the 
 RETRIES = 5
 
 
-@pytest.mark.xfail(reason="issue 14 item 1: not fixed yet", strict=True)
 @pytest.mark.parametrize("route", ROUTES)
 def test_no_vote_answered_not_taken_is_counted_when_the_broker_is_killed(
     route: str, pipeline: Settings, store: redis.Redis, tmp_path: Path
