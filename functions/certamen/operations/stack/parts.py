@@ -3,6 +3,11 @@
 Infrastructure first (Kafka, Redis, the MongoDB-protocol server), then
 Certamen's own processes, each a ``certamen <subcommand>`` with ``PORT`` and the
 servers' addresses set explicitly in its environment.
+
+The counting side (Redis, FerretDB, the consumer, the source, the app) runs at a
+lower CPU priority (``CERTAMEN_COUNTING_NICE``) than the ingress (the producers and
+Kafka): on a small machine a burst then goes to the producers at their full speed
+and the counting lags behind in Kafka, then catches up (docs/capacity.md).
 """
 
 from __future__ import annotations
@@ -21,11 +26,12 @@ from certamen.settings import Settings, child_environment
 
 @dataclass(frozen=True, slots=True)
 class Launch:
-    """How to run a part: the command, its environment and working folder."""
+    """How to run a part: the command, its environment, working folder and niceness."""
 
     command: list[str]
     env: dict[str, str]
     cwd: Path
+    nice: int = 0  # added to the CPU niceness: the counting side yields to the ingress
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,11 +108,12 @@ def all_parts(settings: Settings) -> list[Part]:
         _app(settings, "consumer", p.consumer, probes.tcp(local, p.consumer),
              needs=("redis", "mongodb"), module="certamen.consumer.serve",
              address=f"{local}:{p.consumer} (metrics :{p.consumer_metrics})",
-             also_ports=(p.consumer_metrics,)),
+             also_ports=(p.consumer_metrics,), nice=settings.counting_nice),
         _app(settings, "source", p.source_metrics,
              probes.http_ok(f"http://{local}:{p.source_metrics}/metrics"),
              needs=("kafka", "consumer"), module="certamen.source.runner",
-             address=f"{settings.source.sink} (metrics :{p.source_metrics})"),
+             address=f"{settings.source.sink} (metrics :{p.source_metrics})",
+             nice=settings.counting_nice),
         _app(settings, "producer-grpc", p.producer_grpc, probes.tcp(local, p.producer_grpc),
              needs=("kafka",), module="certamen.producers.grpc.server",
              also_ports=(p.producer_grpc_metrics,)),
@@ -117,7 +124,7 @@ def all_parts(settings: Settings) -> list[Part]:
         _app(settings, "streamlit", p.streamlit,
              probes.http_ok(f"http://{local}:{p.streamlit}/_stcore/health"),
              needs=("redis", "mongodb"), module="certamen.results.webapp",
-             address=f"http://{local}:{p.streamlit}"),
+             address=f"http://{local}:{p.streamlit}", nice=settings.counting_nice),
     ]  # fmt: skip
 
 
@@ -151,6 +158,7 @@ def _app(
     module: str,
     address: str | None = None,
     also_ports: tuple[int, ...] = (),
+    nice: int = 0,
 ) -> Part:
     def launch(_: Console) -> Launch:
         env = child_environment(
@@ -164,7 +172,8 @@ def _app(
                 "PYTHONUNBUFFERED": "1",
             }
         )
-        return Launch([sys.executable, "-m", "certamen.operations.cli", name], env, Path.cwd())
+        command = [sys.executable, "-m", "certamen.operations.cli", name]
+        return Launch(command, env, Path.cwd(), nice)
 
     return Part(
         name,
@@ -201,7 +210,7 @@ def _redis(settings: Settings, out: Console) -> Launch:
         "--protected-mode", "yes",
         "--logfile", "",
     ]  # fmt: skip
-    return Launch(command, child_environment({}), data)
+    return Launch(command, child_environment({}), data, settings.counting_nice)
 
 
 # FerretDB's Go garbage collector. GOGC=400 (collect when the heap has grown 4x, not 2x)
@@ -222,4 +231,6 @@ def _ferretdb(settings: Settings, out: Console) -> Launch:
         f"--listen-addr=127.0.0.1:{settings.ports.mongodb}",
         f"--data-dir={data}",
     ]
-    return Launch(command, child_environment(_FERRETDB_GC), state_dir(settings))
+    return Launch(
+        command, child_environment(_FERRETDB_GC), state_dir(settings), settings.counting_nice
+    )
