@@ -4,19 +4,17 @@ Why ASGI: the consumer is a function that mostly waits (for the group commit tha
 writes its vote with the others: one MongoDB ``insert_many``, one Redis pipeline),
 and waiting is what an event loop does for free. functions-framework's ASGI mode
 serves ``functions_framework.aio`` functions with gunicorn and uvicorn's worker
-(uvloop, httptools): a no-op CloudEvent function costs 84 µs of CPU per request
-there against 360-465 µs on the default Flask-on-gthread serving, where HTTP
-serving was 58 % of the consumer's CPU; the consumer went from about 700 to
-about 210 µs per event (load/results/consumer.md). Concurrency is no longer a
-thread count: every request in flight is a coroutine on the one loop, so the
-group commit's batch is whatever arrived while the previous batch was written.
+(uvloop, httptools), which costs a fraction of the CPU per request of the default
+Flask-on-threads serving (load/results/consumer.md). Concurrency is not a thread
+count: every request in flight is a coroutine on the one loop, so the group
+commit's batch is whatever arrived while the previous batch was written.
 
 ``WORKERS = 1``, fixed here rather than derived from ``os.cpu_count()``: one process
 per instance. On Knative an instance is the unit of scale (the autoscaler adds
 pods), and locally the machine's cores are shared with Kafka, Redis, MongoDB and
 the source; a second worker would also open a second set of clients, halve the
 batches and split the Prometheus metrics (and find their port taken: each worker
-serves its registry on ``Ports.consumer_metrics``, main.py says why).
+serves its registry on ``Ports.consumer_metrics``, function.py says why).
 
 The process is replaced (``exec``) by functions-framework, so signals and the pid
 are gunicorn's: SIGTERM lets in-flight requests finish.
@@ -31,13 +29,14 @@ import time
 from pathlib import Path
 
 from certamen.adapters.errors import StoreUnavailable
+from certamen.consumer import main
 from certamen.consumer.startup import open_stores
 from certamen.contract import CatalogError
 from certamen.settings import Settings, child_environment
 
 WORKERS = 1
 FUNCTION_SOURCE = Path(__file__).with_name("main.py")
-TARGET = "count_vote"
+TARGET = main.count_vote.__name__
 STARTUP_WAIT_S = 30.0  # a store that restarts is normal operation: wait for it, then give up
 
 
