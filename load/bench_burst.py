@@ -26,7 +26,10 @@ CI) exits 1 on a lost, doubled or falsely acknowledged vote, never on a rate.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -84,6 +87,8 @@ class Judged:
     cpu_burst: dict[str, float]
     cpu_drain: dict[str, float]
     drained_s: float
+    peak_in_flight: float = 0.0
+    peak_rss_mb: float = 0.0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -177,6 +182,12 @@ class Bench:
         catalog = catalog_for(settings)
         self.ballots = [record_fields(r) for r in generate_votes(catalog, count=997, seed=13)]
 
+    def metrics_url(self, route: str) -> str:
+        ports = self.settings.ports
+        if route == "grpc":
+            return f"http://127.0.0.1:{ports.producer_grpc_metrics}/metrics"
+        return f"http://127.0.0.1:{ports.producer_wasm}/metrics"
+
     def target(self, route: str) -> str:
         ports = self.settings.ports
         return f"127.0.0.1:{ports.producer_grpc if route == 'grpc' else ports.producer_wasm}"
@@ -215,7 +226,8 @@ class Bench:
         )
         total_before = _total(self.stores)
         cpu_start = benchkit.cpu_seconds(self.sessions)
-        ledger = newconn.run(plan)
+        with _Sampler(self.metrics_url(route), self.sessions.get(PRODUCER[route])) as sampled:
+            ledger = newconn.run(plan)
         cpu_end = benchkit.cpu_seconds(self.sessions)
         counts = ledger.counts()
         self.out.print(
@@ -245,6 +257,8 @@ class Bench:
             last_counted=last,
             total_delta=_total(self.stores) - total_before,
             cpu_burst=_minus(cpu_end, cpu_start),
+            peak_in_flight=sampled.peak_in_flight,
+            peak_rss_mb=sampled.peak_rss_mb,
             cpu_drain=_minus(cpu_drained, cpu_end),
             drained_s=drained,
         )
@@ -313,6 +327,12 @@ class Bench:
                             p50 or 0.0, "ms", command=c),
             benchkit.figure(f"burst.{r}.delay_p99_ms", f"{r}: vote-to-count delay p99",
                             p99 or 0.0, "ms", command=c),
+            benchkit.figure(f"burst.{r}.peak_in_flight", f"{r}: most calls waiting for Kafka "
+                            "at once in the producer (sampled every 0.1 s)", j.peak_in_flight,
+                            "calls", command=c),
+            benchkit.figure(f"burst.{r}.peak_rss_mb", f"{r}: the producer's resident memory at "
+                            "its highest during the burst", round(j.peak_rss_mb, 1), "MB",
+                            command=c),
             benchkit.figure(f"burst.{r}.answer_p99_ms", f"{r}: time to the producer's answer "
                             "p99 (connection included)", _answer_ms(j, 0.99), "ms", command=c),
         ]  # fmt: skip
@@ -337,6 +357,41 @@ class Bench:
                             "or refused-but-counted", len(j.problems), "problems", goal="= 0",
                             met=not j.problems, command=c),
         ]  # fmt: skip
+
+
+class _Sampler:
+    """Samples the producer's calls in flight (its /metrics) and resident memory every 0.1 s."""
+
+    def __init__(self, metrics_url: str, pid: int | None) -> None:
+        self._url = metrics_url
+        self._pid = pid
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.peak_in_flight = 0.0
+        self.peak_rss_mb = 0.0
+
+    def __enter__(self) -> _Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            try:
+                with urllib.request.urlopen(self._url, timeout=1) as response:
+                    text = response.read().decode()
+            except OSError:
+                text = ""
+            for line in text.splitlines():
+                if line.startswith("certamen_producer_calls_in_flight{"):
+                    self.peak_in_flight = max(self.peak_in_flight, float(line.split()[-1]))
+            if self._pid is not None:
+                with contextlib.suppress(OSError, KeyError):
+                    rss, _ = benchkit.memory_mb(self._pid)
+                    self.peak_rss_mb = max(self.peak_rss_mb, rss)
 
 
 @dataclass

@@ -210,8 +210,8 @@ class _GrpcVoter:
                 # grpcio's: never sent (no connection), or the connection broke mid-call
                 never_sent = "failed to connect" in (e.details() or "")
                 return ("failed" if never_sent else "unknown"), details, None
-            if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-                return "unknown", details, None
+            if code in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED):
+                return "unknown", details, None  # the call may have reached Kafka
             if code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.ALREADY_EXISTS):
                 return "rejected", details, None
             return "failed", details, retry_after

@@ -199,6 +199,8 @@ class _Admission:
             raise Refused(vote_id, "kafka_unreachable", "Kafka is unreachable")
         if self.calls >= self._limit:
             raise Refused(vote_id, "in_flight_limit", f"{self._limit} calls are in flight")
+        if budget_s <= 0:
+            raise Refused(vote_id, "deadline", "the caller's deadline has passed")
         waited = self.expected_wait_s()
         if waited >= budget_s:
             raise Refused(
