@@ -226,9 +226,11 @@ class Bench:
         )
         total_before = _total(self.stores)
         cpu_start = benchkit.cpu_seconds(self.sessions)
+        cpu_start["load generator"] = benchkit.children_cpu_seconds()
         with _Sampler(self.metrics_url(route), self.sessions.get(PRODUCER[route])) as sampled:
             ledger = newconn.run(plan)
         cpu_end = benchkit.cpu_seconds(self.sessions)
+        cpu_end["load generator"] = benchkit.children_cpu_seconds()
         counts = ledger.counts()
         self.out.print(
             f"  offered {len(ledger.votes):,} in {ledger.span_s:.1f} s "

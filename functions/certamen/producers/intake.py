@@ -592,7 +592,9 @@ def build_intake(
     probe's thread on every change of readiness.
     """
     readiness = KafkaReadiness(
-        kafka_check(settings, settings.votes_topic),
+        # Kafka counts as away when it does not answer within a vote's own timeout: a
+        # slow answer on a busy machine is not a reason to refuse votes.
+        kafka_check(settings, settings.votes_topic, timeout_s=settings.kafka_timeout_s),
         interval_s=PROBE_INTERVAL_S,
         on_change=on_change,
     )
