@@ -4,10 +4,13 @@ Infrastructure first (Kafka, Redis, the MongoDB-protocol server), then
 Certamen's own processes, each a ``certamen <subcommand>`` with ``PORT`` and the
 servers' addresses set explicitly in its environment.
 
-The counting side (Redis, FerretDB, the consumer, the source, the app) runs at a
-lower CPU priority (``CERTAMEN_COUNTING_NICE``) than the ingress (the producers and
-Kafka): on a small machine a burst then goes to the producers at their full speed
-and the counting lags behind in Kafka, then catches up (docs/capacity.md).
+The counting side's own processes (the source, the consumer, the app) run at a lower
+CPU priority (``CERTAMEN_COUNTING_NICE``) than the ingress (the producers and Kafka):
+on a small machine a burst then goes to the producers at their full speed and the
+counting lags behind in Kafka, then catches up. Redis and FerretDB keep the normal
+priority: they only work when asked, so the niced consumer already paces them, and a
+starved store would time the consumer's writes out (503s, then dead letters) instead
+of letting it lag.
 """
 
 from __future__ import annotations
@@ -210,7 +213,7 @@ def _redis(settings: Settings, out: Console) -> Launch:
         "--protected-mode", "yes",
         "--logfile", "",
     ]  # fmt: skip
-    return Launch(command, child_environment({}), data, settings.counting_nice)
+    return Launch(command, child_environment({}), data)
 
 
 # FerretDB's Go garbage collector. GOGC=400 (collect when the heap has grown 4x, not 2x)
@@ -230,6 +233,4 @@ def _ferretdb(settings: Settings, out: Console) -> Launch:
         f"--listen-addr=127.0.0.1:{settings.ports.mongodb}",
         f"--data-dir={data}",
     ]
-    return Launch(
-        command, child_environment(_FERRETDB_GC), state_dir(settings), settings.counting_nice
-    )
+    return Launch(command, child_environment(_FERRETDB_GC), state_dir(settings))
