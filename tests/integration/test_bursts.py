@@ -27,6 +27,7 @@ from load import newconn
 from tests.integration.burst_harness import (
     ROUTES,
     counted_ids,
+    counting,
     established,
     producer,
     redis_markers,
@@ -34,14 +35,7 @@ from tests.integration.burst_harness import (
 )
 from tests.integration.producer_wasm_harness import PORTS, read_topic
 from tests.support.own_kafka import running_kafka
-from tests.support.pipeline import (
-    consumer,
-    counted,
-    free_port,
-    source,
-    wait_counted,
-    wait_until,
-)
+from tests.support.pipeline import counted, wait_counted, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -53,31 +47,23 @@ def test_a_connection_per_vote_burst_over_512_calls_is_taken_whole_and_counted_o
     route: str, pipeline: Settings, store: redis.Redis, tmp_path: Path
 ) -> None:
     settings = pipeline
-    consumer_port, status_port = free_port(), free_port()
-    services = [
-        consumer(settings, consumer_port, tmp_path),
-        source(settings, f"http://127.0.0.1:{consumer_port}", status_port, tmp_path),
-    ]
     run_id = f"burst-{route}"
-    try:
-        for service in services:
-            service.start()
-        with producer(route, settings, tmp_path) as running:
-            plan = running.plan(run_id, votes=BURST, in_flight=BURST, processes=2)
-            ledgers: list[newconn.Ledger] = []
-            running.process.send_signal(signal.SIGSTOP)
-            try:
-                sender = threading.Thread(target=lambda: ledgers.append(newconn.run(plan)))
-                sender.start()
-                wait_until(
-                    lambda: established(running.port) >= BURST,
-                    60,
-                    f"{BURST} connections queued at the stopped producer",
-                )
-            finally:
-                running.process.send_signal(signal.SIGCONT)
-            sender.join(timeout=120)
-            assert ledgers, "the burst did not finish"
+    with counting(settings, tmp_path), producer(route, settings, tmp_path) as running:
+        plan = running.plan(run_id, votes=BURST, in_flight=BURST, processes=2)
+        ledgers: list[newconn.Ledger] = []
+        running.process.send_signal(signal.SIGSTOP)
+        try:
+            sender = threading.Thread(target=lambda: ledgers.append(newconn.run(plan)))
+            sender.start()
+            wait_until(
+                lambda: established(running.port) >= BURST,
+                60,
+                f"{BURST} connections queued at the stopped producer",
+            )
+        finally:
+            running.process.send_signal(signal.SIGCONT)
+        sender.join(timeout=120)
+        assert ledgers, "the burst did not finish"
         (ledger,) = ledgers
         answers = {vote.detail for vote in ledger.votes if vote.outcome != "accepted"}
         assert ledger.counts()["accepted"] == BURST, answers
@@ -87,9 +73,6 @@ def test_a_connection_per_vote_burst_over_512_calls_is_taken_whole_and_counted_o
         ids = counted_ids(settings, f"{run_id}.")
         assert sorted(ids) == sorted(vote.key for vote in ledger.votes)
         assert counted(store) == BURST
-    finally:
-        for service in reversed(services):
-            service.stop()
 
 
 @pytest.fixture

@@ -30,20 +30,14 @@ from load import newconn
 from tests.integration.burst_harness import (
     ROUTES,
     counted_ids,
+    counting,
     producer,
     redis_markers,
     signal_kafka,
 )
 from tests.integration.producer_wasm_harness import PORTS
 from tests.support.own_kafka import running_kafka, start_kafka
-from tests.support.pipeline import (
-    consumer,
-    counted,
-    free_port,
-    source,
-    source_status,
-    wait_until,
-)
+from tests.support.pipeline import counted, source_status, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -88,19 +82,9 @@ def test_no_vote_answered_not_taken_is_counted_when_the_broker_is_killed(
             assert not unknown, f"still no answer for {sorted(unknown)[:5]}"
 
         # Count the whole topic with the real delivery path.
-        consumer_port, status_port = free_port(), free_port()
-        services = [
-            consumer(own, consumer_port, tmp_path),
-            source(own, f"http://127.0.0.1:{consumer_port}", status_port, tmp_path),
-        ]
-        try:
-            for service in services:
-                service.start()
+        with counting(own, tmp_path) as status_port:
             _wait_delivered(store, status_port)
             ids = set(counted_ids(own, f"{run_id}."))
-        finally:
-            for service in reversed(services):
-                service.stop()
 
     refused = {vote.key for vote in answers["refused"]} - accepted
     assert not refused & ids, f"answered 'not taken' yet counted: {sorted(refused & ids)[:5]}"
