@@ -28,7 +28,12 @@ from prometheus_client import CollectorRegistry, start_http_server
 from certamen.adapters.kafka_producer import KafkaRecordProducer
 from certamen.contract import CatalogError, load_catalog
 from certamen.logs import configure_json_logging
-from certamen.producers.intake import IntakeMetrics, build_intake, make_intake_producer, settle_heap
+from certamen.producers.intake import (
+    IntakeMetrics,
+    build_intake,
+    make_intake_producer,
+    tune_gc_for_serving,
+)
 from certamen.producers.wasm.app import ProducerApp
 from certamen.producers.wasm.kernel import BallotKernel, KernelFault
 from certamen.settings import Settings
@@ -51,7 +56,7 @@ def _after_shutdown(signum: int, _frame: object) -> None:
 async def _serve(server: uvicorn.Server, producer: KafkaRecordProducer) -> None:
     """uvicorn's ``Server.run`` with the delivery reports served on its event loop."""
     producer.serve_reports_on(asyncio.get_running_loop())
-    settle_heap()
+    tune_gc_for_serving()
     await server.serve()
 
 
