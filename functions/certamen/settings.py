@@ -22,6 +22,7 @@ Ordering = Literal["ordered", "unordered"]
 BackoffPolicy = Literal["linear", "exponential"]
 InitialOffset = Literal["earliest", "latest"]
 KafkaCompression = Literal["none", "gzip", "lz4"]
+LegacyRecords = Literal["reject", "accept"]
 
 
 class SettingsError(ValueError):
@@ -82,6 +83,8 @@ class Settings:
     bind_host: str = "127.0.0.1"
     kafka_timeout_s: float = 5.0
     kafka_compression: KafkaCompression = "none"
+    # Records of the original Go producer: dead letters, or votes of channel legacy.
+    legacy_records: LegacyRecords = "reject"
     source: SourceSettings = field(default_factory=SourceSettings)
     ports: Ports = field(default_factory=Ports)
     # Which servers the user pointed us at: those are used, never started.
@@ -146,6 +149,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         kafka_compression=_choice(
             env, "CERTAMEN_KAFKA_COMPRESSION", ("none", "gzip", "lz4"), "none"
         ),
+        legacy_records=_choice(env, "CERTAMEN_LEGACY_RECORDS", ("reject", "accept"), "reject"),
         source=source,
         ports=ports,
         external=external,

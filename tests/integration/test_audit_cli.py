@@ -49,7 +49,7 @@ def test_catalog_counters_start_at_zero_and_the_audit_flags_a_difference(
         albums = store.hgetall(keys.BY_ALBUM)
         assert albums == {album_key(c.band, c.album): "0" for c in catalog.candidates}
         assert store.hgetall(keys.BY_BAND) == dict.fromkeys(catalog.bands, "0")
-        assert store.hgetall(keys.BY_CHANNEL) == {"grpc": "0", "wasm": "0"}
+        assert store.hgetall(keys.BY_CHANNEL) == {"grpc": "0", "wasm": "0", "legacy": "0"}
         assert set(store.hgetall(keys.RANK_SUM)) == set(albums)
         assert store.get(keys.TOTAL) == "0"
 

@@ -70,6 +70,7 @@ def environment(settings: Settings, **extra: str) -> dict[str, str]:
             "CERTAMEN_SOURCE_RETRY": str(source.retry),
             "CERTAMEN_SOURCE_BACKOFF_POLICY": source.backoff_policy,
             "CERTAMEN_SOURCE_BACKOFF_DELAY": str(source.backoff_delay_s),
+            "CERTAMEN_LEGACY_RECORDS": settings.legacy_records,
             "PYTHONUNBUFFERED": "1",
             **extra,
         }

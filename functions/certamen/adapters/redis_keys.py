@@ -9,7 +9,7 @@ from __future__ import annotations
 TOTAL = "votes:total"  # string counter: all counted votes
 BY_BAND = "votes:by_band"  # hash band -> count
 BY_ALBUM = "votes:by_album"  # hash "band — album" -> count
-BY_CHANNEL = "votes:by_channel"  # hash grpc/wasm -> count
+BY_CHANNEL = "votes:by_channel"  # hash grpc/wasm/legacy -> count
 RANK_SUM = "votes:rank_sum"  # hash "band — album" -> sum of ranks
 PER_SECOND = "votes:per_second"  # hash epoch second -> votes counted in that second
 RATE_STREAM = "votes:rate"  # stream, one entry per sealed second: id <sec*1000>-1, field votes
