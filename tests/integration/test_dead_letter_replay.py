@@ -30,14 +30,12 @@ from certamen.contract import Vote, new_vote_id
 from certamen.dead_letters import DeadLetters, ReplayReport, Selection
 from certamen.settings import Settings
 from tests.support.pipeline import (
-    consumer,
+    deliver,
     environment,
     free_port,
     isolated,
     produce,
-    source,
-    source_status,
-    wait_until,
+    run_cli,
 )
 
 pytestmark = pytest.mark.integration
@@ -83,45 +81,12 @@ def _votes(count: int, album: str, year: int, *, rank: float = 8.5) -> list[Vote
     ]  # fmt: skip
 
 
-def _deliver(settings: Settings, expected: int, tmp_path: Path) -> None:
-    """Run the consumer and the source until ``expected`` records were delivered."""
-    consumer_port, status_port = free_port(), free_port()
-    services = [
-        consumer(settings, consumer_port, tmp_path),
-        source(settings, f"http://127.0.0.1:{consumer_port}", status_port, tmp_path),
-    ]
-    try:
-        for service in services:
-            service.start()
-        wait_until(
-            lambda: source_status(status_port)["delivered"] >= expected, 90, f"{expected} delivered"
-        )
-    finally:
-        for service in reversed(services):
-            service.stop()
+def _dead_letters(settings: Settings, *args: str) -> tuple[int, Any]:
+    return run_cli(settings, "dead-letters", *args)
 
 
-def _cli(settings: Settings, *args: str) -> tuple[int, Any]:
-    done = subprocess.run(
-        [sys.executable, "-m", "certamen.operations.cli", "dead-letters", *args, "--json"],
-        env=environment(settings),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.stdout, done.stderr
-    return done.returncode, json.loads(done.stdout)
-
-
-def _audit(settings: Settings) -> tuple[int, dict[str, Any]]:
-    done = subprocess.run(
-        [sys.executable, "-m", "certamen.operations.cli", "audit", "--json"],
-        env=environment(settings),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return done.returncode, json.loads(done.stdout)
+def _named(ids: list[str]) -> list[str]:
+    return [arg for letter_id in ids for arg in ("--id", letter_id)]
 
 
 def _db(settings: Settings) -> Any:
@@ -132,7 +97,7 @@ def _db(settings: Settings) -> Any:
 def _dead_lettered(settings: Settings, store: redis.Redis, tmp_path: Path, missing: int) -> None:
     """30 votes the catalog knows and ``missing`` for an album it lacks, delivered."""
     produce(settings, _votes(30, "Mis palabras", 1997) + _votes(missing, MISSING, YEAR))
-    _deliver(settings, 30 + missing, tmp_path)
+    deliver(settings, 30 + missing, tmp_path)
     assert store.get(keys.TOTAL) == "30"
     assert store.get(keys.DEAD_LETTERS) == str(missing)
     assert store.hgetall(keys.DEAD_LETTERS_BY_REASON) == {"not_in_catalog": str(missing)}
@@ -142,21 +107,21 @@ def test_a_missing_album_added_then_replayed_is_counted_once(
     pipeline: Settings, store: redis.Redis, catalog: Path, tmp_path: Path
 ) -> None:
     _dead_lettered(pipeline, store, tmp_path, missing=10)
-    code, listed = _cli(pipeline, "list", "--reason", "not_in_catalog")
+    code, listed = _dead_letters(pipeline, "list", "--reason", "not_in_catalog")
     assert code == 0 and len(listed) == 10
     assert {letter["reason"]["field"] for letter in listed} == {"album"}
 
     # Before the fix a replay changes nothing: still dead, same reason, recorded.
-    code, report = _cli(pipeline, "replay", "--reason", "not_in_catalog", "--by", "ana")
+    code, report = _dead_letters(pipeline, "replay", "--reason", "not_in_catalog", "--by", "ana")
     assert code == 1 and report["counts"] == {"still_dead": 10}
     assert store.get(keys.TOTAL) == "30" and store.get(keys.DEAD_LETTERS) == "10"
 
     catalog.write_text(CATALOG % ECLIPSE, encoding="utf-8")  # the album added
-    code, preview = _cli(pipeline, "replay", "--reason", "not_in_catalog", "--dry-run")
+    code, preview = _dead_letters(pipeline, "replay", "--reason", "not_in_catalog", "--dry-run")
     assert code == 0 and preview["dry_run"] is True and preview["counts"] == {"counted": 10}
     assert store.get(keys.TOTAL) == "30" and store.get(keys.DEAD_LETTERS) == "10"
 
-    code, report = _cli(pipeline, "replay", "--reason", "not_in_catalog", "--by", "ana")
+    code, report = _dead_letters(pipeline, "replay", "--reason", "not_in_catalog", "--by", "ana")
     assert code == 0 and report["counts"] == {"counted": 10} and report["by"] == "ana"
     assert store.get(keys.TOTAL) == "40"
     assert store.hget(keys.BY_ALBUM, f"{BAND} \u2014 {MISSING}") == "10"
@@ -166,9 +131,11 @@ def test_a_missing_album_added_then_replayed_is_counted_once(
 
     # Twice: nothing left open to replay; by id, each is reported as put right already.
     ids = [letter["letter_id"] for letter in listed]
-    code, again = _cli(pipeline, "replay", "--by", "luis")
+    code, again = _dead_letters(pipeline, "replay", "--by", "luis")
     assert code == 0 and again["outcomes"] == []
-    code, again = _cli(pipeline, "replay", "--by", "luis", *(a for i in ids for a in ("--id", i)))
+    code, again = _dead_letters(
+        pipeline, "replay", "--by", "luis", *(a for i in ids for a in ("--id", i))
+    )
     assert code == 0 and again["counts"] == {"skipped": 10}
     assert {o["by"] for o in again["outcomes"]} == {"ana"}
     assert store.get(keys.TOTAL) == "40" and store.get(keys.DEAD_LETTERS_REPLAYED) == "10"
@@ -183,7 +150,7 @@ def test_a_missing_album_added_then_replayed_is_counted_once(
     assert sorted((r["attempt"], r["by"], r["outcome"]) for r in records) == sorted(
         [(1, "ana", "still_dead")] * 10 + [(2, "ana", "counted")] * 10
     )
-    code, audit = _audit(pipeline)
+    code, audit = run_cli(pipeline, "audit")
     assert code == 0 and audit["ok"] is True, audit
 
 
@@ -192,7 +159,7 @@ def test_concurrent_replays_count_each_vote_once(
 ) -> None:
     _dead_lettered(pipeline, store, tmp_path, missing=40)
     catalog.write_text(CATALOG % ECLIPSE, encoding="utf-8")
-    _, listed = _cli(pipeline, "list")
+    _, listed = _dead_letters(pipeline, "list")
     ids = [letter["letter_id"] for letter in listed]
     in_threads, by_commands = ids[:20], ids[20:]
 
@@ -217,11 +184,10 @@ def test_concurrent_replays_count_each_vote_once(
     for thread in threads:
         thread.start()
     # ... and three `certamen dead-letters replay` commands at once on the other 20.
-    named = [a for letter in by_commands for a in ("--id", letter)]
     commands = [
         subprocess.Popen(
             [sys.executable, "-m", "certamen.operations.cli", "dead-letters", "replay",
-             "--by", f"shell-{i}", "--json", *named],
+             "--by", f"shell-{i}", "--json", *_named(by_commands)],
             env=environment(pipeline), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
         for i in range(3)
@@ -246,7 +212,9 @@ def test_concurrent_replays_count_each_vote_once(
     assert store.get(keys.DEAD_LETTERS) == "0" and store.get(keys.DEAD_LETTERS_REPLAYED) == "40"
 
     # Once more, everything put right: each letter is reported so, nothing changes.
-    code, again = _cli(pipeline, "replay", "--by", "luis", *(a for i in ids for a in ("--id", i)))
+    code, again = _dead_letters(
+        pipeline, "replay", "--by", "luis", *(a for i in ids for a in ("--id", i))
+    )
     assert code == 0 and again["counts"] == {"skipped": 40}
     assert store.get(keys.TOTAL) == "70" and store.get(keys.DEAD_LETTERS_REPLAYED) == "40"
     client, db = _db(pipeline)
@@ -254,7 +222,7 @@ def test_concurrent_replays_count_each_vote_once(
         assert db["votes"].count_documents({}) == 70
         assert db["dead_letter_replays"].count_documents({"outcome": "counted"}) == 40
         assert db["dead_letter_replays"].count_documents({}) == 40
-    code, audit = _audit(pipeline)
+    code, audit = run_cli(pipeline, "audit")
     assert code == 0 and audit["ok"] is True, audit
 
 
@@ -284,7 +252,7 @@ def test_a_replay_cut_short_by_redis_is_finished_by_the_next(
         gone.close()
         client.close()
     assert store.get(keys.TOTAL) == "35" and store.get(keys.DEAD_LETTERS) == "0"
-    code, audit = _audit(pipeline)
+    code, audit = run_cli(pipeline, "audit")
     assert code == 0 and audit["ok"] is True, audit
 
 
@@ -304,15 +272,15 @@ def test_a_poison_record_replayed_stays_a_dead_letter_with_its_new_reason(
             producer.send(topic, value=value, partition=0).get(timeout=30)
     finally:
         producer.close()
-    _deliver(open_contest, 3, tmp_path)  # legacy records not accepted (the default)
+    deliver(open_contest, 3, tmp_path)  # legacy records not accepted (the default)
     assert store.hgetall(keys.DEAD_LETTERS_BY_REASON) == {"unknown_type": "3"}
 
-    code, report = _cli(open_contest, "replay", "--by", "ana")
+    code, report = _dead_letters(open_contest, "replay", "--by", "ana")
     assert code == 1 and report["counts"] == {"still_dead": 3}
     assert {o["reason"]["rule"] for o in report["outcomes"]} == {"unknown_type"}
 
     accepting = replace(open_contest, legacy_records="accept")
-    code, report = _cli(accepting, "replay", "--by", "ana")
+    code, report = _dead_letters(accepting, "replay", "--by", "ana")
     assert code == 1 and report["counts"] == {"still_dead": 2, "counted": 1}
     outcomes = {o["letter_id"].rpartition("/offset:")[2]: o for o in report["outcomes"]}
     assert outcomes["0"]["reason"]["rule"] == "unknown_type"  # still no vote at all
@@ -335,5 +303,5 @@ def test_a_poison_record_replayed_stays_a_dead_letter_with_its_new_reason(
         (1, "unknown_type"),
         (2, "format"),
     ]
-    code, audit = _audit(accepting)
+    code, audit = run_cli(accepting, "audit")
     assert code == 0 and audit["ok"] is True, audit

@@ -22,7 +22,7 @@ from certamen.adapters import redis_keys as keys
 from certamen.adapters.kafka import make_producer
 from certamen.contract import format_timestamp
 from certamen.settings import Settings
-from tests.support.pipeline import consumer, free_port, source, source_status, wait_until
+from tests.support.pipeline import deliver
 
 pytestmark = pytest.mark.integration
 
@@ -61,29 +61,12 @@ def _write(settings: Settings, records: list[tuple[int, bytes]]) -> list[tuple[i
         producer.close()
 
 
-def _deliver(settings: Settings, expected: int, tmp_path: Path) -> None:
-    consumer_port, status_port = free_port(), free_port()
-    services = [
-        consumer(settings, consumer_port, tmp_path),
-        source(settings, f"http://127.0.0.1:{consumer_port}", status_port, tmp_path),
-    ]
-    try:
-        for service in services:
-            service.start()
-        wait_until(
-            lambda: source_status(status_port)["delivered"] >= expected, 90, f"{expected} delivered"
-        )
-    finally:
-        for service in reversed(services):
-            service.stop()
-
-
 def test_legacy_records_are_counted_once_and_broken_ones_dead_lettered(
     pipeline: Settings, store: redis.Redis, tmp_path: Path
 ) -> None:
     accepting = replace(pipeline, legacy_records="accept")
     written = _write(accepting, [*VALID, *((p, v) for p, v, _ in BROKEN)])
-    _deliver(accepting, 6, tmp_path)
+    deliver(accepting, 6, tmp_path)
 
     assert store.get(keys.TOTAL) == "3"
     assert store.hget(keys.BY_CHANNEL, "legacy") == "3"
@@ -107,7 +90,7 @@ def test_legacy_records_are_counted_once_and_broken_ones_dead_lettered(
 
     # Delivered again from the start (another consumer group): counted once all the same.
     again = replace(accepting, source=replace(accepting.source, consumer_group=f"again-{topic}"))
-    _deliver(again, 6, tmp_path)
+    deliver(again, 6, tmp_path)
     assert store.get(keys.TOTAL) == "3" and store.get(keys.DEAD_LETTERS) == "3"
 
 
@@ -115,6 +98,6 @@ def test_legacy_records_are_dead_letters_by_default(
     pipeline: Settings, store: redis.Redis, tmp_path: Path
 ) -> None:
     _write(pipeline, list(VALID[:1]))
-    _deliver(pipeline, 1, tmp_path)
+    deliver(pipeline, 1, tmp_path)
     assert store.get(keys.TOTAL) in (None, "0")
     assert store.hgetall(keys.DEAD_LETTERS_BY_REASON) == {"unknown_type": "1"}

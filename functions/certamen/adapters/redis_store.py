@@ -81,67 +81,72 @@ return 1
 """
 
 # The dead-letter scripts share KEYS: state dead_letters by_reason replayed old_marker, and
-# ARGV[1] = the letter's field in state. A letter counted before the state hash existed
-# has only its old marker (votes:dead_lettered:<sha1>, with a TTL): it counts as open
-# under the rule the caller knows (ARGV[2]).
+# start alike: ``state`` is the letter's field in the state hash, ``counted`` the rule it is
+# counted open under (false if it is not counted open). A letter counted before the state
+# hash existed has only its old marker (votes:dead_lettered:<sha1>, with a TTL): it is
+# counted open under the rule the caller knows (ARGV[2]).
+_LETTER_STATE = """
+local state = redis.call('HGET', KEYS[1], ARGV[1])
+local counted = false
+if state and state ~= 'replayed' then
+  counted = string.sub(state, 6)
+elseif not state and redis.call('EXISTS', KEYS[5]) == 1 then
+  counted = ARGV[2]
+end
+"""
 
 # The consumer dead-letters an event: count it once.   ARGV: field rule
-_COUNT_DEAD_LETTER = """
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+_COUNT_DEAD_LETTER = (
+    _LETTER_STATE
+    + """
+if state or counted then
+  if not state then
+    redis.call('HSET', KEYS[1], ARGV[1], 'open:' .. counted)
+  end
   return 0
 end
 redis.call('HSET', KEYS[1], ARGV[1], 'open:' .. ARGV[2])
-if redis.call('EXISTS', KEYS[5]) == 1 then
-  return 0
-end
 redis.call('INCR', KEYS[2])
 redis.call('HINCRBY', KEYS[3], ARGV[2], 1)
 return 1
 """
+)
 
 # A replay counted the letter's vote: it leaves the open letters, once.   ARGV: field rule
-_RESOLVE_DEAD_LETTER = """
-local state = redis.call('HGET', KEYS[1], ARGV[1])
+_RESOLVE_DEAD_LETTER = (
+    _LETTER_STATE
+    + """
 if state == 'replayed' then
   return 0
 end
 redis.call('HSET', KEYS[1], ARGV[1], 'replayed')
 redis.call('INCR', KEYS[4])
-local rule = false
-if state then
-  rule = string.sub(state, 6)
-elseif redis.call('EXISTS', KEYS[5]) == 1 then
-  rule = ARGV[2]
-end
-if rule then
+if counted then
   redis.call('DECR', KEYS[2])
-  redis.call('HINCRBY', KEYS[3], rule, -1)
+  redis.call('HINCRBY', KEYS[3], counted, -1)
 end
 return 1
 """
+)
 
 # A replay found the letter breaking a rule again: it is open under that rule, once.
 # ARGV: field rule_before rule_now
-_RECLASSIFY_DEAD_LETTER = """
-local state = redis.call('HGET', KEYS[1], ARGV[1])
+_RECLASSIFY_DEAD_LETTER = (
+    _LETTER_STATE
+    + """
 if state == 'replayed' or state == 'open:' .. ARGV[3] then
   return 0
 end
 redis.call('HSET', KEYS[1], ARGV[1], 'open:' .. ARGV[3])
-local rule = false
-if state then
-  rule = string.sub(state, 6)
-elseif redis.call('EXISTS', KEYS[5]) == 1 then
-  rule = ARGV[2]
-end
-if rule then
-  redis.call('HINCRBY', KEYS[3], rule, -1)
+if counted then
+  redis.call('HINCRBY', KEYS[3], counted, -1)
 else
   redis.call('INCR', KEYS[2])
 end
 redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
 return 1
 """
+)
 
 
 def _vote_keys(vote: Vote) -> list[str]:
