@@ -97,6 +97,8 @@ def test_selection_queries() -> None:
         ({"since": datetime(2026, 11, 26)}, "since"),
         ({"ids": ("",)}, "id"),
         ({"rule": ""}, "reason"),
+        ({"rule": {"$gt": ""}}, "reason"),
+        ({"since": "2h"}, "since"),
     ],
 )
 def test_a_bad_selection_names_the_option(kwargs: dict[str, object], option: str) -> None:

@@ -54,9 +54,15 @@ class DeadLetterStore:
     """Reads and writes ``dead_letters`` and ``dead_letter_replays`` for the replay."""
 
     def __init__(self, db: Database[Document]) -> None:
+        self._db = db
         self._letters: Collection[Document] = db[DEAD_LETTERS]
         self._replays: Collection[Document] = db[DEAD_LETTER_REPLAYS]
         self._votes: Collection[Document] = db[VOTES]
+
+    def ping(self) -> None:
+        """Check that MongoDB answers."""
+        with unavailable_as_store_error():
+            self._db.command("ping")
 
     def find_letters(self, query: Mapping[str, Any], *, limit: int) -> list[Document]:
         """Matching letters, newest failure first."""

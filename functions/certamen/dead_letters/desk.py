@@ -24,7 +24,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import redis
 from cloudevents.abstract import AnyCloudEvent
@@ -63,12 +63,9 @@ LEASE = timedelta(seconds=60)
 MAX_BY = 200
 MAX_SELECTED = 100_000
 _PUT_RIGHT = (Outcome.COUNTED.value, Outcome.ALREADY_COUNTED.value)
+_COMMITTED = {Handled.COUNTED: Outcome.COUNTED, Handled.DUPLICATE: Outcome.ALREADY_COUNTED}
 # A replay record that ended without deciding anything: the next attempt may be claimed.
 ABANDONED, INTERRUPTED = "abandoned", "interrupted"
-
-
-class _Pingable(Protocol):
-    def ping(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,14 +85,12 @@ class DeadLetters:
         *,
         clock: Callable[[], datetime],
         lease: timedelta = LEASE,
-        ping: tuple[_Pingable, ...] = (),
     ) -> None:
         self._store = store
         self._tally = tally
         self._handler = handler
         self._clock = clock
         self._lease = lease
-        self._ping = ping
 
     @classmethod
     def from_settings(
@@ -104,15 +99,16 @@ class DeadLetters:
         """Over the caller's clients, judging as a consumer with these settings would (the
         catalog, legacy records). Raises ``CatalogError`` for a catalog it cannot use."""
         tally = TallyWriter(redis)
-        vote_log = VoteLog(db)
-        handler = make_handler(settings, vote_log, tally, catalog=load_consumer_catalog(settings))
-        return cls(DeadLetterStore(db), tally, handler, clock=utc_now, ping=(tally, vote_log))
+        handler = make_handler(
+            settings, VoteLog(db), tally, catalog=load_consumer_catalog(settings)
+        )
+        return cls(DeadLetterStore(db), tally, handler, clock=utc_now)
 
     def ping(self) -> None:
         """Check that Redis and MongoDB answer (``StoreUnavailable`` if not), before a replay
         that would otherwise stop at its first letter."""
-        for store in self._ping:
-            store.ping()
+        self._tally.ping()
+        self._store.ping()
 
     def list(self, selection: Selection, *, limit: int = 500) -> builtins.list[DeadLetter]:
         """The selected letters, newest failure first (open ones unless asked otherwise)."""
@@ -261,7 +257,9 @@ class DeadLetters:
     ) -> LetterOutcome:
         """Commit the vote as the consumer does, then put the letter right."""
         (handled,) = self._handler.commit([vote])
-        outcome = Outcome.COUNTED if handled is Handled.COUNTED else Outcome.ALREADY_COUNTED
+        if handled not in _COMMITTED:  # never put a letter right on a result not understood
+            raise RuntimeError(f"unexpected commit result for {vote.vote_id}: {handled!r}")
+        outcome = _COMMITTED[handled]
         self._tally.resolve_dead_letter(letter_id, before.get("rule", ""))
         now = self._clock()
         replayed = {"at": now, "by": by, "outcome": outcome.value, "vote_id": vote.vote_id}

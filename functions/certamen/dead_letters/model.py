@@ -35,11 +35,6 @@ class Outcome(enum.Enum):
     NOT_FOUND = "not_found"  # no dead letter has this id
     UNAVAILABLE = "unavailable"  # a store was away: nothing decided, try again
 
-    @property
-    def put_right(self) -> bool:
-        """The letter's vote is in the tally."""
-        return self in (Outcome.COUNTED, Outcome.ALREADY_COUNTED)
-
 
 @dataclass(frozen=True, slots=True)
 class Selection:
@@ -55,12 +50,14 @@ class Selection:
     include_replayed: bool = False
 
     def __post_init__(self) -> None:
-        if self.since is not None and self.since.tzinfo is None:
+        if self.since is not None and (
+            not isinstance(self.since, datetime) or self.since.tzinfo is None
+        ):
             raise SelectionError("since", "needs a time zone (stored times are UTC)")
         if any(not isinstance(i, str) or not i for i in self.ids):
             raise SelectionError("id", "each id is the non-empty text of a letter's id")
-        if self.rule is not None and not self.rule:
-            raise SelectionError("reason", "must not be empty")
+        if self.rule is not None and (not isinstance(self.rule, str) or not self.rule):
+            raise SelectionError("reason", "a rule is a non-empty text, such as not_in_catalog")
 
     def query(self, *, open_only: bool) -> dict[str, Any]:
         """The MongoDB filter on ``dead_letters`` (letters written before replays existed
