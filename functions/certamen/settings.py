@@ -22,6 +22,7 @@ Ordering = Literal["ordered", "unordered"]
 BackoffPolicy = Literal["linear", "exponential"]
 InitialOffset = Literal["earliest", "latest"]
 KafkaCompression = Literal["none", "gzip", "lz4"]
+LegacyRecords = Literal["reject", "accept"]
 
 
 class SettingsError(ValueError):
@@ -87,6 +88,8 @@ class Settings:
     producer_max_in_flight: int = 4096
     # How much less CPU priority `certamen up` gives the counting side (nice 0-19).
     counting_nice: int = 10
+    # Records of the original Go producer: dead letters, or votes of channel legacy.
+    legacy_records: LegacyRecords = "reject"
     source: SourceSettings = field(default_factory=SourceSettings)
     ports: Ports = field(default_factory=Ports)
     # Which servers the user pointed us at: those are used, never started.
@@ -155,6 +158,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
             env, "CERTAMEN_PRODUCER_MAX_IN_FLIGHT", 4096, low=1, high=1_000_000
         ),
         counting_nice=_int(env, "CERTAMEN_COUNTING_NICE", 10, low=0, high=19),
+        legacy_records=_choice(env, "CERTAMEN_LEGACY_RECORDS", ("reject", "accept"), "reject"),
         source=source,
         ports=ports,
         external=external,

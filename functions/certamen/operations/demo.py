@@ -25,8 +25,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from certamen.adapters import redis_keys as keys
+from certamen.adapters.dead_letter_store import dead_letter_counts
 from certamen.adapters.errors import StoreUnavailable
-from certamen.adapters.mongo_store import DEAD_LETTERS, VOTES, count_dead_letters, recount_votes
+from certamen.adapters.mongo_store import (
+    DEAD_LETTER_REPLAYS,
+    DEAD_LETTERS,
+    VOTES,
+    recount_votes,
+)
 from certamen.adapters.redis_store import TallyWriter
 from certamen.contract import Catalog, ContractError, load_catalog
 from certamen.operations.demo_report import DemoResult, print_report, write_json
@@ -220,13 +226,14 @@ def _reset_contest(stores: Stores, catalog: Catalog) -> None:
         stores.redis.delete(*batch)
     stores.db[VOTES].delete_many({})
     stores.db[DEAD_LETTERS].delete_many({})
+    stores.db[DEAD_LETTER_REPLAYS].delete_many({})
     TallyWriter(stores.redis).seed_candidates(catalog)
 
 
 def _audit(stores: Stores, standings: Standings) -> AuditReport:
     """Every Redis counter against MongoDB's recount (Redis read first, as the audit does)."""
     groups = recount_votes(stores.db)
-    return compare(standings, groups, dead_letters=count_dead_letters(stores.db))
+    return compare(standings, groups, dead_letters=dead_letter_counts(stores.db))
 
 
 def _year() -> int:
