@@ -262,9 +262,31 @@ def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> No
         time.sleep(0.05)
 
 
+def counted_once_answering(client: redis.Redis, timeout_s: float = 60.0) -> int:
+    """``votes:total`` once Redis answers: after a restart it is away, then loading its data."""
+    seen: list[int] = []
+
+    def read() -> bool:
+        try:
+            seen.append(counted(client))
+        except (redis.exceptions.ConnectionError, redis.exceptions.BusyLoadingError):
+            return False
+        return True
+
+    wait_until(read, timeout_s, "Redis answering")
+    return seen[-1]
+
+
 def wait_counted(client: redis.Redis, expected: int, timeout_s: float) -> None:
-    """Wait until Redis counted ``expected`` votes."""
-    wait_until(lambda: counted(client) >= expected, timeout_s, f"{expected} counted votes")
+    """Wait until Redis counted ``expected`` votes (through its restarts)."""
+
+    def reached() -> bool:
+        try:
+            return counted(client) >= expected
+        except (redis.exceptions.ConnectionError, redis.exceptions.BusyLoadingError):
+            return False
+
+    wait_until(reached, timeout_s, f"{expected} counted votes")
 
 
 def vote_documents(settings: Settings) -> int:
