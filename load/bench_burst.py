@@ -155,7 +155,7 @@ def main() -> int:
         "--processes", type=int, default=2, help="load generator processes (python)"
     )
     parser.add_argument(
-        "--in-flight", type=int, default=1000, help="votes in flight (a process, for python)"
+        "--in-flight", type=int, default=4000, help="votes waiting for an answer at once, at most"
     )
     parser.add_argument("--routes", default=",".join(ROUTES), help="grpc,http")
     parser.add_argument("--no-overload", action="store_true", help="skip the overload check")
@@ -178,7 +178,8 @@ def main() -> int:
     )
     routes = [r for r in args.routes.split(",") if r]
     bursts = [
-        bench.burst(route, burst_s, processes=args.processes, in_flight=args.in_flight,
+        bench.burst(route, burst_s, processes=args.processes,
+                    in_flight=args.in_flight // args.processes,
                     timeout_s=sizes.drain_timeout_s, rate=args.rate)
         for route in routes
     ]  # fmt: skip
@@ -188,8 +189,9 @@ def main() -> int:
             rate = 2 * max(judged.accepted_per_s, 1.0)
             overloads.append(
                 bench.burst(judged.route, sizes.overload_s, processes=args.processes,
-                            in_flight=args.in_flight, timeout_s=sizes.drain_timeout_s,
-                            rate=rate, deadline_s=OVERLOAD_DEADLINE_S, label="overload")
+                            in_flight=args.in_flight // args.processes,
+                            timeout_s=sizes.drain_timeout_s, rate=rate,
+                            deadline_s=OVERLOAD_DEADLINE_S, label="overload")
             )  # fmt: skip
     costs = []
     if not args.no_connection_cost:

@@ -169,6 +169,8 @@ func burst(c config, ballots int, vote voter, out io.Writer) error {
 
 	slots := make(chan struct{}, c.inFlight)
 	var wg sync.WaitGroup
+	var inFlight, peak atomic.Int64
+	var lateMax time.Duration // how far behind its schedule a vote was started, at most
 	begin := time.Now()
 	end := begin.Add(time.Duration(c.seconds * float64(time.Second)))
 	var interval time.Duration
@@ -177,8 +179,11 @@ func burst(c config, ballots int, vote voter, out io.Writer) error {
 	}
 	for n := 0; c.votes == 0 || n < c.votes; n++ {
 		if interval > 0 {
-			if wait := time.Until(begin.Add(time.Duration(n) * interval)); wait > 0 {
+			due := begin.Add(time.Duration(n) * interval)
+			if wait := time.Until(due); wait > 0 {
 				time.Sleep(wait)
+			} else {
+				lateMax = max(lateMax, -wait)
 			}
 		}
 		if !time.Now().Before(end) {
@@ -191,8 +196,12 @@ func burst(c config, ballots int, vote voter, out io.Writer) error {
 			Ballot: n % ballots,
 		}
 		wg.Add(1)
+		if now := inFlight.Add(1); now > peak.Load() {
+			peak.Store(now)
+		}
 		go func() {
 			defer wg.Done()
+			defer inFlight.Add(-1)
 			started := time.Now()
 			vote.send(rec)
 			rec.Started = float64(started.UnixNano()) / 1e9
@@ -203,6 +212,9 @@ func burst(c config, ballots int, vote voter, out io.Writer) error {
 	}
 	wg.Wait()
 	close(records)
+	fmt.Fprintf(os.Stderr, "certamen-voters: %s, at most %d votes in flight (cap %d), "+
+		"a vote started at most %.0f ms behind its schedule\n",
+		c.route, peak.Load(), c.inFlight, lateMax.Seconds()*1000)
 	return <-written
 }
 
