@@ -6,8 +6,8 @@ per call, as the original Go client did; HTTP with ``Connection: close``), offer
 ``--rate`` (the goal's 1,000 votes/s; 0: as fast as the load generator goes), then
 drained: the pipeline counts the backlog Kafka took. The load generator
 (``--generator``) is the Go voters (``load/govoters.py``, the default: a Python client
-spends more CPU on a channel than the producer does, and could not offer the goal's rate
-here) or ``load/newconn.py``; both routes are driven by the same one. Every vote carries
+spends more CPU on a channel than the producer does, taking it from the pipeline) or
+``load/newconn.py``; both routes are driven by the same one. Every vote carries
 its own key, so each is judged against MongoDB and Redis:
 
 - accepted (2xx / OK): counted exactly once, none missing;

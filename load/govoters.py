@@ -1,9 +1,10 @@
 """The Go voters (``load/voters/``): connection-per-vote bursts at a rate Python cannot offer.
 
 ``load/newconn.py`` in Go, for the burst benchmark: grpcio costs a Python client more
-CPU to set up a channel than the producer spends serving it, so on a small machine the
-Python generator, not the producer, sets the rate. The original contest's client was Go
-and did the same per vote (a new channel, one ``returnInfo`` call, closed).
+CPU to set up a channel than the producer spends serving it, CPU the pipeline on the
+same small machine then lacks, and which can make the generator, not the producer, set
+the rate. The original contest's client was Go and did the same per vote (a new
+channel, one ``returnInfo`` call, closed).
 
 The program writes one JSON line per vote with the raw facts of its answer (status code,
 trailers or the HTTP response, whether the request was sent); :func:`vote_from_record`

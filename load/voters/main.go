@@ -3,8 +3,8 @@
 //
 // It is load/newconn.py's generator in Go, for the burst benchmark (load/bench_burst.py):
 // Python's grpcio spends more CPU setting up a channel than the producer spends serving
-// it, so a Python client cannot offer the goal's rate on this machine. Same weight per
-// vote as newconn.py:
+// it, CPU the pipeline on the same machine then lacks. Same weight per vote as
+// newconn.py:
 //
 //   - grpc: a new client connection (own TCP connection, HTTP/2 handshake) per vote, one
 //     confproto.getInfo/returnInfo call with its idempotency-key metadata, then closed;
