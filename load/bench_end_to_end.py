@@ -199,7 +199,19 @@ def main() -> int:
             round(wasm.outcome.log.rate, 1), "votes/s", command=command,
         ),
     ]  # fmt: skip
-    for name, measured in (("grpc", grpc), ("wasm", wasm)):
+    for name, label, measured in (("grpc", "gRPC Cast", grpc), ("wasm", "HTTP POST", wasm)):
+        figures += [
+            benchkit.figure(
+                f"end_to_end.{name}_pipeline_cpu_ms", f"{label}: CPU per counted vote, whole "
+                "pipeline without the load generator", round(_per_vote_ms(measured), 3),
+                "ms", command=command,
+            ),
+            benchkit.figure(
+                f"end_to_end.{name}_client_cpu_ms", f"{label}: the load generator's (Locust) "
+                "CPU per counted vote", round(_per_vote_ms(measured, client=True), 3), "ms",
+                command=command,
+            ),
+        ]  # fmt: skip
         for route in measured.outcome.routes:
             if route.name != "Aggregated":
                 figures.append(
@@ -259,6 +271,12 @@ def _gap(saturation: Measured) -> str:
         "partitions, docs/capacity.md), so the cluster reaches the goal with pods, not "
         "tuning."
     )
+
+
+def _per_vote_ms(measured: Measured, *, client: bool = False) -> float:
+    """CPU milliseconds per counted vote: every part of the pipeline, or the load generator."""
+    seconds = measured.locust_cpu if client else sum(measured.cpu.values())
+    return 1000 * seconds / max(1, measured.outcome.log.count)
 
 
 def _verdict(outcome: ReplayOutcome) -> str:
