@@ -30,6 +30,8 @@ from certamen.adapters import redis_keys as keys
 from certamen.adapters.kafka import make_producer, send_message
 from certamen.contract import Vote, new_vote_id, vote_to_kafka
 from certamen.settings import Settings, child_environment
+from certamen.stack import tools
+from certamen.stack.console import make_console
 from tests.support import processes
 
 PORTS = range(18000, 19000)
@@ -176,6 +178,18 @@ def server(name: str, command: list[str], port: int, log_dir: Path) -> Service:
     return Service(
         name, command, child_environment({}), log_dir / f"{name}.log", lambda: _open(port)
     )
+
+
+def redis_server(port: int, log_dir: Path) -> Service:
+    """A redis-server of our own on ``port`` (data under ``log_dir``), not yet started."""
+    data = log_dir / "redis"
+    data.mkdir(exist_ok=True)
+    command = [
+        str(tools.ensure(["redis-server"], make_console(stderr=True))["redis-server"]),
+        "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data),
+        "--appendonly", "yes", "--appendfsync", "always", "--save", "",
+    ]  # fmt: skip
+    return server("redis", command, port, log_dir)
 
 
 def make_votes(count: int, *, seed: int = 7) -> list[Vote]:
