@@ -18,7 +18,7 @@ from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
 from certamen.adapters.errors import StoreUnavailable
-from certamen.tally import Standings
+from certamen.results.tally import Standings
 
 log = logging.getLogger("certamen.streamlit")
 

@@ -81,7 +81,10 @@ def app_url(
     }
     log = (tmp_path_factory.mktemp("streamlit") / "streamlit.log").open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "certamen.cli", "streamlit"], env=env, stdout=log, stderr=log
+        [sys.executable, "-m", "certamen.operations.cli", "streamlit"],
+        env=env,
+        stdout=log,
+        stderr=log,
     )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -27,17 +27,17 @@ import pytest
 from certamen.adapters.kafka import make_consumer, message_from_record
 from certamen.adapters.mongo_store import VOTES, make_mongo, vote_database
 from certamen.contract import event_from_kafka
-from certamen.loadgen import parse_replay_key, replay_prefix
-from certamen.loadgen.runlog import id_range
+from certamen.operations.loadgen import parse_replay_key, replay_prefix
+from certamen.operations.loadgen.runlog import id_range
+from certamen.operations.votefiles import read_votes
 from certamen.settings import Settings, load
-from certamen.votefiles import read_votes
 from tests.support.own_stack import empty_own_stack, own_stack_environment
 
 pytestmark = pytest.mark.e2e
 
 VOTES_IN_FILE = 1_000
 PORTS = range(17800, 17900)
-CERTAMEN = [sys.executable, "-m", "certamen.cli"]
+CERTAMEN = [sys.executable, "-m", "certamen.operations.cli"]
 # A fresh machine installs Java, Kafka and builds FerretDB on first use.
 FIRST_RUN_TIMEOUT_S = 1_800
 

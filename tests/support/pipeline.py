@@ -29,9 +29,9 @@ from pymongo import MongoClient
 from certamen.adapters import redis_keys as keys
 from certamen.adapters.kafka import make_producer, send_message
 from certamen.contract import Vote, new_vote_id, vote_to_kafka
+from certamen.operations.stack import tools
+from certamen.operations.stack.console import make_console
 from certamen.settings import Settings, child_environment
-from certamen.stack import tools
-from certamen.stack.console import make_console
 from tests.support import processes
 
 PORTS = range(18000, 19000)
@@ -154,7 +154,7 @@ def consumer(
     )
     return Service(
         "consumer",
-        [sys.executable, "-m", "certamen.cli", "consumer"],
+        [sys.executable, "-m", "certamen.operations.cli", "consumer"],
         env,
         log_dir / "consumer.log",
         lambda: _answers(f"http://127.0.0.1:{metrics}/metrics") and _open(port),
@@ -166,7 +166,7 @@ def source(settings: Settings, sink: str, metrics_port: int, log_dir: Path) -> S
     env = environment(settings, K_SINK=sink, CERTAMEN_SOURCE_METRICS_PORT=str(metrics_port))
     return Service(
         "source",
-        [sys.executable, "-m", "certamen.cli", "source"],
+        [sys.executable, "-m", "certamen.operations.cli", "source"],
         env,
         log_dir / "source.log",
         lambda: _answers(f"http://127.0.0.1:{metrics_port}/metrics"),
