@@ -259,8 +259,15 @@ class Source:
                 self._committed.setdefault(key, offset)
         for key, end in ends.items():
             self._ends[key] = end
-            self._metrics.lag.labels(key[0], str(key[1])).set(_lag(end, self._committed.get(key)))
+            self._metrics.lag.labels(key[0], str(key[1])).set(self._lag(key, end))
         self._snapshot = self._status()
+
+    def _lag(self, key: PartitionKey, end: int) -> int:
+        """Records of a partition the group has still to deliver: from its committed offset,
+        or, before its first commit, from where delivery began (``initialOffset``)."""
+        committed = self._committed.get(key)
+        base = committed if committed is not None else self._reader.starts.get(key, end)
+        return max(0, end - base)
 
     def _status(self) -> dict[str, Any]:
         partitions = []
@@ -272,7 +279,7 @@ class Source:
                     "partition": key[1],
                     "committed": committed,
                     "end": end,
-                    "lag": None if end is None else _lag(end, committed),
+                    "lag": None if end is None else self._lag(key, end),
                     "in_flight": self._in_flight.get(key, 0),
                 }
             )
@@ -369,8 +376,3 @@ class Source:
 
     def _count_retry(self, answer: Answer) -> None:
         self._metrics.retries.labels("none" if answer.status is None else str(answer.status)).inc()
-
-
-def _lag(end: int, committed: int | None) -> int:
-    """Records of a partition not yet committed; none known committed counts as no lag."""
-    return max(0, end - (end if committed is None else committed))

@@ -50,7 +50,8 @@ class SourceMetrics:
         )
         self.lag = Gauge(
             "certamen_source_lag",
-            "Records in the partition after the committed offset (the consumer group's lag).",
+            "Records the group has still to deliver: after its committed offset, or, before "
+            "its first commit, after where delivery began (the consumer group's lag).",
             ["topic", "partition"],
             registry=registry,
         )
