@@ -30,7 +30,13 @@ from certamen.settings import Settings
 from certamen.source.backoff import RetryPolicy
 from certamen.source.delivery import Answer, DeadLetterSink, deliver, wait_or_stop
 from certamen.source.dispatcher import Dispatcher
-from certamen.source.events import KafkaRecord, PartitionKey, outgoing_event
+from certamen.source.events import (
+    DeliveryError,
+    KafkaRecord,
+    PartitionKey,
+    outgoing_event,
+    wrapped_event,
+)
 from certamen.source.http_sink import HttpSink
 from certamen.source.kafka_reader import TopicReader, TopicUnavailable
 from certamen.source.offsets import PartitionProgress
@@ -327,18 +333,53 @@ class Source:
     # -- deliveries ----------------------------------------------------------------------------
 
     async def _work(self, record: KafkaRecord) -> str:
-        """Deliver one record; returns delivered, dead_lettered or abandoned (stopping)."""
+        """Deliver one record; returns delivered, dead_lettered or abandoned (stopping).
+
+        A failure of our own (a bug, a record we trip over) is bounded like a failed
+        delivery: tried again after the policy's backoff, at most ``retry`` times, then
+        the record goes to the dead-letter topic, so its partition's commits move on.
+        Its stack trace is logged once, at the first failure.
+        """
+        failures = 0
         while True:
             try:
                 return await self._deliver(record)
-            except Exception:
-                log.exception(
-                    "unexpected failure delivering partition %d offset %d; trying again",
-                    record.partition,
-                    record.offset,
-                )
-                if await wait_or_stop(self._stopping, 1.0):
+            except Exception as e:
+                failures += 1
+                if failures == 1:
+                    log.exception(
+                        "unexpected failure delivering partition %d offset %d; retried as a "
+                        "failed delivery, then dead-lettered",
+                        record.partition,
+                        record.offset,
+                    )
+                if failures > self._policy.retry:
+                    return await self._give_up(record, e, failures)
+                self._metrics.retries.labels("unexpected").inc()
+                if await self._wait(self._policy.delay_before(failures)):
                     return "abandoned"
+
+    async def _give_up(self, record: KafkaRecord, error: Exception, attempts: int) -> str:
+        """After unexpected failures: the record to the dead-letter topic, with why (as a
+        wrapped record when it cannot be read as an event)."""
+        try:
+            event = outgoing_event(record)
+        except Exception:
+            event = wrapped_event(record)
+        why = f"dispatch error: unexpected {type(error).__name__}: {error}"
+        log.warning(
+            "partition %d offset %d (event %s): %s, %d attempt(s); dead-lettered",
+            record.partition,
+            record.offset,
+            event.event_id,
+            why,
+            attempts,
+        )
+        failure = DeliveryError(self._sink.url, None, why.encode())
+        if not await self._dead_letters.put(event, record.key, failure, self._stopping):
+            return "abandoned"
+        self._metrics.deliveries.labels("dead_lettered").inc()
+        return "dead_lettered"
 
     async def _deliver(self, record: KafkaRecord) -> str:
         started = time.perf_counter()

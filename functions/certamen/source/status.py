@@ -35,7 +35,8 @@ class SourceMetrics:
         )
         self.retries = Counter(
             "certamen_source_retries",
-            "Failed attempts that were retried, by status (none = no answer).",
+            "Failed attempts that were retried, by status (none = no answer, "
+            "unexpected = a failure of the source itself).",
             ["status"],
             registry=registry,
         )
