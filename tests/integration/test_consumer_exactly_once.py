@@ -6,10 +6,14 @@ write: one document, one count. The consumer runs as ``certamen consumer``.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +30,7 @@ from certamen.settings import Settings
 from tests.support.pipeline import (
     Service,
     consumer,
+    environment,
     free_port,
     make_votes,
     produce,
@@ -167,3 +172,35 @@ def test_a_vote_written_twice_to_kafka_is_counted_once(
         metrics = response.read().decode()
     assert 'certamen_consumer_events_total{outcome="duplicate"} 10.0' in metrics
     assert 'certamen_consumer_events_total{outcome="counted"} 50.0' in metrics
+
+
+def test_the_same_key_with_another_ballot_is_a_conflict_dead_letter_never_a_silent_success(
+    pipeline: Settings, store: redis.Redis, sink: str
+) -> None:
+    (vote,) = make_votes(1, seed=8)
+    other = replace(vote, rank=0 if vote.rank else 1, channel="wasm")
+    assert _post(sink, vote) == 200
+    assert _post(sink, other) == 200  # acknowledged to the source: a dead letter
+    assert _post(sink, other) == 200  # a redelivery of it: still one letter
+    assert _post(sink, replace(vote, received_at="2026-11-26T17:00:09.000Z")) == 200  # a retry
+
+    standings = read_standings(store)
+    assert (standings.total, _album_votes(store, vote), _documents(pipeline, vote)) == (1, 1, 1)
+    assert float(store.hget(keys.RANK_SUM, vote.album_key) or 0) == pytest.approx(vote.rank)
+    assert (standings.dead_letters, standings.dead_letters_by_reason) == (1, {"conflict": 1})
+    with MongoClient(pipeline.mongodb_uri) as client:
+        (letter,) = client[pipeline.mongodb_database]["dead_letters"].find()
+    assert letter["reason"]["rule"] == "conflict" and letter["reason"]["field"] == "vote_id"
+    assert json.loads(letter["event"]["data"])["rank"] == other.rank
+
+    done = subprocess.run(
+        [sys.executable, "-m", "certamen.operations.cli", "audit", "--json"],
+        env=environment(pipeline),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    report = json.loads(done.stdout)
+    assert done.returncode == 0 and report["ok"], done.stdout + done.stderr
+    letters = {t["label"]: t for t in report["totals"] if t["counter"] == "dead letters"}
+    assert (letters["conflict"]["redis"], letters["conflict"]["mongodb"]) == (1, 1)

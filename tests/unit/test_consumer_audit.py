@@ -23,13 +23,14 @@ def _standings(**changes: object) -> Standings:
         ],
         "by_channel": {"grpc": 2, "wasm": 4},
         "dead_letters": 1,
+        "dead_letters_by_reason": {"range": 1},
     }
     values.update(changes)
     return Standings(**values)  # type: ignore[arg-type]
 
 
 def test_equal_counts_agree() -> None:
-    report = compare(_standings(), GROUPS, dead_letters=1)
+    report = compare(_standings(), GROUPS, dead_letters={"range": 1})
     assert report.ok and report.differences == 0
     assert [(t.counter, t.label) for t in report.totals] == [
         ("band", "Alux Nahual"),
@@ -38,6 +39,7 @@ def test_equal_counts_agree() -> None:
         ("channel", "wasm"),
         ("total", "all votes"),
         ("dead letters", "all"),
+        ("dead letters", "range"),
     ]
 
 
@@ -46,7 +48,7 @@ def test_floating_point_noise_in_rank_sums_is_not_a_difference() -> None:
         AlbumStanding("Alux Nahual", "Alux Nahual", 3, 19.600000000000001),
         AlbumStanding("Viernes Verde", "Verde", 3, 30.199999999999996),
     ]
-    assert compare(_standings(by_album=albums), GROUPS, dead_letters=1).ok
+    assert compare(_standings(by_album=albums), GROUPS, dead_letters={"range": 1}).ok
 
 
 def test_every_counter_is_compared() -> None:
@@ -61,12 +63,13 @@ def test_every_counter_is_compared() -> None:
             by_band={"Alux Nahual": 4, "Viernes Verde": 3},
             by_channel={"grpc": 3, "wasm": 4},
             dead_letters=0,
+            dead_letters_by_reason={},
         ),
         GROUPS,
-        dead_letters=1,
+        dead_letters={"range": 1},
     )
     assert not report.ok
-    assert report.differences == 6  # two albums, a band, a channel, the total, dead letters
+    assert report.differences == 7  # two albums, a band, a channel, the total, dead letters (2)
     wrong = {(c.band, c.votes_difference, c.rank_sum_difference) for c in report.albums if not c.ok}
     assert wrong == {("Alux Nahual", 1, 0.0), ("Viernes Verde", 0, 1.0)}
 
@@ -82,6 +85,6 @@ def test_an_album_only_in_mongodb_or_only_in_redis_shows() -> None:
 
 
 def test_json_form_carries_the_verdict() -> None:
-    data = compare(_standings(), GROUPS, dead_letters=1).to_dict()
+    data = compare(_standings(), GROUPS, dead_letters={"range": 1}).to_dict()
     assert data["ok"] is True and data["differences"] == 0
     assert data["albums"][0]["votes_difference"] == 0

@@ -201,10 +201,13 @@ def _grouped(
     }
 
 
-def count_dead_letters(db: Database[Document]) -> int:
-    """How many dead letters the log holds."""
+def count_dead_letters_by_rule(db: Database[Document]) -> dict[str, int]:
+    """How many dead letters the log holds for each rule (``reason.rule``), grouped there."""
+    pipeline: list[Document] = [{"$group": {"_id": "$reason.rule", "letters": {"$sum": 1}}}]
     with unavailable_as_store_error():
-        return db[DEAD_LETTERS].count_documents({})
+        return {
+            str(row["_id"]): int(row["letters"]) for row in db[DEAD_LETTERS].aggregate(pipeline)
+        }
 
 
 def _first_line(error: Exception) -> str:

@@ -26,7 +26,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from certamen.adapters import redis_keys as keys
 from certamen.adapters.errors import StoreUnavailable
-from certamen.adapters.mongo_store import DEAD_LETTERS, VOTES, count_dead_letters, recount_votes
+from certamen.adapters.mongo_store import (
+    DEAD_LETTERS,
+    VOTES,
+    count_dead_letters_by_rule,
+    recount_votes,
+)
 from certamen.adapters.redis_store import TallyWriter
 from certamen.contract import Catalog, ContractError, load_catalog
 from certamen.operations.demo_report import DemoResult, print_report, write_json
@@ -194,7 +199,7 @@ def _reset_contest(stores: Stores, catalog: Catalog) -> None:
 def _audit(stores: Stores, standings: Standings) -> AuditReport:
     """Every Redis counter against MongoDB's recount (Redis read first, as the audit does)."""
     groups = recount_votes(stores.db)
-    return compare(standings, groups, dead_letters=count_dead_letters(stores.db))
+    return compare(standings, groups, dead_letters=count_dead_letters_by_rule(stores.db))
 
 
 def _year() -> int:

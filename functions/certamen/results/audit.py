@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from certamen.adapters.mongo_store import (
     GroupCount,
-    count_dead_letters,
+    count_dead_letters_by_rule,
     make_mongo,
     recount_votes,
     vote_database,
@@ -120,7 +121,10 @@ class AuditReport:
 
 
 def compare(
-    standings: Standings, groups: list[GroupCount], *, dead_letters: int | None = None
+    standings: Standings,
+    groups: list[GroupCount],
+    *,
+    dead_letters: Mapping[str, int] | None = None,
 ) -> AuditReport:
     """Set every Redis counter beside its MongoDB recount (pure: no I/O)."""
     votes: dict[tuple[str, str], int] = defaultdict(int)
@@ -158,7 +162,14 @@ def compare(
     ]
     totals.append(TotalCheck("total", "all votes", standings.total, sum(votes.values())))
     if dead_letters is not None:
-        totals.append(TotalCheck("dead letters", "all", standings.dead_letters, dead_letters))
+        totals.append(
+            TotalCheck("dead letters", "all", standings.dead_letters, sum(dead_letters.values()))
+        )
+        by_reason = standings.dead_letters_by_reason
+        totals += [
+            TotalCheck("dead letters", rule, by_reason.get(rule, 0), dead_letters.get(rule, 0))
+            for rule in dict.fromkeys([*by_reason, *dead_letters])
+        ]
     return AuditReport(albums=albums, totals=totals)
 
 
@@ -179,7 +190,7 @@ def audit(settings: Settings) -> AuditReport:
         db = vote_database(mongo, settings)
         groups = recount_votes(db)
         after_recount = time.perf_counter()
-        dead = count_dead_letters(db)
+        dead = count_dead_letters_by_rule(db)
         finished = time.perf_counter()
     finally:
         redis_client.close()
