@@ -34,7 +34,7 @@ the function runs ("Bad Request: Got CloudEvent exception: ...").
 gunicorn's master imports this module and never serves a request; each worker
 opens its own Redis and MongoDB clients on its first event (``_stores``), after
 the fork, and keeps them for its life. ``certamen consumer`` (serve.py) has
-already checked both stores, created the indexes and seeded the catalog.
+already checked both stores, created the indexes and seeded the counters.
 """
 
 from __future__ import annotations

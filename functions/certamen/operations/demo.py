@@ -193,7 +193,7 @@ def _reset_contest(stores: Stores, catalog: Catalog) -> None:
         stores.redis.delete(*batch)
     stores.db[VOTES].delete_many({})
     stores.db[DEAD_LETTERS].delete_many({})
-    TallyWriter(stores.redis).seed_candidates(catalog)
+    TallyWriter(stores.redis).seed_contest(catalog)
 
 
 def _audit(stores: Stores, standings: Standings) -> AuditReport:
