@@ -23,12 +23,11 @@ import threading
 import time
 import zlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import benchkit
 from rich.console import Console
 
-from certamen.contract import Catalog, load_catalog
+from certamen.contract import Catalog
 from certamen.operations.loadgen import new_run_id
 from certamen.operations.loadgen.locust_run import LocustPlan
 from certamen.operations.loadgen.replay import (
@@ -41,6 +40,7 @@ from certamen.operations.loadgen.replay import (
 from certamen.operations.stack import runner
 from certamen.operations.votefiles import (
     catalog_for,
+    contest_catalog,
     expected_tally,
     generate_votes,
     read_votes,
@@ -82,11 +82,7 @@ class Bench:
         self.settings = settings
         self.out = out
         self.catalog: Catalog = catalog_for(settings)
-        self.judged_by = (
-            load_catalog(settings.catalog_path, year_now=datetime.now(UTC).year)
-            if settings.catalog_path
-            else None
-        )
+        self.judged_by = contest_catalog(settings)
         self.stores: Stores = open_stores(settings)
         self.folder = settings.state_dir.resolve() / "bench" / "end_to_end"
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -137,7 +133,7 @@ class Bench:
             votes,
             expected_tally(votes.records, self.judged_by),
             self.stores,
-            catalog=self.catalog,
+            catalog=self.judged_by,
             count_timeout_s=300.0,
             on_start=lambda: snapshot("before"),
             on_counted=lambda: snapshot("after"),

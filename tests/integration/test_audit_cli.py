@@ -19,12 +19,13 @@ import redis
 
 from certamen.adapters import redis_keys as keys
 from certamen.contract import album_key, load_catalog
+from certamen.operations.votefiles import EXAMPLE_CATALOG
 from certamen.settings import Settings
 from tests.support.pipeline import consumer, environment, free_port, isolated
 
 pytestmark = pytest.mark.integration
 
-CATALOG = Path(__file__).resolve().parents[2] / "load" / "data" / "catalog.yaml"
+CATALOG = EXAMPLE_CATALOG
 
 
 def _audit(settings: Settings) -> tuple[int, dict[str, Any]]:

@@ -15,7 +15,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,10 +25,11 @@ from pymongo.database import Database
 from certamen.adapters.mongo_store import make_mongo, vote_database
 from certamen.consumer.startup import Stores, open_stores
 from certamen.contract import CHANNELS, Catalog, Vote, load_catalog, new_vote_id, vote_event
+from certamen.operations.votefiles import EXAMPLE_CATALOG
 from certamen.settings import Settings
 from tests.support.own_stores import empty_redis
 
-CATALOG_PATH = Path(__file__).resolve().parents[2] / "load" / "data" / "catalog.yaml"
+CATALOG_PATH = EXAMPLE_CATALOG
 
 
 @pytest.fixture
