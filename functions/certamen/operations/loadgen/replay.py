@@ -10,6 +10,7 @@ it its own way.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -27,7 +28,7 @@ from certamen.contract import Catalog
 from certamen.operations.loadgen.keys import replay_prefix
 from certamen.operations.loadgen.ledger import LedgerTotals, read_ledgers
 from certamen.operations.loadgen.locust_run import LocustPlan, RouteStats, read_route_stats
-from certamen.operations.loadgen.runlog import RunLog, read_run_log
+from certamen.operations.loadgen.runlog import RunLog, read_marked, read_run_log
 from certamen.operations.loadgen.verdict import Verdict, judge
 from certamen.operations.votefiles import AlbumId, ExpectedTally, VoteFile
 from certamen.results import tally
@@ -106,14 +107,14 @@ def replay_and_count(
     wait_until_quiet(stores, timeout_s=count_timeout_s)
     before = tally.read_standings(stores.redis, catalog)
     on_start()
-    prefix = replay_prefix(plan.run_id, votes.tag)
+    total = _TallyTotal(stores, before.total)
     log_file = plan.report_prefix.parent / "locust.log"
     process = plan.start(log_file)
     deadline = time.monotonic() + plan.run_time_s + _LOCUST_GRACE_S
     ledger = read_ledgers(plan.ledger_dir)
     while process.poll() is None and time.monotonic() < deadline:
         ledger = read_ledgers(plan.ledger_dir)
-        progress(_progress(ledger, stores, before.total, sending=True))
+        progress(_progress(ledger, total.read(), before.total, sending=True))
         time.sleep(_POLL_S)
     if process.poll() is None:
         process.kill()
@@ -124,7 +125,7 @@ def replay_and_count(
         raise ReplayError(f"Locust ended without a final ledger; see {log_file}")
     started = time.monotonic()
     while time.monotonic() < started + count_timeout_s:
-        now = _progress(ledger, stores, before.total, sending=False)
+        now = _progress(ledger, total.read(), before.total, sending=False)
         progress(now)
         # The consumer stores a vote in MongoDB before it counts it in Redis: once the
         # tally has grown by the acknowledged votes, the vote log holds them too.
@@ -134,9 +135,9 @@ def replay_and_count(
         time.sleep(_POLL_S)
     waited = time.monotonic() - started
     on_counted()
-    progress(_progress(ledger, stores, before.total, sending=False))
+    progress(_progress(ledger, total.read(), before.total, sending=False))
     after = tally.read_standings(stores.redis, catalog)
-    log = read_run_log(stores.db, prefix)
+    log, marked = _read_run(stores, plan.run_id, votes.tag, ledger)
     delta = album_delta(before, after)
     return ReplayOutcome(
         ledger=ledger,
@@ -146,18 +147,38 @@ def replay_and_count(
         delta=delta,
         rank_delta=_rank_delta(before, after),
         routes=read_route_stats(plan.report_prefix),
-        verdict=judge(ledger, log, delta, expected, records=len(votes)),
+        verdict=judge(ledger, log, delta, expected, records=len(votes), marked=marked),
         waited_s=waited,
     )
+
+
+def _read_run(
+    stores: Stores, run_id: str, tag: str, ledger: LedgerTotals
+) -> tuple[RunLog, frozenset[int]]:
+    """The run's vote log (MongoDB), then which of its votes Redis counted (the markers).
+
+    A vote being written right then is in MongoDB and not yet in Redis: when the two
+    differ, both are read again once, a moment later, before they count as differing.
+    """
+    prefix = replay_prefix(run_id, tag)
+    for last in (False, True):
+        log = read_run_log(stores.db, prefix)
+        sent = ledger.accepted_indices | ledger.refused_indices | ledger.unknown_indices
+        marked = read_marked(stores.redis, run_id, tag, sent | log.indices)
+        if last or marked == log.indices:
+            break
+        time.sleep(_SETTLE_S)
+    return log, marked
 
 
 def wait_until_quiet(stores: Stores, *, timeout_s: float) -> bool:
     """Wait (at most ``timeout_s``) until the tally's total has not moved for a while."""
     deadline = time.monotonic() + timeout_s
-    last, still_since = _total(stores), time.monotonic()
+    total = _TallyTotal(stores)
+    last, still_since = total.read(), time.monotonic()
     while time.monotonic() < deadline:
         time.sleep(_POLL_S)
-        now = _total(stores)
+        now = total.read()
         if now != last:
             last, still_since = now, time.monotonic()
         elif time.monotonic() - still_since >= _QUIET_S:
@@ -165,8 +186,17 @@ def wait_until_quiet(stores: Stores, *, timeout_s: float) -> bool:
     return False
 
 
-def _total(stores: Stores) -> int:
-    return int(stores.redis.get(keys.TOTAL) or 0)
+class _TallyTotal:
+    """``votes:total`` as last read: while Redis is away (restarting) the last value read."""
+
+    def __init__(self, stores: Stores, start: int = 0) -> None:
+        self._stores = stores
+        self._last = start
+
+    def read(self) -> int:
+        with contextlib.suppress(redis.RedisError):
+            self._last = int(self._stores.redis.get(keys.TOTAL) or 0)
+        return self._last
 
 
 def album_delta(before: tally.Standings, after: tally.Standings) -> Counter[AlbumId]:
@@ -181,11 +211,8 @@ def _rank_delta(before: tally.Standings, after: tally.Standings) -> dict[AlbumId
     return {(s.band, s.album): s.rank_sum - old.get((s.band, s.album), 0.0) for s in after.by_album}
 
 
-def _progress(
-    ledger: LedgerTotals, stores: Stores, total_before: int, *, sending: bool
-) -> Progress:
-    counted = _total(stores) - total_before
-    return Progress(ledger.done, ledger.share, counted, ledger.accepted_total, sending)
+def _progress(ledger: LedgerTotals, total: int, total_before: int, *, sending: bool) -> Progress:
+    return Progress(ledger.done, ledger.share, total - total_before, ledger.accepted_total, sending)
 
 
 def report_paths(run_dir: Path) -> tuple[Path, Path]:
