@@ -1,9 +1,11 @@
-"""A stack of a test's own on the session's servers: ``certamen up`` in a temporary state folder.
+"""A stack of a test's own: ``certamen up`` in a temporary state folder, on free ports.
 
-The producers, the source, the consumer and the app get free ports of the test's
-range, their own topics, consumer group and MongoDB database; Kafka, Redis and
-MongoDB are the session's, named by URL, so ``certamen up`` only checks them and
-``certamen down`` leaves them alone. A stack already running on the machine (the
+``own_stack_environment``: the producers, the source, the consumer and the app get
+free ports of the test's range, their own topics, consumer group and MongoDB
+database; Kafka, Redis and MongoDB are the session's, named by URL, so ``certamen
+up`` only checks them and ``certamen down`` leaves them alone.
+``whole_stack_environment``: every part of the test's own, servers included (for a
+test that kills them). Either way a stack already running on the machine (the
 demo's, on the default ports) is never touched.
 """
 
@@ -19,6 +21,7 @@ from certamen.settings import Settings, child_environment, load
 from tests.support.own_stores import empty_redis
 from tests.support.processes import take_free_ports
 
+_SERVER_PORTS = ("KAFKA", "KAFKA_CONTROLLER", "REDIS", "MONGODB")
 _APP_PORTS = (
     "PRODUCER_GRPC",
     "PRODUCER_GRPC_METRICS",
@@ -57,6 +60,19 @@ def own_stack_environment(
         env.pop("CERTAMEN_CATALOG", None)
     else:
         env["CERTAMEN_CATALOG"] = str(catalog)
+    return env
+
+
+def whole_stack_environment(state_dir: Path, ports: range) -> dict[str, str]:
+    """The environment of ``certamen`` commands for a whole stack of the test's own."""
+    names = (*_SERVER_PORTS, *_APP_PORTS)
+    chosen = take_free_ports(ports, len(names))
+    external = {"KAFKA_BOOTSTRAP_SERVERS", "REDIS_URL", "MONGODB_URI", "PORT"}
+    env = {k: v for k, v in child_environment({}).items() if k not in external}
+    env.update(
+        {f"CERTAMEN_{name}_PORT": str(port) for name, port in zip(names, chosen, strict=True)}
+    )
+    env["CERTAMEN_STATE_DIR"] = str(state_dir)
     return env
 
 
