@@ -18,6 +18,11 @@ Measures (``--quick``: one 3 s round, fewer kernel calls):
 Load generator: ``wrk`` (Debian package), one thread, keep-alive connections,
 closed loop. Every vote goes to Kafka with acks=all on a topic of its own, deleted
 afterwards. Needs Kafka at KAFKA_BOOTSTRAP_SERVERS (default 127.0.0.1:9092).
+
+Its rates compare with its own no-op only: ``bench_producer_grpc.py`` drives gRPC with
+Python clients, far heavier than ``wrk`` on the same cores, so the two routes are
+compared by server CPU per vote (``certamen bench``'s Ratios, docs/grpc-vs-wasm.md).
+Figures of several rounds are their median, with the spread in the figure's note.
 """
 
 from __future__ import annotations

@@ -391,11 +391,9 @@ def settle_heap() -> None:
       objects of the votes in flight (hundreds of requests, each with its coroutine,
       future, and vote) crossed 700 all the time, so a collection ran every few
       requests to find nothing; the garbage of a vote is freed by reference counting.
-      Cycles are still collected, after 10,000 net allocations (a pause of ~2 ms).
+      Cycles are still collected, after 10,000 net allocations.
 
-    Measured on producer-wasm at saturation: collections took ~9 µs a vote (a third
-    of it full collections walking the start-up objects), ~0 after
-    (load/results/producer-intake.md).
+    What it saved is measured in load/results/producer-intake.md.
     """
     gc.freeze()
     gc.set_threshold(YOUNG_GC_THRESHOLD, 10, 10)
