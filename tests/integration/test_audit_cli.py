@@ -7,12 +7,10 @@ disagree.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
@@ -21,22 +19,11 @@ from certamen.adapters import redis_keys as keys
 from certamen.contract import album_key, load_catalog
 from certamen.operations.votefiles import EXAMPLE_CATALOG
 from certamen.settings import Settings
-from tests.support.pipeline import consumer, environment, free_port, isolated
+from tests.support.pipeline import audit_cli, consumer, environment, free_port, isolated
 
 pytestmark = pytest.mark.integration
 
 CATALOG = EXAMPLE_CATALOG
-
-
-def _audit(settings: Settings) -> tuple[int, dict[str, Any]]:
-    done = subprocess.run(
-        [sys.executable, "-m", "certamen.operations.cli", "audit", "--json"],
-        env=environment(settings),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return done.returncode, json.loads(done.stdout) if done.stdout else {}
 
 
 def test_catalog_counters_start_at_zero_and_the_audit_flags_a_difference(
@@ -54,14 +41,14 @@ def test_catalog_counters_start_at_zero_and_the_audit_flags_a_difference(
         assert set(store.hgetall(keys.RANK_SUM)) == set(albums)
         assert store.get(keys.TOTAL) == "0"
 
-        code, report = _audit(settings)
+        code, report = audit_cli(settings)
         assert (code, report["ok"], report["differences"]) == (0, True, 0)
         assert len(report["albums"]) == len(catalog.candidates)
 
         first = catalog.candidates[0]
         store.hincrby(keys.BY_ALBUM, album_key(first.band, first.album), 1)
         store.incr(keys.TOTAL)
-        code, report = _audit(settings)
+        code, report = audit_cli(settings)
     finally:
         service.stop()
         store.close()

@@ -7,8 +7,6 @@ write: one document, one count. The consumer runs as ``certamen consumer``.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import urllib.error
 import urllib.request
@@ -24,15 +22,16 @@ from pymongo import MongoClient
 from certamen.adapters import redis_keys as keys
 from certamen.adapters.redis_store import TallyWriter
 from certamen.consumer.documents import vote_document
-from certamen.contract import VOTE_EVENT_TYPE, Vote
+from certamen.contract import Vote
 from certamen.results.tally import read_standings
 from certamen.settings import Settings
 from tests.support.pipeline import (
     Service,
+    audit_cli,
     consumer,
-    environment,
     free_port,
     make_votes,
+    post_vote_event,
     produce,
     source,
     source_status,
@@ -55,22 +54,6 @@ def sink(pipeline: Settings, tmp_path: Path, metrics_port: int) -> Iterator[str]
     service.stop()
 
 
-def _post(url: str, vote: Vote) -> int:
-    headers = {
-        "ce-specversion": "1.0",
-        "ce-id": vote.vote_id,
-        "ce-type": VOTE_EVENT_TYPE,
-        "ce-source": f"/producers/{vote.channel}",
-        "Content-Type": "application/json",
-    }
-    request = urllib.request.Request(url, data=vote.to_json(), headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as e:
-        return int(e.code)
-
-
 def _documents(settings: Settings, vote: Vote) -> int:
     with MongoClient(settings.mongodb_uri) as client:
         return client[settings.mongodb_database]["votes"].count_documents({"_id": vote.vote_id})
@@ -84,8 +67,8 @@ def test_the_same_event_twice_is_counted_once(
     pipeline: Settings, store: redis.Redis, sink: str
 ) -> None:
     (vote,) = make_votes(1)
-    assert _post(sink, vote) == 200
-    assert _post(sink, vote) == 200
+    assert post_vote_event(sink, vote) == 200
+    assert post_vote_event(sink, vote) == 200
     standings = read_standings(store)
     assert (standings.total, _album_votes(store, vote), _documents(pipeline, vote)) == (1, 1, 1)
     assert standings.by_channel[vote.channel] == 1
@@ -119,7 +102,7 @@ def test_20_concurrent_copies_are_counted_once(
 
     def deliver() -> None:
         start.wait()
-        statuses.append(_post(sink, vote))
+        statuses.append(post_vote_event(sink, vote))
 
     threads = [threading.Thread(target=deliver) for _ in range(20)]
     for thread in threads:
@@ -138,7 +121,7 @@ def test_a_retry_after_only_redis_counted_adds_the_document_not_a_count(
 ) -> None:
     (vote,) = make_votes(1, seed=3)
     assert TallyWriter(store).count_votes([vote]) == [True]  # as if MongoDB failed after Redis
-    assert _post(sink, vote) == 200
+    assert post_vote_event(sink, vote) == 200
     assert (read_standings(store).total, _documents(pipeline, vote)) == (1, 1)
 
 
@@ -150,8 +133,8 @@ def test_a_retry_after_only_mongodb_logged_adds_the_count_not_a_document(
         document = vote_document(vote, processed_at=datetime.now(UTC))
         client[pipeline.mongodb_database]["votes"].insert_one(document)
     assert read_standings(store).total == 0
-    assert _post(sink, vote) == 200
-    assert _post(sink, vote) == 200
+    assert post_vote_event(sink, vote) == 200
+    assert post_vote_event(sink, vote) == 200
     assert (read_standings(store).total, _documents(pipeline, vote)) == (1, 1)
 
 
@@ -179,10 +162,12 @@ def test_the_same_key_with_another_ballot_is_a_conflict_dead_letter_never_a_sile
 ) -> None:
     (vote,) = make_votes(1, seed=8)
     other = replace(vote, rank=0 if vote.rank else 1, channel="wasm")
-    assert _post(sink, vote) == 200
-    assert _post(sink, other) == 200  # acknowledged to the source: a dead letter
-    assert _post(sink, other) == 200  # a redelivery of it: still one letter
-    assert _post(sink, replace(vote, received_at="2026-11-26T17:00:09.000Z")) == 200  # a retry
+    assert post_vote_event(sink, vote) == 200
+    assert post_vote_event(sink, other) == 200  # acknowledged to the source: a dead letter
+    assert post_vote_event(sink, other) == 200  # a redelivery of it: still one letter
+    assert (
+        post_vote_event(sink, replace(vote, received_at="2026-11-26T17:00:09.000Z")) == 200
+    )  # a retry
 
     standings = read_standings(store)
     assert (standings.total, _album_votes(store, vote), _documents(pipeline, vote)) == (1, 1, 1)
@@ -193,14 +178,7 @@ def test_the_same_key_with_another_ballot_is_a_conflict_dead_letter_never_a_sile
     assert letter["reason"]["rule"] == "conflict" and letter["reason"]["field"] == "vote_id"
     assert json.loads(letter["event"]["data"])["rank"] == other.rank
 
-    done = subprocess.run(
-        [sys.executable, "-m", "certamen.operations.cli", "audit", "--json"],
-        env=environment(pipeline),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    report = json.loads(done.stdout)
-    assert done.returncode == 0 and report["ok"], done.stdout + done.stderr
+    code, report = audit_cli(pipeline)
+    assert code == 0 and report["ok"], report
     letters = {t["label"]: t for t in report["totals"] if t["counter"] == "dead letters"}
     assert (letters["conflict"]["redis"], letters["conflict"]["mongodb"]) == (1, 1)

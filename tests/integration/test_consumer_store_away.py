@@ -13,20 +13,19 @@ from __future__ import annotations
 import signal
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from certamen.contract import VOTE_EVENT_TYPE, Vote
+from certamen.contract import Vote
 from certamen.settings import Settings
 from tests.support.pipeline import (
     consumer,
     free_port,
     isolated,
     make_votes,
+    post_vote_event,
     redis_server,
     wait_until,
 )
@@ -39,24 +38,6 @@ REQUESTS = 8
 ANSWERED_WITHIN_S = 4.0
 
 
-def _post(url: str, vote: Vote) -> int:
-    headers = {
-        "ce-specversion": "1.0",
-        "ce-id": vote.vote_id,
-        "ce-type": VOTE_EVENT_TYPE,
-        "ce-source": f"/producers/{vote.channel}",
-        "Content-Type": "application/json",
-    }
-    request = urllib.request.Request(url, data=vote.to_json(), headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as e:
-        return int(e.code)
-    except OSError:  # no answer within the timeout
-        return 0
-
-
 def _burst(url: str, votes: list[Vote]) -> list[tuple[int, float]]:
     """POST every vote at once; each answer's status and how long it took."""
     answers: list[tuple[int, float]] = []
@@ -65,7 +46,7 @@ def _burst(url: str, votes: list[Vote]) -> list[tuple[int, float]]:
     def deliver(vote: Vote) -> None:
         start.wait()
         began = time.monotonic()
-        status = _post(url, vote)
+        status = post_vote_event(url, vote)
         answers.append((status, time.monotonic() - began))
 
     threads = [threading.Thread(target=deliver, args=(vote,)) for vote in votes]
@@ -94,7 +75,9 @@ def test_a_store_away_at_the_first_event_is_503_at_once_then_counting_resumes(
             second = _burst(url, votes[REQUESTS : 2 * REQUESTS])
         finally:
             own_redis.process.send_signal(signal.SIGCONT)
-        wait_until(lambda: _post(url, votes[-1]) == 200, 60, "a vote counted after Redis is back")
+        wait_until(
+            lambda: post_vote_event(url, votes[-1]) == 200, 60, "a vote counted after Redis is back"
+        )
     finally:
         service.stop()
         own_redis.stop()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -16,9 +13,9 @@ from certamen.results.audit import audit
 from certamen.results.tally import read_standings
 from certamen.settings import Settings
 from tests.support.pipeline import (
+    audit_cli,
     consumer,
     counted,
-    environment,
     free_port,
     make_votes,
     produce,
@@ -61,15 +58,8 @@ def test_5000_votes_are_counted_once_and_the_audit_passes(
 
         report = audit(settings)
         assert report.ok, report.to_dict()
-        cli = subprocess.run(
-            [sys.executable, "-m", "certamen.operations.cli", "audit", "--json"],
-            env=environment(settings),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert cli.returncode == 0, cli.stderr
-        assert json.loads(cli.stdout)["ok"] is True
+        code, cli = audit_cli(settings)
+        assert code == 0 and cli["ok"] is True, cli
     finally:
         for service in reversed(services):
             service.stop()

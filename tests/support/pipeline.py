@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -28,7 +29,7 @@ from pymongo import MongoClient
 
 from certamen.adapters import redis_keys as keys
 from certamen.adapters.kafka import make_producer, send_message
-from certamen.contract import Vote, new_vote_id, vote_to_kafka
+from certamen.contract import VOTE_EVENT_TYPE, Vote, new_vote_id, vote_to_kafka
 from certamen.operations.stack import tools
 from certamen.operations.stack.console import make_console
 from certamen.settings import Settings, child_environment
@@ -252,6 +253,38 @@ def vote_documents(settings: Settings) -> int:
     """How many vote documents the contest's MongoDB database holds."""
     with MongoClient(settings.mongodb_uri) as client:
         return client[settings.mongodb_database]["votes"].count_documents({})
+
+
+def post_vote_event(url: str, vote: Vote, *, timeout_s: float = 30) -> int:
+    """POST a vote's binary-mode CloudEvent to a consumer, as a source does; its status
+    (0: no answer within ``timeout_s``)."""
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-id": vote.vote_id,
+        "ce-type": VOTE_EVENT_TYPE,
+        "ce-source": f"/producers/{vote.channel}",
+        "Content-Type": "application/json",
+    }
+    request = urllib.request.Request(url, data=vote.to_json(), headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as e:
+        return int(e.code)
+    except OSError:
+        return 0
+
+
+def audit_cli(settings: Settings) -> tuple[int, dict[str, Any]]:
+    """``certamen audit --json`` for the settings' stores: its exit code and report."""
+    done = subprocess.run(
+        [sys.executable, "-m", "certamen.operations.cli", "audit", "--json"],
+        env=environment(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return done.returncode, json.loads(done.stdout) if done.stdout else {}
 
 
 def source_status(port: int) -> dict[str, Any]:
