@@ -22,9 +22,10 @@ from dataclasses import replace
 import pytest
 
 from certamen.settings import Settings, load, redis_db, with_redis_db
-from tests.support.own_stores import claim_redis, empty_redis
 
 TEST_REDIS_DB = 15
+# Clients are imported in the fixtures that use them: the ballot tests also run on the
+# other supported Pythons with the contract's packages only (test_python_versions.py).
 
 
 @pytest.fixture(scope="session")
@@ -47,6 +48,7 @@ def infra(settings: Settings) -> Settings:
     from certamen.operations.stack import runner
     from certamen.operations.stack.console import make_console
     from certamen.operations.stack.parts import SERVERS
+    from tests.support.own_stores import claim_redis
 
     runner.start(settings, SERVERS, make_console(stderr=True))
     claim_redis(settings.redis_url)
@@ -60,6 +62,7 @@ def contest(infra: Settings) -> Iterator[Settings]:
     from pymongo import MongoClient
 
     from certamen.adapters.kafka import contest_topics, ensure_topics, make_admin
+    from tests.support.own_stores import empty_redis
 
     suffix = uuid.uuid4().hex[:10]
     isolated = replace(

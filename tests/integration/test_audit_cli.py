@@ -19,7 +19,7 @@ from certamen.adapters import redis_keys as keys
 from certamen.contract import album_key, load_catalog
 from certamen.operations.votefiles import EXAMPLE_CATALOG
 from certamen.settings import Settings
-from tests.support.pipeline import audit_cli, consumer, environment, free_port, isolated
+from tests.support.pipeline import consumer, environment, free_port, isolated, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -37,18 +37,18 @@ def test_catalog_counters_start_at_zero_and_the_audit_flags_a_difference(
         albums = store.hgetall(keys.BY_ALBUM)
         assert albums == {album_key(c.band, c.album): "0" for c in catalog.candidates}
         assert store.hgetall(keys.BY_BAND) == dict.fromkeys(catalog.bands, "0")
-        assert store.hgetall(keys.BY_CHANNEL) == {"grpc": "0", "wasm": "0"}
+        assert store.hgetall(keys.BY_CHANNEL) == {"grpc": "0", "wasm": "0", "legacy": "0"}
         assert set(store.hgetall(keys.RANK_SUM)) == set(albums)
         assert store.get(keys.TOTAL) == "0"
 
-        code, report = audit_cli(settings)
+        code, report = run_cli(settings, "audit")
         assert (code, report["ok"], report["differences"]) == (0, True, 0)
         assert len(report["albums"]) == len(catalog.candidates)
 
         first = catalog.candidates[0]
         store.hincrby(keys.BY_ALBUM, album_key(first.band, first.album), 1)
         store.incr(keys.TOTAL)
-        code, report = audit_cli(settings)
+        code, report = run_cli(settings, "audit")
     finally:
         service.stop()
         store.close()

@@ -27,12 +27,12 @@ from certamen.results.tally import read_standings
 from certamen.settings import Settings
 from tests.support.pipeline import (
     Service,
-    audit_cli,
     consumer,
     free_port,
     make_votes,
     post_vote_event,
     produce,
+    run_cli,
     source,
     source_status,
     wait_until,
@@ -178,7 +178,8 @@ def test_the_same_key_with_another_ballot_is_a_conflict_dead_letter_never_a_sile
     assert letter["reason"]["rule"] == "conflict" and letter["reason"]["field"] == "vote_id"
     assert json.loads(letter["event"]["data"])["rank"] == other.rank
 
-    code, report = audit_cli(pipeline)
+    code, report = run_cli(pipeline, "audit")
     assert code == 0 and report["ok"], report
     letters = {t["label"]: t for t in report["totals"] if t["counter"] == "dead letters"}
-    assert (letters["conflict"]["redis"], letters["conflict"]["mongodb"]) == (1, 1)
+    conflicts = letters["rule conflict"]
+    assert (conflicts["redis"], conflicts["mongodb"]) == (1, 1)

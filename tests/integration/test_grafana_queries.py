@@ -126,7 +126,7 @@ def test_an_unvoted_contest_has_every_bar_at_zero(store_contest: Settings) -> No
         assert {r["Band"]: r["Votes"] for r in bands.rows} == dict.fromkeys(catalog.bands, 0)
         albums = _answer(pipe, "Votes by album")
         assert len(albums.rows) == len(catalog.candidates)
-        assert _answer(pipe, "Votes by channel").rows[0] == {"grpc": 0, "wasm": 0}
+        assert _answer(pipe, "Votes by channel").rows[0] == {"grpc": 0, "wasm": 0, "legacy": 0}
         _assert_counters_from_zero(pipe)
 
 
@@ -134,7 +134,7 @@ def test_an_open_contest_starts_with_its_counters_at_zero(store_contest: Setting
     """No catalog: no band is known yet, but totals, channels, dead letters and the rate are."""
     with pipeline(store_contest, closed_contest=False) as pipe:
         assert _single_value(_answer(pipe, "Total votes")) == 0
-        assert _answer(pipe, "Votes by channel").rows[0] == {"grpc": 0, "wasm": 0}
+        assert _answer(pipe, "Votes by channel").rows[0] == {"grpc": 0, "wasm": 0, "legacy": 0}
         _assert_counters_from_zero(pipe)
 
 

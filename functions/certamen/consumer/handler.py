@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import enum
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -32,7 +32,8 @@ from certamen.consumer.documents import (
     vote_document,
     vote_from_document,
 )
-from certamen.contract import Catalog, InvalidVote, Vote, vote_from_event
+from certamen.consumer.rules import Rules
+from certamen.contract import Catalog, InvalidVote, Vote
 from certamen.contract.ballot import json_number
 from certamen.contract.foreign import kafka_origin
 
@@ -46,13 +47,23 @@ class Outcome(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
-class _Conflict:
+class Conflict:
     """The vote's id is logged with another ballot (``earlier``): that is what the key names."""
 
     earlier: Vote
 
+    def refusal(self) -> InvalidVote:
+        """Why the other ballot is refused (DESIGN.md: one key, one ballot)."""
+        ballot = self.earlier.ballot
+        return InvalidVote(
+            "vote_id",
+            "conflict",
+            "this idempotency key was counted with another ballot: "
+            f"{ballot.name} — {ballot.album}, {ballot.year}, rank {json_number(ballot.rank)}",
+        )
 
-_Committed = Outcome | _Conflict
+
+Committed = Outcome | Conflict
 
 
 class VoteStore(Protocol):
@@ -90,14 +101,15 @@ class Handler:
         *,
         catalog: Catalog | None,
         clock: Callable[[], datetime],
+        accept_legacy: bool = False,
         max_batch: int = 1,
         on_batch: Callable[[int], object] = lambda size: None,
     ) -> None:
         self._vote_log = vote_log
         self._tally = tally
-        self._catalog = catalog
+        self._rules = Rules(catalog, accept_legacy=accept_legacy, clock=clock)
         self._clock = clock
-        self._group: GroupCommit[Vote, _Committed] = GroupCommit(
+        self._group: GroupCommit[Vote, Committed] = GroupCommit(
             self.commit, max_batch=max_batch, on_batch=on_batch
         )
 
@@ -108,23 +120,24 @@ class Handler:
         anything that is no CloudEvent): JSON data decoded, other data as bytes.
         """
         try:
-            vote = self._vote(event)
+            vote = self.judge(event)
         except InvalidVote as error:
             return await asyncio.to_thread(self._dead_letter, event, error)
         committed = await self._group.submit(vote)
         if isinstance(committed, Outcome):
             return committed
         letter_id = conflict_letter_id(arrived_attributes(event), vote)
-        refusal = _conflict(committed.earlier)
+        refusal = committed.refusal()
         return await asyncio.to_thread(self._dead_letter, event, refusal, letter_id)
 
-    def commit(self, votes: Sequence[Vote]) -> list[_Committed]:
+    def commit(self, votes: Sequence[Vote]) -> list[Committed]:
         """Log the votes (the commit point), then count what is logged under each id.
 
         A vote whose id is logged already is a redelivery or a retry when its ballot is
         the logged one (counting it again changes nothing), and a conflict when it is
         another: the logged vote is still counted (a partial write finished), the other
-        is never counted and becomes a dead letter (``handle``).
+        is never counted and becomes a dead letter (``handle``; a replay of dead letters
+        keeps it one).
         """
         now = self._clock()
         stored = self._vote_log.insert_votes(
@@ -144,13 +157,12 @@ class Handler:
         """Finish the group commit being written."""
         self._group.close()
 
-    def _vote(self, event: AnyCloudEvent) -> Vote:
-        """The event's vote, checked against the contract and, if there is one, the catalog."""
-        vote = vote_from_event(event)
-        if self._catalog is None:
-            return vote
-        ballot = self._catalog.check(vote.ballot)
-        return replace(vote, name=ballot.name, album=ballot.album)
+    def judge(self, event: AnyCloudEvent) -> Vote:
+        """The event's vote by the consumer's rules (``rules.Rules``), or ``InvalidVote``.
+
+        Public for the replay of dead letters, which judges a stored event the same way.
+        """
+        return self._rules.vote(event)
 
     def _dead_letter(
         self, event: AnyCloudEvent, error: InvalidVote, letter_id: str | None = None
@@ -174,19 +186,14 @@ class Handler:
         return Outcome.DEAD_LETTERED
 
 
-def _committed(vote: Vote, logged: Vote, counted_now: bool) -> _Committed:
+def conflict_with(vote: Vote, logged: Vote) -> Conflict | None:
+    """A conflict if ``logged`` (the vote under ``vote``'s id) has another ballot."""
+    return Conflict(logged) if logged.ballot.to_json() != vote.ballot.to_json() else None
+
+
+def _committed(vote: Vote, logged: Vote, counted_now: bool) -> Committed:
     """What committing ``vote`` did, given the vote logged under its id."""
-    if logged.ballot.to_json() != vote.ballot.to_json():
-        return _Conflict(logged)
+    conflict = conflict_with(vote, logged)
+    if conflict is not None:
+        return conflict
     return Outcome.COUNTED if counted_now else Outcome.DUPLICATE
-
-
-def _conflict(earlier: Vote) -> InvalidVote:
-    """The refusal of a vote whose key names another ballot (DESIGN.md: one key, one ballot)."""
-    ballot = earlier.ballot
-    return InvalidVote(
-        "vote_id",
-        "conflict",
-        f"this idempotency key was counted with another ballot: {ballot.name} — {ballot.album}, "
-        f"{ballot.year}, rank {json_number(ballot.rank)}",
-    )

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+from gevent import GreenletExit
 from locust.env import Environment
 from locust.exception import StopUser
 from locust.runners import MasterRunner, Runner, WorkerRunner
@@ -100,9 +101,12 @@ class Contest:
 
         A refusal is retried after its ``Retry-After`` (capped by the backoff's cap) or
         the backoff's jittered wait, whichever is longer; an unknown outcome after the
-        backoff's wait; every retry carries the same key.
+        backoff's wait; every retry carries the same key. A user stopped in the middle of
+        it (a burst dropping its users) hands the record back: another user sends it
+        again with the same key, so it counts once.
         """
         attempts = Attempts()
+        handed_back = False
         try:
             for delay in [*self.backoff.delays(), None]:
                 outcome = attempt(item)
@@ -118,8 +122,14 @@ class Contest:
                     return
                 self.ledger.retry(route)
                 gevent.sleep(self.wait_before_retry(outcome, delay))
+        except GreenletExit:
+            if self.replay is not None and item.index is not None:
+                self.replay.give_back(item.index)
+                handed_back = True
+            raise
         finally:
-            self.done(item)
+            if not handed_back:
+                self.done(item)
 
     def give_up(self, route: str, index: int | None, attempts: Attempts) -> None:
         """No attempt was acknowledged: refused, or unknown if any attempt's outcome was."""
