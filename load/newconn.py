@@ -9,7 +9,9 @@ A burst runs in several processes (asyncio and uvloop each, so the generator is 
 GIL's prisoner), every vote with an idempotency key of its own so that the ledger can
 be checked against Redis and MongoDB: which keys were answered what, and how long it took.
 
-Each vote's answer falls in one class (:data:`OUTCOMES`):
+Each vote's answer falls in one class (:data:`OUTCOMES`), read by the load's one
+reading of the producers' answers (``certamen.operations.loadgen.outcomes``, which the
+Locust users and the chaos run use too):
 
 - ``accepted``: 2xx / OK, Kafka has it;
 - ``refused``: 503 / UNAVAILABLE, the producer says the vote was not taken;
@@ -32,6 +34,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
+
+from certamen.operations.loadgen.outcomes import answer_class, grpc_outcome, http_outcome
 
 OUTCOMES: Final = ("accepted", "refused", "unknown", "failed", "rejected")
 RETURN_INFO: Final = "/confproto.getInfo/returnInfo"
@@ -200,21 +204,10 @@ class _GrpcVoter:
             )
         except grpc.aio.AioRpcError as e:
             code = e.code()
-            trailers = dict(e.trailing_metadata() or ())
-            ours = "certamen-vote-id" in trailers  # the producer answered, not grpcio
-            retry_after = trailers.get("retry-after")
-            details = f"{code.name} {e.details()}"
-            if code == grpc.StatusCode.UNAVAILABLE:
-                if ours:
-                    return "refused", details, retry_after
-                # grpcio's: never sent (no connection), or the connection broke mid-call
-                never_sent = "failed to connect" in (e.details() or "")
-                return ("failed" if never_sent else "unknown"), details, None
-            if code in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED):
-                return "unknown", details, None  # the call may have reached Kafka
-            if code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.ALREADY_EXISTS):
-                return "rejected", details, None
-            return "failed", details, retry_after
+            trailers = {str(k): str(v) for k, v in (e.trailing_metadata() or ())}
+            outcome = answer_class(grpc_outcome(code.name, trailers, e.details() or ""))
+            retry_after = trailers.get("retry-after") if outcome == "refused" else None
+            return outcome, f"{code.name} {e.details()}", retry_after
         return "accepted", "OK", None
 
 
@@ -244,8 +237,9 @@ class _HttpVoter:
                 if self._idle
                 else await asyncio.open_connection(self._host, self._port)
             )
-        except OSError as e:
-            return "failed", f"connect: {type(e).__name__}", None
+        except OSError as e:  # no connection: the producer never saw the vote
+            never_sent = answer_class(http_outcome(0, "", None, sent=False))
+            return never_sent, f"connect: {type(e).__name__}", None
         kept = False
         try:
             writer.write(request)
@@ -256,7 +250,8 @@ class _HttpVoter:
                 self._idle.append((reader, writer))
                 kept = True
         except (OSError, TimeoutError, asyncio.IncompleteReadError) as e:
-            return "unknown", f"after sending: {type(e).__name__}", None
+            cut = answer_class(http_outcome(0, "", None, sent=True))
+            return cut, f"after sending: {type(e).__name__}", None
         finally:
             if not kept:
                 writer.close()
@@ -277,7 +272,7 @@ async def _read_response(reader: asyncio.StreamReader) -> bytes:
 
 
 def _http_answer(answer: bytes) -> Answer:
-    head, _, _ = answer.partition(b"\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
     lines = head.split(b"\r\n")
     try:
         status = int(lines[0].split()[1])
@@ -288,13 +283,6 @@ def _http_answer(answer: bytes) -> Answer:
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"retry-after":
             retry_after = value.strip().decode()
-    if 200 <= status < 300:
-        return "accepted", str(status), None
-    if status == 503:  # ours says why in its body; a proxy's 503 tells nothing
-        ours = b'"rule":"unavailable"' in answer or b'"rule": "unavailable"' in answer
-        return ("refused" if ours else "unknown"), "503", retry_after
-    if status == 504:
-        return "unknown", "504", retry_after
-    if 400 <= status < 500 and status not in (408, 429):
-        return "rejected", str(status), None
-    return "failed", str(status), retry_after
+    text = body.decode("utf-8", "replace")
+    outcome = answer_class(http_outcome(status, text, retry_after, sent=True))
+    return outcome, str(status), retry_after if outcome != "accepted" else None

@@ -13,6 +13,8 @@ from certamen.operations.loadgen.outcomes import (
     Refused,
     Rejected,
     Unknown,
+    answer_class,
+    batch_result_outcome,
     grpc_outcome,
     http_outcome,
 )
@@ -37,10 +39,10 @@ CONFLICT = json.dumps({"error": {"field": "vote_id", "rule": "conflict"}, "vote_
         (503, NOT_TAKEN, "1", True, Refused("503", 1.0)),
         (503, "<html>no healthy upstream</html>", None, True, Unknown("503")),  # a proxy's
         (504, UNKNOWN_OUTCOME, None, True, Unknown("504")),
-        (500, "", None, True, Unknown("500")),
-        (429, "", None, True, Unknown("429")),
+        (500, "", None, True, Unknown("500", odd=True)),
+        (429, "", None, True, Unknown("429", odd=True)),
         (0, "", None, True, Unknown("no answer")),  # cut after the request went out
-        (0, "", None, False, Refused("connection refused")),  # nothing reached the producer
+        (0, "", None, False, Refused("connection refused", by_producer=False)),  # never sent
     ],
 )
 def test_http_answers(
@@ -61,12 +63,45 @@ def test_http_answers(
          Refused("UNAVAILABLE", 0.25)),
         ("UNAVAILABLE", {}, Unknown("UNAVAILABLE")),  # grpcio's own: a connection cut
         ("DEADLINE_EXCEEDED", {"certamen-outcome": "unknown"}, Unknown("DEADLINE_EXCEEDED")),
-        ("RESOURCE_EXHAUSTED", {}, Unknown("RESOURCE_EXHAUSTED")),
+        ("RESOURCE_EXHAUSTED", {}, Unknown("RESOURCE_EXHAUSTED", odd=True)),
         ("UNIMPLEMENTED", {}, Rejected("grpc/unimplemented")),
     ],
 )  # fmt: skip
 def test_grpc_answers(code: str, trailers: dict[str, str], expected: Outcome) -> None:
     assert grpc_outcome(code, trailers) == expected
+
+
+def test_a_grpc_call_that_found_no_connection_was_never_sent() -> None:
+    details = "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:1"
+    assert grpc_outcome("UNAVAILABLE", {}, details) == Refused("UNAVAILABLE", by_producer=False)
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("receipt", Accepted()),
+        ("rejection", Rejected("vote_id/conflict")),
+        ("unavailable", Refused("unavailable")),
+        ("unknown", Unknown("unknown")),  # handed to Kafka, never acknowledged: maybe counted
+    ],
+)
+def test_a_batch_result_is_read_like_a_single_answer(kind: str, expected: Outcome) -> None:
+    assert batch_result_outcome(kind, "vote_id", "conflict") == expected
+
+
+@pytest.mark.parametrize(
+    ("outcome", "expected"),
+    [
+        (Accepted(), "accepted"),
+        (Rejected("rank/range"), "rejected"),
+        (Refused("503", 1.0), "refused"),
+        (Refused("connection refused", by_producer=False), "failed"),
+        (Unknown("504"), "unknown"),
+        (Unknown("500", odd=True), "failed"),
+    ],
+)
+def test_the_class_of_an_answer_in_a_burst(outcome: Outcome, expected: str) -> None:
+    assert answer_class(outcome) == expected
 
 
 def test_a_vote_is_unknown_if_any_attempt_was_else_refused() -> None:

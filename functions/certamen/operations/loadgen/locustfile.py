@@ -31,9 +31,9 @@ from certamen.operations.loadgen.outcomes import (
     Accepted,
     Attempts,
     Outcome,
-    Refused,
     Rejected,
     Unknown,
+    batch_result_outcome,
     grpc_outcome,
     http_outcome,
 )
@@ -243,13 +243,15 @@ class GrpcVoter(User):
         retry: list[Item] = []
         for result in response.results:
             item = sendable[result.index]
-            kind = result.WhichOneof("outcome")
-            if kind == "receipt":
+            answer = batch_result_outcome(
+                result.WhichOneof("outcome"), result.rejection.field, result.rejection.rule
+            )
+            if isinstance(answer, Accepted):
                 ledger.accept("grpc", item.index)
-            elif kind == "rejection":
-                ledger.reject(f"{result.rejection.field}/{result.rejection.rule}")
-            else:  # unavailable: Kafka did not take this one
-                attempts[id(item)].add(Refused("unavailable"))
+            elif isinstance(answer, Rejected):
+                ledger.reject(answer.rule)
+            else:  # not taken, or taken maybe: sent again with its key
+                attempts[id(item)].add(answer)
                 retry.append(item)
         return retry, delay
 
@@ -291,7 +293,7 @@ def _grpc_outcome(error: grpc.RpcError) -> Outcome:
     if not isinstance(error, grpc.Call):
         return grpc_outcome("UNKNOWN", {})
     trailers = {str(k): str(v) for k, v in (error.trailing_metadata() or ())}
-    return grpc_outcome(error.code().name, trailers)
+    return grpc_outcome(error.code().name, trailers, error.details() or "")
 
 
 def _first_field(message: str) -> str:

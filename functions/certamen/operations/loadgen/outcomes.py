@@ -8,13 +8,15 @@ was, following the producers' answers (docs/grpc.md and docs/wasm-kernel.md):
 - **rejected**: 400, 413, 415 / INVALID_ARGUMENT, and 409 / ALREADY_EXISTS (``conflict``):
   never counted, not retried.
 - **refused**: 503 with the producer's JSON body / UNAVAILABLE with ``certamen-vote-id``,
-  or an HTTP connection that was never made: not taken, never counted; retried after
+  or a connection that was never made: not taken, never counted; retried after
   ``Retry-After``.
 - **unknown**: anything else (504 or DEADLINE_EXCEEDED, a cut connection, a timeout, a
   5xx that is not the producer's): maybe taken; retried with the same key, so it is
   counted at most once.
 
 A vote is accepted if any attempt was, else unknown if any attempt was, else refused.
+The connection-per-vote bursts (``load/newconn.py``) name the same classes
+(:func:`answer_class`), with ``failed`` for the answers no producer gives.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class Refused:
 
     reason: str
     retry_after_s: float = 0.0
+    by_producer: bool = True  # False: no connection was made (the producer never saw it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,7 @@ class Unknown:
     """No known outcome: the vote may have reached Kafka."""
 
     reason: str
+    odd: bool = False  # an answer no producer gives (another 5xx, RESOURCE_EXHAUSTED)
 
 
 Outcome = Accepted | Rejected | Refused | Unknown
@@ -75,7 +79,7 @@ def http_outcome(status: int, body: str, retry_after: str | None, *, sent: bool)
     if status in (200, 201, 202):
         return Accepted()
     if status == 0:
-        return Unknown("no answer") if sent else Refused("connection refused")
+        return Unknown("no answer") if sent else Refused("connection refused", by_producer=False)
     error = _producer_error(body)
     if status == 503 and error is not None:  # the producer's own refusal, not a proxy's 503
         return Refused("503", _seconds(retry_after))
@@ -83,11 +87,12 @@ def http_outcome(status: int, body: str, retry_after: str | None, *, sent: bool)
         if error is not None and "field" in error and "rule" in error:
             return Rejected(f"{error['field']}/{error['rule']}")
         return Rejected(f"http/{status}")
-    return Unknown(str(status))
+    return Unknown(str(status), odd=status not in (503, 504))
 
 
-def grpc_outcome(code: str, trailers: Mapping[str, str]) -> Outcome:
-    """One gRPC call that ended with status ``code`` (its name) and these trailers."""
+def grpc_outcome(code: str, trailers: Mapping[str, str], details: str = "") -> Outcome:
+    """One gRPC call that ended with status ``code`` (its name), these trailers and
+    ``details`` (grpcio's text, which says when no connection could be made)."""
     if code == "OK":
         return Accepted()
     if code in ("INVALID_ARGUMENT", "ALREADY_EXISTS"):
@@ -96,9 +101,36 @@ def grpc_outcome(code: str, trailers: Mapping[str, str]) -> Outcome:
     if code == "UNAVAILABLE" and VOTE_ID_TRAILER in trailers:
         pushback = trailers.get(RETRY_PUSHBACK_TRAILER)
         return Refused(code, _seconds(pushback) / 1000 if pushback else 0.0)
+    if code == "UNAVAILABLE" and "failed to connect" in details:
+        return Refused(code, by_producer=False)  # grpcio's: no connection, nothing sent
     if code in _GRPC_REFUSED_OUTRIGHT:
         return Rejected(f"grpc/{code.lower()}")
-    return Unknown(code)
+    return Unknown(code, odd=code not in ("UNAVAILABLE", "DEADLINE_EXCEEDED", "CANCELLED"))
+
+
+def batch_result_outcome(kind: str | None, field: str = "", rule: str = "") -> Outcome:
+    """One vote's ``CastResult`` of a ``CastBatch`` (``kind``: the oneof set; ``field``
+    and ``rule``: a rejection's)."""
+    if kind == "receipt":
+        return Accepted()
+    if kind == "rejection":
+        return Rejected(f"{field}/{rule}")
+    if kind == "unavailable":
+        return Refused("unavailable")
+    return Unknown(kind or "no outcome")  # "unknown": handed to Kafka, never acknowledged
+
+
+def answer_class(outcome: Outcome) -> str:
+    """The class of one answer in a burst's ledger (``load/newconn.py``): accepted,
+    rejected, refused (by the producer), unknown, or failed (no connection was made, or
+    an answer no producer gives)."""
+    if isinstance(outcome, Accepted):
+        return "accepted"
+    if isinstance(outcome, Rejected):
+        return "rejected"
+    if isinstance(outcome, Refused):
+        return "refused" if outcome.by_producer else "failed"
+    return "failed" if outcome.odd else "unknown"
 
 
 @dataclass(slots=True)
