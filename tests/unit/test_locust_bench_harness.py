@@ -49,13 +49,21 @@ def _write(folder: Path, name: str, code: str) -> Path:
     return path
 
 
-def test_scripts_run_in_the_pipelines_order_then_by_name(tmp_path: Path) -> None:
-    for name in ("bench_zeta.py", "bench_end_to_end.py", "bench_producer_grpc.py", "other.py"):
+def test_scripts_run_in_the_pipelines_order_then_by_name_and_the_chaos_run_last(
+    tmp_path: Path,
+) -> None:
+    names = ("bench_zeta.py", "bench_chaos.py", "bench_end_to_end.py", "bench_producer_grpc.py")
+    for name in (*names, "other.py"):
         _write(tmp_path, name, "")
 
     found = [p.name for p in discover(tmp_path)]
 
-    assert found == ["bench_producer_grpc.py", "bench_end_to_end.py", "bench_zeta.py"]
+    assert found == [
+        "bench_producer_grpc.py",
+        "bench_end_to_end.py",
+        "bench_zeta.py",
+        "bench_chaos.py",  # it kills and restarts every part: nothing may run after it
+    ]
     assert [p.name for p in discover(tmp_path, only=["end_to_end"])] == ["bench_end_to_end.py"]
 
 

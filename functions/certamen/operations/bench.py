@@ -47,9 +47,10 @@ from certamen.operations.stack.parts import SERVERS
 from certamen.settings import Settings
 
 LOAD_DIR = Path("load")
-# Producers first (they need only Kafka), the whole pipeline next, the chaos run (which
-# kills and restarts every part) last.
-ORDER = ("producer_wasm", "producer_grpc", "consumer", "audit", "end_to_end", "chaos")
+# Producers first (they need only Kafka), the whole pipeline next, any other script by
+# name, and the chaos run (which kills and restarts every part) last of all.
+ORDER = ("producer_wasm", "producer_grpc", "consumer", "audit", "end_to_end")
+LAST = "chaos"
 TIMEOUT_S = 45 * 60
 QUICK_TIMEOUT_S = 10 * 60
 # (label, numerator key, denominator key): each a ratio of two figures of this run.
@@ -118,12 +119,12 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def discover(folder: Path, *, only: list[str] | None = None) -> list[Path]:
-    """``bench_*.py`` in ``folder``: the known ones in ORDER, then any others by name."""
+    """``bench_*.py`` in ``folder``: the known ones in ORDER, any others by name, LAST last."""
     scripts = sorted(folder.glob("bench_*.py"))
     if only:
         wanted = {name.removeprefix("bench_").removesuffix(".py") for name in only}
         scripts = [s for s in scripts if _name(s) in wanted]
-    rank = {name: i for i, name in enumerate(ORDER)}
+    rank = {name: i for i, name in enumerate(ORDER)} | {LAST: len(ORDER) + 1}
     return sorted(scripts, key=lambda s: (rank.get(_name(s), len(ORDER)), s.name))
 
 
