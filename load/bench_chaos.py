@@ -6,11 +6,13 @@
    users as the demo (``certamen.operations.loadgen``): every vote carries its own
    idempotency key and is retried as the producers' answers say (a refusal after its
    ``Retry-After``, an unknown outcome with the same key), and the ledger keeps each
-   vote's outcome: acknowledged, refused (never taken), unknown (no answer, or "the
-   outcome is unknown"), rejected. Meanwhile, at seeded random moments printed before
-   the start, the whole process group of a part is SIGKILLed (the Kafka broker, Redis,
-   FerretDB, the consumer, the source, each producer; sometimes two at once) and
-   brought back ``down`` seconds later with ``certamen up``;
+   vote's outcome by the producers' answers (``loadgen.outcomes``): acknowledged (202 /
+   OK), refused (503 / UNAVAILABLE with the vote id: never reached Kafka), unknown
+   (504 / DEADLINE_EXCEEDED, a cut connection, no answer: maybe taken), rejected (400,
+   409 conflict / INVALID_ARGUMENT, ALREADY_EXISTS). Meanwhile, at seeded random
+   moments printed before the start, the whole process group of a part is SIGKILLed
+   (the Kafka broker, Redis, FerretDB, the consumer, the source, each producer;
+   sometimes two at once) and brought back ``down`` seconds later with ``certamen up``;
 3. drain: every part up again, the source's group has committed everything in Kafka;
 4. verdict, per vote of the run, from the ledger against MongoDB's vote log and the
    Redis counters and dedup markers: acknowledged -> counted exactly once; refused ->
