@@ -15,17 +15,35 @@ never flushed.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from certamen.settings import Settings, load, redis_db, with_redis_db
+from tests.support.own_stores import claim_redis, empty_redis
 
 TEST_REDIS_DB = 15
-# Clients are imported in the fixtures that use them: the ballot tests also run on the
-# other supported Pythons with the contract's packages only (test_python_versions.py).
+_moved: list[Path] = []  # the state folder of a session moved off another checkout's stack
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Beside another checkout's stack, the session runs servers of its own elsewhere."""
+    from tests.support import beside
+
+    if not os.environ.get("PYTEST_XDIST_WORKER") and beside.foreign_ports(os.environ):
+        _moved.append(beside.move_off(os.environ))
+        print(f"\nthe default ports are another checkout's: this session's stack is in {_moved[0]}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    from tests.support import beside
+
+    for state in _moved:
+        beside.stop_moved(state)
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +66,6 @@ def infra(settings: Settings) -> Settings:
     from certamen.operations.stack import runner
     from certamen.operations.stack.console import make_console
     from certamen.operations.stack.parts import SERVERS
-    from tests.support.own_stores import claim_redis
 
     runner.start(settings, SERVERS, make_console(stderr=True))
     claim_redis(settings.redis_url)
@@ -62,7 +79,6 @@ def contest(infra: Settings) -> Iterator[Settings]:
     from pymongo import MongoClient
 
     from certamen.adapters.kafka import contest_topics, ensure_topics, make_admin
-    from tests.support.own_stores import empty_redis
 
     suffix = uuid.uuid4().hex[:10]
     isolated = replace(
