@@ -25,7 +25,7 @@ from pymongo import MongoClient
 from certamen.adapters import redis_keys as keys
 from certamen.adapters.kafka import make_producer
 from certamen.adapters.mongo_store import make_mongo, vote_database
-from certamen.adapters.redis_store import make_redis
+from certamen.adapters.redis_store import SEEDED_DEAD_LETTER_RULES, make_redis
 from certamen.contract import Vote, new_vote_id
 from certamen.dead_letters import DeadLetters, ReplayReport, Selection
 from certamen.settings import Settings
@@ -52,8 +52,7 @@ bands:
       - {title: Conquista, year: 1983}
 """
 ECLIPSE = "      - {title: Eclipse, year: 1995}\n"
-# The rules the consumer's start-up shows at 0 (docs/redis-keys.md).
-SEEDED = {"conflict": "0", "not_in_catalog": "0", "unknown_type": "0"}
+SEEDED = dict.fromkeys(SEEDED_DEAD_LETTER_RULES, "0")  # shown at 0 from the start
 
 
 @pytest.fixture
