@@ -21,6 +21,9 @@ Locust users and the chaos run use too):
 - ``rejected``: a 4xx / INVALID_ARGUMENT or ALREADY_EXISTS: the vote broke a rule;
 - ``failed``: anything else (RESOURCE_EXHAUSTED, no connection, another status).
 
+Here (:func:`grpc_answer`, :func:`http_answer`, :func:`broken_answer`) an answer is read
+off the transport, for these voters and for the Go ones (``load/govoters.py``); what it
+means is ``outcomes``' to say.
 Used by ``load/bench_burst.py`` and the integration tests of bursts.
 """
 
@@ -31,7 +34,7 @@ import contextlib
 import json
 import multiprocessing
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -197,17 +200,15 @@ class _GrpcVoter:
             return await self._call(channel, key, request)
 
     async def _call(self, channel: Any, key: str, request: bytes) -> Answer:
-        grpc = self._grpc
         try:
             await channel.unary_unary(RETURN_INFO)(
                 request, metadata=(("idempotency-key", key),), timeout=self._deadline
             )
-        except grpc.aio.AioRpcError as e:
-            code = e.code()
-            trailers = {str(k): str(v) for k, v in (e.trailing_metadata() or ())}
-            outcome = answer_class(grpc_outcome(code.name, trailers, e.details() or ""))
-            retry_after = trailers.get("retry-after") if outcome == "refused" else None
-            return outcome, f"{code.name} {e.details()}", retry_after
+        except self._grpc.aio.AioRpcError as e:
+            # grpcio says so when it never reached the producer
+            sent = "failed to connect" not in (e.details() or "")
+            return grpc_answer(e.code(), e.details() or "", dict(e.trailing_metadata() or ()),
+                               sent=sent)  # fmt: skip
         return "accepted", "OK", None
 
 
@@ -237,9 +238,8 @@ class _HttpVoter:
                 if self._idle
                 else await asyncio.open_connection(self._host, self._port)
             )
-        except OSError as e:  # no connection: the producer never saw the vote
-            never_sent = answer_class(http_outcome(0, "", None, sent=False))
-            return never_sent, f"connect: {type(e).__name__}", None
+        except OSError as e:
+            return broken_answer(f"connect: {type(e).__name__}", sent=False)
         kept = False
         try:
             writer.write(request)
@@ -250,14 +250,13 @@ class _HttpVoter:
                 self._idle.append((reader, writer))
                 kept = True
         except (OSError, TimeoutError, asyncio.IncompleteReadError) as e:
-            cut = answer_class(http_outcome(0, "", None, sent=True))
-            return cut, f"after sending: {type(e).__name__}", None
+            return broken_answer(f"after sending: {type(e).__name__}", sent=True)
         finally:
             if not kept:
                 writer.close()
                 with contextlib.suppress(OSError):
                     await writer.wait_closed()
-        return _http_answer(answer)
+        return http_answer(answer)
 
 
 async def _read_response(reader: asyncio.StreamReader) -> bytes:
@@ -271,7 +270,21 @@ async def _read_response(reader: asyncio.StreamReader) -> bytes:
     return head + await reader.readexactly(length)
 
 
-def _http_answer(answer: bytes) -> Answer:
+def grpc_answer(code: Any, details: str, trailers: Mapping[str, str], *, sent: bool) -> Answer:
+    """The class of a gRPC answer (``code`` a ``grpc.StatusCode``): ``sent`` says whether
+    the request left the client (else UNAVAILABLE is no connection, not a broken one)."""
+    outcome = answer_class(grpc_outcome(code.name, trailers, details, sent=sent))
+    retry_after = trailers.get("retry-after") if outcome == "refused" else None
+    return outcome, ("OK" if outcome == "accepted" else f"{code.name} {details}"), retry_after
+
+
+def broken_answer(what: str, *, sent: bool) -> Answer:
+    """No answer: the vote may count if it was sent before the connection broke."""
+    return answer_class(http_outcome(0, "", None, sent=sent)), what, None
+
+
+def http_answer(answer: bytes) -> Answer:
+    """The class of a whole HTTP response (head and body)."""
     head, _, body = answer.partition(b"\r\n\r\n")
     lines = head.split(b"\r\n")
     try:

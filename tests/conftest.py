@@ -32,17 +32,19 @@ _moved: list[Path] = []  # the state folder of a session moved off another check
 
 def pytest_configure(config: pytest.Config) -> None:
     """Beside another checkout's stack, the session runs servers of its own elsewhere."""
-    from tests.support import beside
-
-    if not os.environ.get("PYTEST_XDIST_WORKER") and beside.foreign_ports(os.environ):
+    try:
+        from tests.support import beside
+    except ImportError:  # the ballot tests' own venv of another Python: it runs no servers
+        return
+    if beside.foreign_ports(os.environ):
         _moved.append(beside.move_off(os.environ))
         print(f"\nthe default ports are another checkout's: this session's stack is in {_moved[0]}")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    from tests.support import beside
-
     for state in _moved:
+        from tests.support import beside
+
         beside.stop_moved(state)
 
 

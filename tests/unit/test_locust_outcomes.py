@@ -74,6 +74,8 @@ def test_grpc_answers(code: str, trailers: dict[str, str], expected: Outcome) ->
 def test_a_grpc_call_that_found_no_connection_was_never_sent() -> None:
     details = "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:1"
     assert grpc_outcome("UNAVAILABLE", {}, details) == Refused("UNAVAILABLE", by_producer=False)
+    never_left = grpc_outcome("UNAVAILABLE", {}, "", sent=False)  # the client knows (Go voters)
+    assert never_left == Refused("UNAVAILABLE", by_producer=False)
 
 
 @pytest.mark.parametrize(

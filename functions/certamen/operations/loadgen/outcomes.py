@@ -90,9 +90,12 @@ def http_outcome(status: int, body: str, retry_after: str | None, *, sent: bool)
     return Unknown(str(status), odd=status not in (503, 504))
 
 
-def grpc_outcome(code: str, trailers: Mapping[str, str], details: str = "") -> Outcome:
+def grpc_outcome(
+    code: str, trailers: Mapping[str, str], details: str = "", *, sent: bool = True
+) -> Outcome:
     """One gRPC call that ended with status ``code`` (its name), these trailers and
-    ``details`` (grpcio's text, which says when no connection could be made)."""
+    ``details`` (grpcio's text, which says when no connection could be made); ``sent``
+    False: the client knows the request never left it."""
     if code == "OK":
         return Accepted()
     if code in ("INVALID_ARGUMENT", "ALREADY_EXISTS"):
@@ -101,7 +104,7 @@ def grpc_outcome(code: str, trailers: Mapping[str, str], details: str = "") -> O
     if code == "UNAVAILABLE" and VOTE_ID_TRAILER in trailers:
         pushback = trailers.get(RETRY_PUSHBACK_TRAILER)
         return Refused(code, _seconds(pushback) / 1000 if pushback else 0.0)
-    if code == "UNAVAILABLE" and "failed to connect" in details:
+    if code == "UNAVAILABLE" and (not sent or "failed to connect" in details):
         return Refused(code, by_producer=False)  # grpcio's: no connection, nothing sent
     if code in _GRPC_REFUSED_OUTRIGHT:
         return Rejected(f"grpc/{code.lower()}")
