@@ -54,7 +54,7 @@ RUN groupadd --system --gid 10001 certamen \
 COPY --from=build /opt/venv /opt/venv
 # The contest catalog (CERTAMEN_CATALOG in knative/base/config.env). To use
 # another, rebuild, or mount a ConfigMap over this file.
-COPY load/data/catalog.yaml /srv/certamen/catalog.yaml
+COPY functions/certamen/operations/catalog.yaml /srv/certamen/catalog.yaml
 WORKDIR /srv/certamen
 USER 10001:10001
 EXPOSE 8080

@@ -36,10 +36,11 @@ import redis
 from certamen.adapters import redis_keys as keys
 from certamen.adapters.mongo_store import ensure_indexes, make_mongo, vote_database
 from certamen.contract import album_key, load_catalog
+from certamen.operations.votefiles import EXAMPLE_CATALOG
 from certamen.results.audit import AUDIT_TIMEOUT_S, audit
 from certamen.settings import Settings, load, with_redis_db
 
-CATALOG = Path(__file__).resolve().parent / "data" / "catalog.yaml"
+CATALOG = EXAMPLE_CATALOG
 FILL_BATCH = 5_000
 RANK_KEY_VOTES = 5_000
 _PASSES = (

@@ -23,12 +23,11 @@ import threading
 import time
 import zlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import benchkit
 from rich.console import Console
 
-from certamen.contract import Catalog, load_catalog
+from certamen.contract import Catalog
 from certamen.operations.loadgen import new_run_id
 from certamen.operations.loadgen.locust_run import LocustPlan
 from certamen.operations.loadgen.replay import (
@@ -42,6 +41,7 @@ from certamen.operations.stack import runner
 from certamen.operations.stack.parts import SERVERS
 from certamen.operations.votefiles import (
     catalog_for,
+    contest_catalog,
     expected_tally,
     generate_votes,
     read_votes,
@@ -83,11 +83,7 @@ class Bench:
         self.settings = settings
         self.out = out
         self.catalog: Catalog = catalog_for(settings)
-        self.judged_by = (
-            load_catalog(settings.catalog_path, year_now=datetime.now(UTC).year)
-            if settings.catalog_path
-            else None
-        )
+        self.judged_by = contest_catalog(settings)
         self.stores: Stores = open_stores(settings)
         self.folder = settings.state_dir.resolve() / "bench" / "end_to_end"
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -138,7 +134,7 @@ class Bench:
             votes,
             expected_tally(votes.records, self.judged_by),
             self.stores,
-            catalog=self.catalog,
+            catalog=self.judged_by,
             count_timeout_s=300.0,
             on_start=lambda: snapshot("before"),
             on_counted=lambda: snapshot("after"),
@@ -206,7 +202,19 @@ def main() -> int:
             round(wasm.outcome.log.rate, 1), "votes/s", command=command,
         ),
     ]  # fmt: skip
-    for name, measured in (("grpc", grpc), ("wasm", wasm)):
+    for name, label, measured in (("grpc", "gRPC Cast", grpc), ("wasm", "HTTP POST", wasm)):
+        figures += [
+            benchkit.figure(
+                f"end_to_end.{name}_pipeline_cpu_ms", f"{label}: CPU per counted vote, whole "
+                "pipeline without the load generator", round(_per_vote_ms(measured), 3),
+                "ms", command=command,
+            ),
+            benchkit.figure(
+                f"end_to_end.{name}_client_cpu_ms", f"{label}: the load generator's (Locust) "
+                "CPU per counted vote", round(_per_vote_ms(measured, client=True), 3), "ms",
+                command=command,
+            ),
+        ]  # fmt: skip
         for route in measured.outcome.routes:
             if route.name != "Aggregated":
                 figures.append(
@@ -266,6 +274,12 @@ def _gap(saturation: Measured) -> str:
         "partitions, docs/capacity.md), so the cluster reaches the goal with pods, not "
         "tuning."
     )
+
+
+def _per_vote_ms(measured: Measured, *, client: bool = False) -> float:
+    """CPU milliseconds per counted vote: every part of the pipeline, or the load generator."""
+    seconds = measured.locust_cpu if client else sum(measured.cpu.values())
+    return 1000 * seconds / max(1, measured.outcome.log.count)
 
 
 def _verdict(outcome: ReplayOutcome) -> str:

@@ -16,7 +16,10 @@ topic of its own, deleted after):
 - resident memory (VmRSS after the runs, VmHWM peak) of each server (goal <= 150 MB).
 
 Clients run in separate processes (grpc.aio, many calls in flight each) so they do not
-share the server's GIL. Every run is bounded in time.
+share the server's GIL. Every run is bounded in time. Its rates compare with its own
+no-op only (the same clients): ``bench_producer_wasm.py`` drives HTTP with ``wrk``, a far
+lighter load generator, so the routes are compared by server CPU per vote
+(``certamen bench``'s Ratios, docs/grpc-vs-wasm.md).
 """
 
 from __future__ import annotations

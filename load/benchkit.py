@@ -17,6 +17,7 @@ import shlex
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import tempfile
 import time
@@ -75,6 +76,23 @@ def command_line(script: str, parser: argparse.ArgumentParser, args: argparse.Na
 def figure(key: str, name: str, value: float, unit: str, **extra: Any) -> Figure:
     """One figure: ``extra`` may hold goal, met, command, note."""
     return {"key": key, "name": name, "value": value, "unit": unit, **extra}
+
+
+def spread(values: Iterable[float], unit: str = "") -> str:
+    """Where several runs exist: their median and range, ``"median 12.3 of 3 (11.9-13.0) µs"``."""
+    ordered = sorted(values)
+    suffix = f" {unit}" if unit else ""
+    if len(ordered) == 1:
+        return f"one run: {_short(ordered[0])}{suffix}"
+    middle = statistics.median(ordered)
+    return (
+        f"median {_short(middle)} of {len(ordered)} "
+        f"({_short(ordered[0])}-{_short(ordered[-1])}){suffix}"
+    )
+
+
+def _short(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 def write_results(

@@ -9,7 +9,9 @@ A burst runs in several processes (asyncio and uvloop each, so the generator is 
 GIL's prisoner), every vote with an idempotency key of its own so that the ledger can
 be checked against Redis and MongoDB: which keys were answered what, and how long it took.
 
-Each vote's answer falls in one class (:data:`OUTCOMES`):
+Each vote's answer falls in one class (:data:`OUTCOMES`), read by the load's one
+reading of the producers' answers (``certamen.operations.loadgen.outcomes``, which the
+Locust users and the chaos run use too):
 
 - ``accepted``: 2xx / OK, Kafka has it;
 - ``refused``: 503 / UNAVAILABLE, the producer says the vote was not taken;
@@ -19,8 +21,9 @@ Each vote's answer falls in one class (:data:`OUTCOMES`):
 - ``rejected``: a 4xx / INVALID_ARGUMENT or ALREADY_EXISTS: the vote broke a rule;
 - ``failed``: anything else (RESOURCE_EXHAUSTED, no connection, another status).
 
-The classes are decided here only (:func:`grpc_answer`, :func:`http_answer`,
-:func:`broken_answer`), for these voters and for the Go ones (``load/govoters.py``).
+Here (:func:`grpc_answer`, :func:`http_answer`, :func:`broken_answer`) an answer is read
+off the transport, for these voters and for the Go ones (``load/govoters.py``); what it
+means is ``outcomes``' to say.
 Used by ``load/bench_burst.py`` and the integration tests of bursts.
 """
 
@@ -34,6 +37,8 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
+
+from certamen.operations.loadgen.outcomes import answer_class, grpc_outcome, http_outcome
 
 OUTCOMES: Final = ("accepted", "refused", "unknown", "failed", "rejected")
 RETURN_INFO: Final = "/confproto.getInfo/returnInfo"
@@ -268,32 +273,19 @@ async def _read_response(reader: asyncio.StreamReader) -> bytes:
 def grpc_answer(code: Any, details: str, trailers: Mapping[str, str], *, sent: bool) -> Answer:
     """The class of a gRPC answer (``code`` a ``grpc.StatusCode``): ``sent`` says whether
     the request left the client (else UNAVAILABLE is no connection, not a broken one)."""
-    import grpc
-
-    name = f"{code.name} {details}"
-    if code == grpc.StatusCode.OK:
-        return "accepted", "OK", None
-    retry_after = trailers.get("retry-after")
-    if code == grpc.StatusCode.UNAVAILABLE:
-        if "certamen-vote-id" in trailers:  # the producer answered, not the gRPC library
-            return "refused", name, retry_after
-        # the library's: never sent (no connection), or the connection broke mid-call
-        return ("unknown" if sent else "failed"), name, None
-    if code in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED):
-        return "unknown", name, None  # the call may have reached Kafka
-    if code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.ALREADY_EXISTS):
-        return "rejected", name, None
-    return "failed", name, retry_after
+    outcome = answer_class(grpc_outcome(code.name, trailers, details, sent=sent))
+    retry_after = trailers.get("retry-after") if outcome == "refused" else None
+    return outcome, ("OK" if outcome == "accepted" else f"{code.name} {details}"), retry_after
 
 
 def broken_answer(what: str, *, sent: bool) -> Answer:
     """No answer: the vote may count if it was sent before the connection broke."""
-    return ("unknown" if sent else "failed"), what, None
+    return answer_class(http_outcome(0, "", None, sent=sent)), what, None
 
 
 def http_answer(answer: bytes) -> Answer:
     """The class of a whole HTTP response (head and body)."""
-    head, _, _ = answer.partition(b"\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
     lines = head.split(b"\r\n")
     try:
         status = int(lines[0].split()[1])
@@ -304,13 +296,6 @@ def http_answer(answer: bytes) -> Answer:
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"retry-after":
             retry_after = value.strip().decode()
-    if 200 <= status < 300:
-        return "accepted", str(status), None
-    if status == 503:  # ours says why in its body; a proxy's 503 tells nothing
-        ours = b'"rule":"unavailable"' in answer or b'"rule": "unavailable"' in answer
-        return ("refused" if ours else "unknown"), "503", retry_after
-    if status == 504:
-        return "unknown", "504", retry_after
-    if 400 <= status < 500 and status not in (408, 429):
-        return "rejected", str(status), None
-    return "failed", str(status), retry_after
+    text = body.decode("utf-8", "replace")
+    outcome = answer_class(http_outcome(status, text, retry_after, sent=True))
+    return outcome, str(status), retry_after if outcome != "accepted" else None

@@ -5,10 +5,12 @@ Integration tests talk to real Kafka, Redis and a MongoDB-protocol server. The
 ``certamen up`` when they do not); ``contest`` gives a test its own topics,
 MongoDB database and an empty Redis database, so tests never see each other's votes.
 
-Redis: the tests use database 15 (:data:`TEST_REDIS_DB`) unless ``REDIS_URL`` names
+The tests touch only what they made (``tests/support/own_stores.py``): topics and
+MongoDB databases of new names, dropped afterwards, and one Redis database that
+the session claims: database 15 (:data:`TEST_REDIS_DB`) unless ``REDIS_URL`` names
 another one than 0. Database 0 holds the live tally of ``certamen up`` (the demo,
-Streamlit), which ``contest`` would otherwise flush while MongoDB's ``certamen``
-database keeps its votes: ``certamen audit`` would then report every vote missing.
+Streamlit). A database holding anyone else's keys is refused with a clear error,
+never flushed.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from certamen.settings import Settings, load, redis_db, with_redis_db
+from tests.support.own_stores import claim_redis, empty_redis
 
 TEST_REDIS_DB = 15
 _moved: list[Path] = []  # the state folder of a session moved off another checkout's stack
@@ -67,6 +70,7 @@ def infra(settings: Settings) -> Settings:
     from certamen.operations.stack.parts import SERVERS
 
     runner.start(settings, SERVERS, make_console(stderr=True))
+    claim_redis(settings.redis_url)
     return settings
 
 
@@ -91,9 +95,9 @@ def contest(infra: Settings) -> Iterator[Settings]:
     finally:
         admin.close()
     store = redis.Redis.from_url(isolated.redis_url)
-    store.flushdb()
+    empty_redis(store)
     yield isolated
-    store.flushdb()
+    empty_redis(store)
     store.close()
     mongo: MongoClient[dict[str, object]] = MongoClient(isolated.mongodb_uri)
     mongo.drop_database(isolated.mongodb_database)

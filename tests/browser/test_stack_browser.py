@@ -14,7 +14,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -22,10 +21,9 @@ import redis
 from selenium import webdriver
 
 from certamen.adapters import redis_keys as keys
-from certamen.adapters.mongo_store import make_mongo
-from certamen.settings import Settings, child_environment, load
+from certamen.settings import Settings, load
 from tests.browser.chromium import LIVE_UPDATE_WAIT_S, Snapshot, results_when, save, settled
-from tests.support.processes import take_free_ports
+from tests.support.own_stack import empty_own_stack, own_stack_environment
 from tests.support.tally_fill import CATALOG_PATH
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -42,45 +40,18 @@ BALLOTS = (
 @pytest.fixture(scope="module")
 def stack(infra: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """``certamen up`` in its own state folder, on free ports; ``certamen down`` afterwards."""
-    suffix = uuid.uuid4().hex[:8]
-    grpc, wasm, consumer, streamlit, metrics, consumer_metrics, wasm_metrics = take_free_ports(
-        PORTS, 7
+    env = own_stack_environment(
+        infra, tmp_path_factory.mktemp("stack"), PORTS, catalog=CATALOG_PATH
     )
-    env = child_environment(
-        {
-            "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
-            "REDIS_URL": infra.redis_url,
-            "MONGODB_URI": infra.mongodb_uri,
-            "MONGODB_DATABASE": f"certamen_stack_{suffix}",
-            "CERTAMEN_TOPIC": f"votes-stack-{suffix}",
-            "CERTAMEN_DLQ_TOPIC": f"votes-dlq-stack-{suffix}",
-            "CERTAMEN_SOURCE_GROUP": f"stack-{suffix}",
-            "CERTAMEN_STATE_DIR": str(tmp_path_factory.mktemp("stack")),
-            "CERTAMEN_CATALOG": str(CATALOG_PATH),
-            "CERTAMEN_PRODUCER_GRPC_PORT": str(grpc),
-            "CERTAMEN_PRODUCER_WASM_PORT": str(wasm),
-            "CERTAMEN_PRODUCER_WASM_METRICS_PORT": str(wasm_metrics),
-            "CERTAMEN_CONSUMER_PORT": str(consumer),
-            "CERTAMEN_CONSUMER_METRICS_PORT": str(consumer_metrics),
-            "CERTAMEN_STREAMLIT_PORT": str(streamlit),
-            "CERTAMEN_SOURCE_METRICS_PORT": str(metrics),
-        }
-    )
-    env.pop("PORT", None)
     settings = load(env)
-    store = redis.Redis.from_url(settings.redis_url)
-    store.flushdb()
+    empty_own_stack(env)
     certamen = [sys.executable, "-m", "certamen.operations.cli"]
     try:
         subprocess.run([*certamen, "up"], env=env, check=True, timeout=STACK_TIMEOUT_S)
         yield settings
     finally:
         subprocess.run([*certamen, "down"], env=env, timeout=120)
-        store.flushdb()
-        store.close()
-        mongo = make_mongo(settings)
-        mongo.drop_database(settings.mongodb_database)
-        mongo.close()
+        empty_own_stack(env)
 
 
 def _cast(settings: Settings, ballot: dict[str, object]) -> dict[str, str]:

@@ -29,6 +29,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from certamen.adapters.mongo_store import make_mongo
 from certamen.settings import Settings
 from tests.browser.chromium import LIVE_UPDATE_WAIT_S, results_when, save, settled
+from tests.support.own_stores import empty_redis
 from tests.support.processes import free_port
 from tests.support.tally_fill import (
     CATALOG_PATH,
@@ -49,7 +50,7 @@ def browser_contest(infra: Settings) -> Iterator[Pipeline]:
     """A contest with 45 votes and a dead letter, for the whole module."""
     isolated = replace(infra, mongodb_database=f"certamen_browser_{uuid.uuid4().hex[:10]}")
     store = redis.Redis.from_url(isolated.redis_url)
-    store.flushdb()
+    empty_redis(store)
     catalog = example_catalog()
     try:
         with pipeline(isolated) as pipe:
@@ -57,7 +58,7 @@ def browser_contest(infra: Settings) -> Iterator[Pipeline]:
             pipe.poison("letter-1", rank=101)
             yield pipe
     finally:
-        store.flushdb()
+        empty_redis(store)
         store.close()
         mongo = make_mongo(isolated)
         mongo.drop_database(isolated.mongodb_database)

@@ -1,8 +1,10 @@
 """``certamen demo`` end to end: the whole local stack, a 1,000-vote contest through both routes.
 
-One demo run (the real command, in a child process, against whatever stack the
-environment names — on a fresh machine it starts everything) is shared by the
-tests of this module. They check what a user sees: the exit code, the printed
+One demo run (the real command, in a child process) is shared by the tests of
+this module. It runs on a stack of the test's own (``tests/support/own_stack.py``:
+its own state folder, ports, topics, consumer group and MongoDB database, on the
+session's servers), so a stack already running on the machine, such as the one
+``scripts/demo`` left up, is never touched. They check what a user sees: the exit code, the printed
 standings against the file's own counts, and — independently of the demo's own
 bookkeeping — that each record of the file reached Kafka exactly once and was
 stored exactly once in the vote log.
@@ -27,12 +29,15 @@ from certamen.contract import event_from_kafka
 from certamen.operations.loadgen import parse_replay_key, replay_prefix
 from certamen.operations.loadgen.runlog import id_range
 from certamen.operations.votefiles import read_votes
-from certamen.settings import Settings
+from certamen.settings import Settings, load
+from tests.support.own_stack import empty_own_stack, own_stack_environment
 from tests.support.topics import make_consumer, message_from_record
 
 pytestmark = pytest.mark.e2e
 
 VOTES_IN_FILE = 1_000
+PORTS = range(17800, 17900)
+CERTAMEN = [sys.executable, "-m", "certamen.operations.cli"]
 # A fresh machine installs Java, Kafka and builds FerretDB on first use.
 FIRST_RUN_TIMEOUT_S = 1_800
 
@@ -49,19 +54,41 @@ class DemoRun:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
+def stack_env(
+    infra: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
+    """The demo's own stack: its environment; stopped and emptied afterwards."""
+    env = own_stack_environment(infra, tmp_path_factory.mktemp("stack"), PORTS, catalog=None)
+    empty_own_stack(env)
+    try:
+        yield env
+    finally:
+        subprocess.run([*CERTAMEN, "down"], env=env, timeout=120, check=False)
+        empty_own_stack(env)
+
+
+@pytest.fixture(scope="module")
+def demo_settings(stack_env: dict[str, str]) -> Settings:
+    return load(stack_env)
+
+
+@pytest.fixture(scope="module")
+def demo(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
     folder = tmp_path_factory.mktemp("demo")
     summary_path = folder / "summary.json"
     command = [
-        sys.executable,
-        "-m",
-        "certamen.operations.cli",
+        *CERTAMEN,
         "demo",
         *("--votes", str(VOTES_IN_FILE), "--seed", "7", "--users", "20"),
         *("--timeout", "300", "--json", str(summary_path)),
     ]
     result = subprocess.run(
-        command, capture_output=True, text=True, timeout=FIRST_RUN_TIMEOUT_S, check=False
+        command,
+        env=stack_env,
+        capture_output=True,
+        text=True,
+        timeout=FIRST_RUN_TIMEOUT_S,
+        check=False,
     )
     output = result.stdout + result.stderr
     assert summary_path.exists(), output[-5000:]
@@ -98,10 +125,10 @@ def test_the_printed_standings_equal_the_files_counts_per_album(demo: DemoRun) -
         ), f"{band} — {album}: {votes} not printed"
 
 
-def test_each_record_reached_kafka_exactly_once(demo: DemoRun, settings: Settings) -> None:
+def test_each_record_reached_kafka_exactly_once(demo: DemoRun, demo_settings: Settings) -> None:
     on_kafka = Counter(
         key.index
-        for vote_id in _vote_ids_on_topic(settings)
+        for vote_id in _vote_ids_on_topic(demo_settings)
         if vote_id.startswith(demo.prefix) and (key := parse_replay_key(vote_id)) is not None
     )
 
@@ -109,12 +136,12 @@ def test_each_record_reached_kafka_exactly_once(demo: DemoRun, settings: Setting
     assert set(on_kafka.values()) == {1}
 
 
-def test_each_record_was_stored_exactly_once(demo: DemoRun, settings: Settings) -> None:
-    mongo = make_mongo(settings, timeout_s=120)  # a range on _id is a scan on FerretDB
+def test_each_record_was_stored_exactly_once(demo: DemoRun, demo_settings: Settings) -> None:
+    mongo = make_mongo(demo_settings, timeout_s=120)  # a range on _id is a scan on FerretDB
     try:
         ids = [
             d["_id"]
-            for d in vote_database(mongo, settings)[VOTES].find(
+            for d in vote_database(mongo, demo_settings)[VOTES].find(
                 {"_id": id_range(demo.prefix)}, {"_id": 1}
             )
         ]
@@ -125,12 +152,15 @@ def test_each_record_was_stored_exactly_once(demo: DemoRun, settings: Settings) 
     assert indices == list(range(VOTES_IN_FILE))
 
 
-def test_status_shows_the_source_caught_up_on_every_partition(demo: DemoRun) -> None:
+def test_status_shows_the_source_caught_up_on_every_partition(
+    demo: DemoRun, stack_env: dict[str, str]
+) -> None:
     """The demo leaves the stack up: ``certamen status`` shows the source's lag per partition."""
     deadline = time.monotonic() + 30
     while True:
         done = subprocess.run(
-            [sys.executable, "-m", "certamen.operations.cli", "status", "--json"],
+            [*CERTAMEN, "status", "--json"],
+            env=stack_env,
             capture_output=True,
             text=True,
             timeout=60,

@@ -17,12 +17,13 @@ import redis
 
 from certamen.adapters import redis_keys as keys
 from certamen.contract import album_key, load_catalog
+from certamen.operations.votefiles import EXAMPLE_CATALOG
 from certamen.settings import Settings
 from tests.support.pipeline import consumer, environment, free_port, isolated, run_cli
 
 pytestmark = pytest.mark.integration
 
-CATALOG = Path(__file__).resolve().parents[2] / "load" / "data" / "catalog.yaml"
+CATALOG = EXAMPLE_CATALOG
 
 
 def test_catalog_counters_start_at_zero_and_the_audit_flags_a_difference(

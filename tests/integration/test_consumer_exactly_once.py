@@ -6,10 +6,12 @@ write: one document, one count. The consumer runs as ``certamen consumer``.
 
 from __future__ import annotations
 
+import json
 import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from pymongo import MongoClient
 from certamen.adapters import redis_keys as keys
 from certamen.adapters.redis_store import TallyWriter
 from certamen.consumer.documents import vote_document
-from certamen.contract import VOTE_EVENT_TYPE, Vote
+from certamen.contract import Vote
 from certamen.results.tally import read_standings
 from certamen.settings import Settings
 from tests.support.pipeline import (
@@ -28,7 +30,9 @@ from tests.support.pipeline import (
     consumer,
     free_port,
     make_votes,
+    post_vote_event,
     produce,
+    run_cli,
     source,
     source_status,
     wait_until,
@@ -50,22 +54,6 @@ def sink(pipeline: Settings, tmp_path: Path, metrics_port: int) -> Iterator[str]
     service.stop()
 
 
-def _post(url: str, vote: Vote) -> int:
-    headers = {
-        "ce-specversion": "1.0",
-        "ce-id": vote.vote_id,
-        "ce-type": VOTE_EVENT_TYPE,
-        "ce-source": f"/producers/{vote.channel}",
-        "Content-Type": "application/json",
-    }
-    request = urllib.request.Request(url, data=vote.to_json(), headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as e:
-        return int(e.code)
-
-
 def _documents(settings: Settings, vote: Vote) -> int:
     with MongoClient(settings.mongodb_uri) as client:
         return client[settings.mongodb_database]["votes"].count_documents({"_id": vote.vote_id})
@@ -79,8 +67,8 @@ def test_the_same_event_twice_is_counted_once(
     pipeline: Settings, store: redis.Redis, sink: str
 ) -> None:
     (vote,) = make_votes(1)
-    assert _post(sink, vote) == 200
-    assert _post(sink, vote) == 200
+    assert post_vote_event(sink, vote) == 200
+    assert post_vote_event(sink, vote) == 200
     standings = read_standings(store)
     assert (standings.total, _album_votes(store, vote), _documents(pipeline, vote)) == (1, 1, 1)
     assert standings.by_channel[vote.channel] == 1
@@ -114,7 +102,7 @@ def test_20_concurrent_copies_are_counted_once(
 
     def deliver() -> None:
         start.wait()
-        statuses.append(_post(sink, vote))
+        statuses.append(post_vote_event(sink, vote))
 
     threads = [threading.Thread(target=deliver) for _ in range(20)]
     for thread in threads:
@@ -133,7 +121,7 @@ def test_a_retry_after_only_redis_counted_adds_the_document_not_a_count(
 ) -> None:
     (vote,) = make_votes(1, seed=3)
     assert TallyWriter(store).count_votes([vote]) == [True]  # as if MongoDB failed after Redis
-    assert _post(sink, vote) == 200
+    assert post_vote_event(sink, vote) == 200
     assert (read_standings(store).total, _documents(pipeline, vote)) == (1, 1)
 
 
@@ -145,8 +133,8 @@ def test_a_retry_after_only_mongodb_logged_adds_the_count_not_a_document(
         document = vote_document(vote, processed_at=datetime.now(UTC))
         client[pipeline.mongodb_database]["votes"].insert_one(document)
     assert read_standings(store).total == 0
-    assert _post(sink, vote) == 200
-    assert _post(sink, vote) == 200
+    assert post_vote_event(sink, vote) == 200
+    assert post_vote_event(sink, vote) == 200
     assert (read_standings(store).total, _documents(pipeline, vote)) == (1, 1)
 
 
@@ -167,3 +155,31 @@ def test_a_vote_written_twice_to_kafka_is_counted_once(
         metrics = response.read().decode()
     assert 'certamen_consumer_events_total{outcome="duplicate"} 10.0' in metrics
     assert 'certamen_consumer_events_total{outcome="counted"} 50.0' in metrics
+
+
+def test_the_same_key_with_another_ballot_is_a_conflict_dead_letter_never_a_silent_success(
+    pipeline: Settings, store: redis.Redis, sink: str
+) -> None:
+    (vote,) = make_votes(1, seed=8)
+    other = replace(vote, rank=0 if vote.rank else 1, channel="wasm")
+    assert post_vote_event(sink, vote) == 200
+    assert post_vote_event(sink, other) == 200  # acknowledged to the source: a dead letter
+    assert post_vote_event(sink, other) == 200  # a redelivery of it: still one letter
+    assert (
+        post_vote_event(sink, replace(vote, received_at="2026-11-26T17:00:09.000Z")) == 200
+    )  # a retry
+
+    standings = read_standings(store)
+    assert (standings.total, _album_votes(store, vote), _documents(pipeline, vote)) == (1, 1, 1)
+    assert float(store.hget(keys.RANK_SUM, vote.album_key) or 0) == pytest.approx(vote.rank)
+    assert (standings.dead_letters, standings.dead_letters_by_reason["conflict"]) == (1, 1)
+    with MongoClient(pipeline.mongodb_uri) as client:
+        (letter,) = client[pipeline.mongodb_database]["dead_letters"].find()
+    assert letter["reason"]["rule"] == "conflict" and letter["reason"]["field"] == "vote_id"
+    assert json.loads(letter["event"]["data"])["rank"] == other.rank
+
+    code, report = run_cli(pipeline, "audit")
+    assert code == 0 and report["ok"], report
+    letters = {t["label"]: t for t in report["totals"] if t["counter"] == "dead letters"}
+    conflicts = letters["rule conflict"]
+    assert (conflicts["redis"], conflicts["mongodb"]) == (1, 1)

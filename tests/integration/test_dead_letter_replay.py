@@ -25,7 +25,7 @@ from pymongo import MongoClient
 from certamen.adapters import redis_keys as keys
 from certamen.adapters.kafka import make_producer
 from certamen.adapters.mongo_store import make_mongo, vote_database
-from certamen.adapters.redis_store import make_redis
+from certamen.adapters.redis_store import SEEDED_DEAD_LETTER_RULES, make_redis
 from certamen.contract import Vote, new_vote_id
 from certamen.dead_letters import DeadLetters, ReplayReport, Selection
 from certamen.settings import Settings
@@ -52,6 +52,7 @@ bands:
       - {title: Conquista, year: 1983}
 """
 ECLIPSE = "      - {title: Eclipse, year: 1995}\n"
+SEEDED = dict.fromkeys(SEEDED_DEAD_LETTER_RULES, "0")  # shown at 0 from the start
 
 
 @pytest.fixture
@@ -100,7 +101,7 @@ def _dead_lettered(settings: Settings, store: redis.Redis, tmp_path: Path, missi
     deliver(settings, 30 + missing, tmp_path)
     assert store.get(keys.TOTAL) == "30"
     assert store.get(keys.DEAD_LETTERS) == str(missing)
-    assert store.hgetall(keys.DEAD_LETTERS_BY_REASON) == {"not_in_catalog": str(missing)}
+    assert store.hgetall(keys.DEAD_LETTERS_BY_REASON) == {**SEEDED, "not_in_catalog": str(missing)}
 
 
 def test_a_missing_album_added_then_replayed_is_counted_once(
@@ -126,7 +127,7 @@ def test_a_missing_album_added_then_replayed_is_counted_once(
     assert store.get(keys.TOTAL) == "40"
     assert store.hget(keys.BY_ALBUM, f"{BAND} \u2014 {MISSING}") == "10"
     assert store.get(keys.DEAD_LETTERS) == "0"
-    assert store.hgetall(keys.DEAD_LETTERS_BY_REASON) == {"not_in_catalog": "0"}
+    assert store.hgetall(keys.DEAD_LETTERS_BY_REASON) == SEEDED
     assert store.get(keys.DEAD_LETTERS_REPLAYED) == "10"
 
     # Twice: nothing left open to replay; by id, each is reported as put right already.
@@ -273,7 +274,7 @@ def test_a_poison_record_replayed_stays_a_dead_letter_with_its_new_reason(
     finally:
         producer.close()
     deliver(open_contest, 3, tmp_path)  # legacy records not accepted (the default)
-    assert store.hgetall(keys.DEAD_LETTERS_BY_REASON) == {"unknown_type": "3"}
+    assert store.hgetall(keys.DEAD_LETTERS_BY_REASON) == {**SEEDED, "unknown_type": "3"}
 
     code, report = _dead_letters(open_contest, "replay", "--by", "ana")
     assert code == 1 and report["counts"] == {"still_dead": 3}
@@ -291,7 +292,11 @@ def test_a_poison_record_replayed_stays_a_dead_letter_with_its_new_reason(
     assert outcomes["2"]["vote_id"] == f"legacy:{topic}:0:2"
     assert store.get(keys.TOTAL) == "1" and store.hget(keys.BY_CHANNEL, "legacy") == "1"
     assert store.get(keys.DEAD_LETTERS) == "2"
-    assert store.hgetall(keys.DEAD_LETTERS_BY_REASON) == {"unknown_type": "1", "format": "1"}
+    assert store.hgetall(keys.DEAD_LETTERS_BY_REASON) == {
+        **SEEDED,
+        "unknown_type": "1",
+        "format": "1",
+    }
 
     client, db = _db(open_contest)
     with client:
@@ -304,4 +309,34 @@ def test_a_poison_record_replayed_stays_a_dead_letter_with_its_new_reason(
         (2, "format"),
     ]
     code, audit = run_cli(accepting, "audit")
+    assert code == 0 and audit["ok"] is True, audit
+
+
+def test_a_key_reused_for_another_ballot_replayed_stays_a_conflict(
+    pipeline: Settings, store: redis.Redis, tmp_path: Path
+) -> None:
+    (first,) = _votes(1, "Mis palabras", 1997)
+    other = replace(first, rank=2.0)  # the same key, another ballot
+    produce(pipeline, [first, other])
+    deliver(pipeline, 2, tmp_path)
+    assert store.get(keys.TOTAL) == "1"
+    assert store.hgetall(keys.DEAD_LETTERS_BY_REASON) == {**SEEDED, "conflict": "1"}
+
+    code, preview = _dead_letters(pipeline, "replay", "--dry-run")
+    assert code == 0 and preview["counts"] == {"still_dead": 1}  # a preview never fails
+    code, report = _dead_letters(pipeline, "replay", "--by", "ana")
+    assert code == 1 and report["counts"] == {"still_dead": 1}
+    (outcome,) = report["outcomes"]
+    assert (outcome["reason"]["field"], outcome["reason"]["rule"]) == ("vote_id", "conflict")
+    assert store.get(keys.TOTAL) == "1" and store.get(keys.DEAD_LETTERS) == "1"
+    assert store.hgetall(keys.DEAD_LETTERS_BY_REASON) == {**SEEDED, "conflict": "1"}
+    assert store.get(keys.DEAD_LETTERS_REPLAYED) == "0"
+
+    client, db = _db(pipeline)
+    with client:
+        (letter,) = db["dead_letters"].find()
+        logged = db["votes"].find_one({"_id": first.vote_id})
+    assert letter["status"] == "open" and letter["attempts"] == 1
+    assert logged is not None and logged["rank"] == first.rank
+    code, audit = run_cli(pipeline, "audit")
     assert code == 0 and audit["ok"] is True, audit

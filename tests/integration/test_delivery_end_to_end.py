@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -18,9 +15,9 @@ from certamen.settings import Settings
 from tests.support.pipeline import (
     counted,
     counting,
-    environment,
     make_votes,
     produce,
+    run_cli,
     source_status,
     vote_documents,
     wait_counted,
@@ -52,12 +49,5 @@ def test_5000_votes_are_counted_once_and_the_audit_passes(
 
         report = audit(settings)
         assert report.ok, report.to_dict()
-        cli = subprocess.run(
-            [sys.executable, "-m", "certamen.operations.cli", "audit", "--json"],
-            env=environment(settings),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert cli.returncode == 0, cli.stderr
-        assert json.loads(cli.stdout)["ok"] is True
+        code, cli = run_cli(settings, "audit")
+        assert code == 0 and cli["ok"] is True, cli

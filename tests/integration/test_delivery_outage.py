@@ -33,6 +33,7 @@ from tests.support.pipeline import (
     isolated,
     make_votes,
     produce,
+    redis_server,
     server,
     source,
     source_status,
@@ -45,17 +46,6 @@ pytestmark = pytest.mark.integration
 VOTES = 4_000
 VOTES_PER_S = 200  # 20 s of stream: both outages fall inside it
 OUTAGE_S = 4.0
-
-
-def _redis_server(port: int, tmp_path: Path) -> Service:
-    data = tmp_path / "redis"
-    data.mkdir(exist_ok=True)
-    command = [
-        str(tools.ensure(["redis-server"], make_console(stderr=True))["redis-server"]),
-        "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data),
-        "--appendonly", "yes", "--appendfsync", "always", "--save", "",
-    ]  # fmt: skip
-    return server("redis", command, port, tmp_path)
 
 
 def _ferretdb(settings: Settings, port: int, tmp_path: Path) -> Service:
@@ -109,14 +99,14 @@ def test_redis_then_mongodb_away_for_seconds_loses_nothing(
         redis_url=f"redis://127.0.0.1:{redis_port}/0",
         mongodb_uri=f"mongodb://127.0.0.1:{mongo_port}/",
     )
-    redis_server = _redis_server(redis_port, tmp_path)
+    the_redis = redis_server(redis_port, tmp_path)
     ferretdb = _ferretdb(settings, mongo_port, tmp_path)
     consumer_port, status_port, metrics_port = free_port(), free_port(), free_port()
     the_consumer = consumer(settings, consumer_port, tmp_path, metrics_port)
     the_source = source(settings, f"http://127.0.0.1:{consumer_port}", status_port, tmp_path)
     votes = make_votes(VOTES, seed=13)
     producing = threading.Thread(target=_paced, args=(settings, votes, VOTES_PER_S))
-    services = [redis_server, ferretdb, the_consumer, the_source]
+    services = [the_redis, ferretdb, the_consumer, the_source]
     store = redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
     try:
         for service in services:
@@ -124,7 +114,7 @@ def test_redis_then_mongodb_away_for_seconds_loses_nothing(
         producing.start()
 
         wait_counted(store, 500, timeout_s=120)
-        _outage(redis_server, OUTAGE_S)
+        _outage(the_redis, OUTAGE_S)
         assert _failures(metrics_port).get("redis", 0) > 0
 
         wait_counted(store, counted_once_answering(store) + 500, timeout_s=120)

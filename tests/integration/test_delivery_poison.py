@@ -12,6 +12,7 @@ from kafka import KafkaProducer
 from pymongo import MongoClient
 
 from certamen.adapters.kafka import make_producer, send_message
+from certamen.adapters.redis_store import SEEDED_DEAD_LETTER_RULES
 from certamen.contract import Vote, vote_to_kafka
 from certamen.results.tally import read_standings
 from certamen.settings import Settings
@@ -81,7 +82,10 @@ def test_poison_is_dead_lettered_with_reasons_and_the_stream_continues(
 
     assert standings.total == 200  # the 100 votes behind the poison were counted too
     assert standings.dead_letters == 2
-    assert standings.dead_letters_by_reason == {"unknown_field": 1, "unknown_type": 1}
+    assert standings.dead_letters_by_reason == dict.fromkeys(SEEDED_DEAD_LETTER_RULES, 0) | {
+        "unknown_field": 1,
+        "unknown_type": 1,
+    }
     with MongoClient(pipeline.mongodb_uri) as client:
         letters = {
             d["reason"]["rule"]: d for d in client[pipeline.mongodb_database]["dead_letters"].find()

@@ -79,11 +79,11 @@ def test_every_redis_panel_shows_what_the_vote_log_implies(store_contest: Settin
         channels = _answer(pipe, "Votes by channel").rows[0]
         assert channels == {c: float(n) for c, n in Counter(d["channel"] for d in logged).items()}
 
-        reasons = _answer(pipe, "Dead letters by reason")
-        assert [(r["Reason"], r["Dead letters"]) for r in reasons.rows] == [
-            ("range", 2.0),
-            ("not_in_catalog", 1.0),
+        reasons = [
+            (r["Reason"], r["Dead letters"]) for r in _answer(pipe, "Dead letters by reason").rows
         ]
+        assert reasons[:2] == [("range", 2.0), ("not_in_catalog", 1.0)]
+        assert sorted(reasons[2:]) == [("conflict", 0.0), ("unknown_type", 0.0)]  # from the start
 
         bands = _answer(pipe, "Votes by band")
         per_band = {band: 0 for band in catalog.bands} | Counter(d["name"] for d in logged)
@@ -127,3 +127,22 @@ def test_an_unvoted_contest_has_every_bar_at_zero(store_contest: Settings) -> No
         albums = _answer(pipe, "Votes by album")
         assert len(albums.rows) == len(catalog.candidates)
         assert _answer(pipe, "Votes by channel").rows[0] == {"grpc": 0, "wasm": 0, "legacy": 0}
+        _assert_counters_from_zero(pipe)
+
+
+def test_an_open_contest_starts_with_its_counters_at_zero(store_contest: Settings) -> None:
+    """No catalog: no band is known yet, but totals, channels, dead letters and the rate are."""
+    with pipeline(store_contest, closed_contest=False) as pipe:
+        assert _single_value(_answer(pipe, "Total votes")) == 0
+        assert _answer(pipe, "Votes by channel").rows[0] == {"grpc": 0, "wasm": 0, "legacy": 0}
+        _assert_counters_from_zero(pipe)
+
+
+def _assert_counters_from_zero(pipe: Pipeline) -> None:
+    """The panels a contest shows before anything happened: 0, never "No data"."""
+    assert _single_value(_answer(pipe, "Dead letters")) == 0
+    reasons = _answer(pipe, "Dead letters by reason")
+    assert reasons.rows and {r["Dead letters"] for r in reasons.rows} == {0}
+    assert "conflict" in {r["Reason"] for r in reasons.rows}
+    rate = _answer(pipe, "Votes per second")
+    assert rate.rows and {r["votes"] for r in rate.rows} == {0}

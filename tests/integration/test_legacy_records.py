@@ -20,9 +20,12 @@ from pymongo import MongoClient
 
 from certamen.adapters import redis_keys as keys
 from certamen.adapters.kafka import make_producer
+from certamen.adapters.redis_store import SEEDED_DEAD_LETTER_RULES
 from certamen.contract import format_timestamp
 from certamen.settings import Settings
 from tests.support.pipeline import deliver
+
+SEEDED = dict.fromkeys(SEEDED_DEAD_LETTER_RULES, "0")  # shown at 0 from the start
 
 pytestmark = pytest.mark.integration
 
@@ -72,7 +75,8 @@ def test_legacy_records_are_counted_once_and_broken_ones_dead_lettered(
     assert store.hget(keys.BY_CHANNEL, "legacy") == "3"
     assert store.hget(keys.BY_ALBUM, "Rock & Roll \u2014 <En vivo>") == "1"
     assert store.get(keys.DEAD_LETTERS) == "3"
-    assert store.hgetall(keys.DEAD_LETTERS_BY_REASON) == {"empty": "1", "format": "1", "range": "1"}
+    reasons = {**SEEDED, "empty": "1", "format": "1", "range": "1"}
+    assert store.hgetall(keys.DEAD_LETTERS_BY_REASON) == reasons
     with MongoClient(pipeline.mongodb_uri) as client:
         db = client[pipeline.mongodb_database]
         votes = {d["_id"]: d for d in db["votes"].find()}
@@ -100,4 +104,4 @@ def test_legacy_records_are_dead_letters_by_default(
     _write(pipeline, list(VALID[:1]))
     deliver(pipeline, 1, tmp_path)
     assert store.get(keys.TOTAL) in (None, "0")
-    assert store.hgetall(keys.DEAD_LETTERS_BY_REASON) == {"unknown_type": "1"}
+    assert store.hgetall(keys.DEAD_LETTERS_BY_REASON) == {**SEEDED, "unknown_type": "1"}

@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from certamen.contract import VOTE_EVENT_TYPE, Vote
+from certamen.operations.votefiles import EXAMPLE_CATALOG
 from certamen.settings import Settings
 from tests.integration.producer_wasm_harness import JSON, read_topic, wasm_server
 
 pytestmark = pytest.mark.integration
 
 GOOD = {"name": "Bohemia Suburbana", "album": "Mis palabras", "year": "1997", "rank": "9.5"}
-CATALOG = Path(__file__).resolve().parents[2] / "load" / "data" / "catalog.yaml"
+CATALOG = EXAMPLE_CATALOG
 
 MEDIA = ("content-type", "unsupported_media_type")
 

@@ -4,14 +4,18 @@ dead-lettered exactly as KafkaSource does, and offsets committed only behind fin
 from __future__ import annotations
 
 import base64
+import re
 import signal
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cloudevents.kafka import KafkaMessage
 from kafka import KafkaConsumer, TopicPartition
 
+from certamen.adapters.kafka import make_producer, send_message
 from certamen.settings import Settings
 from tests.support.pipeline import free_port, isolated, source, source_status, wait_until
 from tests.support.source_harness import SinkDouble, committed_offsets, produce_events
@@ -148,3 +152,86 @@ def test_sigterm_ends_the_retries_commits_the_finished_prefix_and_exits(
         service.stop()
     assert sink.attempts["ok-c"] == 2  # after the held record: delivered again, at least once
     assert sink.attempts["ok-a"] == sink.attempts["ok-b"] == 1
+
+
+def test_lag_before_the_first_commit_counts_every_record_still_to_deliver(
+    contest: Settings, sink: SinkDouble, tmp_path: Path
+) -> None:
+    """A fresh group with a backlog and a sink that answers nothing but 503: nothing is
+    committed yet, and /status and /metrics must show the whole backlog as lag, not 0."""
+    settings = isolated(contest, retry=1_000, backoff_policy="linear", backoff_delay_s=0.05)
+    sink.hold.set()
+    produce_events(settings, [f"hold-{n}" for n in range(5)])
+    port = free_port()
+    service = source(settings, sink.url, port, tmp_path).start()
+    try:
+        wait_until(lambda: sum(sink.attempts.values()) >= 10, 30, "503s retried")
+        wait_until(lambda: source_status(port)["partitions"] != [], 10, "the lag to be read")
+        time.sleep(1.5)  # a lag refresh (every second) after the first attempts
+        status = source_status(port)
+        metrics = _lag_metrics(port)
+    finally:
+        service.stop()
+
+    assert committed_offsets(settings) == {}  # nothing delivered, nothing committed
+    partition = _partition(settings)
+    lags = {p["partition"]: p["lag"] for p in status["partitions"]}
+    assert lags[partition] == 5
+    assert status["lag"] == 5
+    assert metrics[partition] == 5
+    assert sum(metrics.values()) == 5
+
+
+def _lag_metrics(port: int) -> dict[int, float]:
+    """``certamen_source_lag`` per partition, from the source's /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    pattern = r'^certamen_source_lag\{[^}]*partition="(\d+)"[^}]*\} ([0-9.e+]+)$'
+    return {int(p): float(n) for p, n in re.findall(pattern, text, re.MULTILINE)}
+
+
+def _lag_metrics(port: int) -> dict[int, float]:
+    """``certamen_source_lag`` per partition, from the source's /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    pattern = r'^certamen_source_lag\{[^}]*partition="(\d+)"[^}]*\} ([0-9.e+]+)$'
+    return {int(p): float(n) for p, n in re.findall(pattern, text, re.MULTILINE)}
+
+
+def test_an_unexpected_failure_is_retried_by_the_policy_then_dead_lettered(
+    contest: Settings, sink: SinkDouble, tmp_path: Path
+) -> None:
+    """A record the source itself trips over (a structured-mode event nested too deeply
+    for the JSON reader: RecursionError) is tried as often as a failed delivery, then
+    goes to the dead-letter topic, with one stack trace in the log; the records behind it
+    are delivered and committed."""
+    settings = isolated(contest, retry=2, backoff_policy="linear", backoff_delay_s=0.05)
+    producer = make_producer(settings)
+    try:
+        nested = KafkaMessage(
+            headers={"content-type": b"application/cloudevents+json"},
+            key=b"same-partition",
+            value=b"[" * 100_000,
+        )
+        send_message(producer, settings.votes_topic, nested).get(timeout=30)
+    finally:
+        producer.close()
+    produce_events(settings, ["ok-after"])
+    port = free_port()
+    service = source(settings, sink.url, port, tmp_path).start()
+    try:
+        wait_until(
+            lambda: source_status(port)["dead_lettered"] == 1, 30, "the record dead-lettered"
+        )
+        wait_until(lambda: sum(committed_offsets(settings).values()) == 2, 10, "both committed")
+        status = source_status(port)
+    finally:
+        service.stop()
+
+    assert (status["delivered"], status["dead_lettered"]) == (1, 1)
+    assert sink.attempts == {"ok-after": 1}
+    log = (tmp_path / "source.log").read_text()
+    assert log.count("Traceback") == 1, log[-3000:]
+    (letter,) = _dead_letters(settings, 1).values()
+    assert letter["value"] == b"[" * 100_000
+    assert b"RecursionError" in base64.b64decode(letter["ce_knativeerrordata"])

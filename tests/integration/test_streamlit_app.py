@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from certamen.contract import CHANNELS, album_key
+from certamen.contract import CHANNELS, Vote, album_key
+from certamen.contract.vote import VOTE_FIELDS
 from certamen.settings import Settings
 from streamlit_app import store
 from streamlit_app.components import NO_RANK
@@ -225,6 +227,16 @@ def test_dead_letters_have_their_own_tab_with_reasons(filled: Pipeline) -> None:
     assert set(letters["field"]) == {"name", "rank"}
     app.multiselect(key="dead_rules").set_value(["range"]).run()
     assert list(app.dataframe[1].value["rule"]) == ["range"]
+
+
+def test_a_key_reused_for_another_ballot_shows_as_a_conflict_letter(filled: Pipeline) -> None:
+    first = Vote(**{field: _logged(filled)[0][field] for field in VOTE_FIELDS})
+    filled.count([replace(first, rank=0 if first.rank else 1)])  # the same key, another ballot
+    app = _run(LOGS)
+    letters = app.dataframe[1].value
+    assert sorted(letters["rule"]) == ["conflict", "not_in_catalog", "range"]
+    app.multiselect(key="dead_rules").set_value(["conflict"]).run()
+    assert list(app.dataframe[1].value["field"]) == ["vote_id"]
 
 
 def test_the_audit_runs_on_demand_and_finds_a_tampered_counter(filled: Pipeline) -> None:

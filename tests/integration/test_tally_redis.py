@@ -9,6 +9,7 @@ import pytest
 import redis
 
 from certamen.adapters import redis_keys as keys
+from certamen.adapters.redis_store import SEEDED_DEAD_LETTER_RULES
 from certamen.contract import CHANNELS, album_key
 from certamen.results.tally import read_rate, read_standings
 from certamen.settings import Settings
@@ -44,7 +45,9 @@ def test_standings_equal_the_vote_log(store_contest: Settings) -> None:
     )
     assert standings.by_channel == {c: sum(d["channel"] == c for d in logged) for c in CHANNELS}
     assert standings.dead_letters == 1
-    assert standings.dead_letters_by_reason == {"range": 1}
+    assert standings.dead_letters_by_reason == dict.fromkeys(SEEDED_DEAD_LETTER_RULES, 0) | {
+        "range": 1
+    }
 
 
 def test_an_empty_open_contest_reads_as_zeros(store_contest: Settings) -> None:

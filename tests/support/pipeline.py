@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -29,7 +30,9 @@ from pymongo import MongoClient
 
 from certamen.adapters import redis_keys as keys
 from certamen.adapters.kafka import make_producer, send_message
-from certamen.contract import Vote, new_vote_id, vote_to_kafka
+from certamen.contract import VOTE_EVENT_TYPE, Vote, new_vote_id, vote_to_kafka
+from certamen.operations.stack import tools
+from certamen.operations.stack.console import make_console
 from certamen.settings import Settings, child_environment
 from tests.support import processes
 
@@ -220,6 +223,18 @@ def server(name: str, command: list[str], port: int, log_dir: Path) -> Service:
     )
 
 
+def redis_server(port: int, log_dir: Path) -> Service:
+    """A redis-server of our own on ``port`` (data under ``log_dir``), not yet started."""
+    data = log_dir / "redis"
+    data.mkdir(exist_ok=True)
+    command = [
+        str(tools.ensure(["redis-server"], make_console(stderr=True))["redis-server"]),
+        "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data),
+        "--appendonly", "yes", "--appendfsync", "always", "--save", "",
+    ]  # fmt: skip
+    return server("redis", command, port, log_dir)
+
+
 def make_votes(count: int, *, seed: int = 7) -> list[Vote]:
     """``count`` valid votes over a few bands, both channels, ranks with decimals."""
     rng = random.Random(seed)
@@ -302,6 +317,26 @@ def vote_documents(settings: Settings) -> int:
     """How many vote documents the contest's MongoDB database holds."""
     with MongoClient(settings.mongodb_uri) as client:
         return client[settings.mongodb_database]["votes"].count_documents({})
+
+
+def post_vote_event(url: str, vote: Vote, *, timeout_s: float = 30) -> int:
+    """POST a vote's binary-mode CloudEvent to a consumer, as a source does; its status
+    (0: no answer within ``timeout_s``)."""
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-id": vote.vote_id,
+        "ce-type": VOTE_EVENT_TYPE,
+        "ce-source": f"/producers/{vote.channel}",
+        "Content-Type": "application/json",
+    }
+    request = urllib.request.Request(url, data=vote.to_json(), headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as e:
+        return int(e.code)
+    except OSError:
+        return 0
 
 
 def source_status(port: int) -> dict[str, Any]:

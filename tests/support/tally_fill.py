@@ -15,7 +15,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,9 +25,11 @@ from pymongo.database import Database
 from certamen.adapters.mongo_store import make_mongo, vote_database
 from certamen.consumer.startup import Stores, open_stores
 from certamen.contract import CHANNELS, Catalog, Vote, load_catalog, new_vote_id, vote_event
+from certamen.operations.votefiles import EXAMPLE_CATALOG
 from certamen.settings import Settings
+from tests.support.own_stores import empty_redis
 
-CATALOG_PATH = Path(__file__).resolve().parents[2] / "load" / "data" / "catalog.yaml"
+CATALOG_PATH = EXAMPLE_CATALOG
 
 
 @pytest.fixture
@@ -39,9 +40,9 @@ def store_contest(infra: Settings) -> Iterator[Settings]:
     """
     isolated = replace(infra, mongodb_database=f"certamen_read_{uuid.uuid4().hex[:10]}")
     client = redis.Redis.from_url(isolated.redis_url)
-    client.flushdb()
+    empty_redis(client)
     yield isolated
-    client.flushdb()
+    empty_redis(client)
     client.close()
     mongo = make_mongo(isolated)
     mongo.drop_database(isolated.mongodb_database)

@@ -67,3 +67,9 @@ def test_answers_is_true_only_for_a_200(tmp_path: Path) -> None:
     finally:
         benchkit.stop_session(server, grace_s=5)
     assert not benchkit.answers(f"http://127.0.0.1:{port}/")  # nothing listens now
+
+
+def test_spread_gives_the_median_and_the_range_never_the_best_run() -> None:
+    assert benchkit.spread([13.0, 11.9, 12.3], "µs") == "median 12.3 of 3 (11.9-13) µs"
+    assert benchkit.spread([14_402, 13_192, 13_824]) == "median 13,824 of 3 (13,192-14,402)"
+    assert benchkit.spread([3.0]) == "one run: 3"

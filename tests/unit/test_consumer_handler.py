@@ -8,7 +8,9 @@ in tests/integration/test_consumer*.py.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -163,7 +165,7 @@ def test_mongodb_down_counts_nothing(
     assert not tally.counted
 
 
-def test_a_reused_id_counts_what_was_logged_first(
+def test_a_reused_id_with_another_ballot_is_a_conflict_and_the_first_ballot_is_counted(
     handler: Handler, vote_log: FakeVoteLog, tally: FakeTally
 ) -> None:
     tally.down = True
@@ -171,9 +173,56 @@ def test_a_reused_id_counts_what_was_logged_first(
         _handle(handler, _event())
     tally.down = False
     other = Vote(**{**VOTE.to_dict(), "album": "Otro disco", "rank": 1})
-    assert _handle(handler, _event(other)) is Outcome.COUNTED
-    assert tally.counted[VOTE.vote_id] == VOTE  # Redis and MongoDB agree on the vote
+    assert _handle(handler, _event(other)) is Outcome.DEAD_LETTERED
+    assert tally.counted[VOTE.vote_id] == VOTE  # the logged vote's count is finished
     assert vote_log.votes[VOTE.vote_id]["album"] == "Mis palabras"
+    (letter,) = vote_log.dead_letters.values()
+    assert (letter["reason"]["field"], letter["reason"]["rule"]) == ("vote_id", "conflict")
+    assert "Mis palabras" in letter["reason"]["message"]  # the ballot the key names
+    assert json.loads(letter["event"]["data"])["album"] == "Otro disco"  # the one refused
+    assert list(tally.dead.values()) == ["conflict"]
+
+
+def test_the_same_ballot_again_under_its_key_is_a_duplicate_whatever_the_route(
+    handler: Handler, vote_log: FakeVoteLog, tally: FakeTally
+) -> None:
+    """A client's retry: same key, same ballot, stamped again (maybe by the other producer)."""
+    assert _handle(handler, _event()) is Outcome.COUNTED
+    retried = replace(VOTE, channel="wasm", received_at="2026-11-26T16:59:59.900Z")
+    assert _handle(handler, _event(retried)) is Outcome.DUPLICATE
+    assert not vote_log.dead_letters and not tally.dead
+    assert len(tally.counted) == 1
+
+
+def test_a_conflict_redelivered_is_one_letter_and_another_ballot_is_another(
+    handler: Handler, vote_log: FakeVoteLog, tally: FakeTally
+) -> None:
+    assert _handle(handler, _event()) is Outcome.COUNTED
+    second = replace(VOTE, rank=50)
+    third = replace(VOTE, name="Alux Nahual", album="Alux Nahual", year=1983)
+    for vote in (second, second, third, second):
+        assert _handle(handler, _event(vote)) is Outcome.DEAD_LETTERED
+    assert len(vote_log.dead_letters) == 2
+    assert sorted(tally.dead.values()) == ["conflict", "conflict"]
+    assert tally.counted == {VOTE.vote_id: VOTE}
+
+
+def test_conflicting_ballots_in_one_group_commit_count_the_first_only(
+    vote_log: FakeVoteLog, tally: FakeTally
+) -> None:
+    handler = Handler(vote_log, tally, catalog=None, clock=lambda: NOW, max_batch=64)
+    other = replace(VOTE, rank=75)
+
+    async def deliver() -> list[Outcome]:
+        return await asyncio.gather(handler.handle(_event()), handler.handle(_event(other)))
+
+    try:
+        outcomes = asyncio.run(deliver())
+    finally:
+        handler.close()
+    assert outcomes == [Outcome.COUNTED, Outcome.DEAD_LETTERED]
+    assert tally.counted == {VOTE.vote_id: VOTE}
+    assert [d["reason"]["rule"] for d in vote_log.dead_letters.values()] == ["conflict"]
 
 
 @pytest.mark.parametrize(

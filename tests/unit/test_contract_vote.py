@@ -27,8 +27,9 @@ from certamen.contract import (
     vote_to_kafka,
 )
 from certamen.contract.ballot import json_number, rank_field
+from certamen.operations.votefiles import EXAMPLE_CATALOG
 
-CATALOG = Path(__file__).resolve().parents[2] / "load" / "data" / "catalog.yaml"
+CATALOG = EXAMPLE_CATALOG
 RECEIVED = datetime(2026, 11, 26, 17, 25, 44, 123456, tzinfo=UTC)
 
 

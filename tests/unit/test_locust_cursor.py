@@ -101,7 +101,9 @@ def test_ledgers_of_several_workers_add_up_with_their_indices(tmp_path: Path) ->
         ledger = Ledger(worker=worker, workers=workers, share=ReplayCursor(20, worker, 3).share)
         for index in range(worker, 20, workers):
             if index == 7:
-                ledger.fail("grpc", index)
+                ledger.refuse("grpc", index)
+            elif index == 8:
+                ledger.lose_track("wasm", index)
             else:
                 ledger.accept("grpc" if index % 2 else "wasm", index)
         ledger.retry("wasm")
@@ -112,9 +114,10 @@ def test_ledgers_of_several_workers_add_up_with_their_indices(tmp_path: Path) ->
 
     assert totals.final
     assert totals.share == 20
-    assert totals.accepted_total == 19
-    assert totals.accepted_indices == frozenset(range(20)) - {7}
-    assert totals.failed_indices == {7}
+    assert totals.accepted_total == 18
+    assert totals.accepted_indices == frozenset(range(20)) - {7, 8}
+    assert (totals.refused_indices, totals.unknown_indices) == ({7}, {8})
+    assert (totals.refused_total, totals.unknown_total, totals.done) == (1, 1, 20)
     assert totals.retries["wasm"] == 3
 
 

@@ -17,16 +17,23 @@ B = ("Bohemia Suburbana", "Eclipse")
 FILE = ExpectedTally(by_album=Counter({A: 2, B: 1}), rejected=Counter())
 
 
-def _ledger(accepted: set[int], failed: frozenset[int] = frozenset()) -> LedgerTotals:
+def _ledger(
+    accepted: set[int],
+    *,
+    refused: frozenset[int] = frozenset(),
+    unknown: frozenset[int] = frozenset(),
+) -> LedgerTotals:
     return LedgerTotals(
         workers=1,
         share=3,
         accepted=Counter({"grpc": len(accepted)}),
         rejected=Counter(),
-        failed=Counter({"grpc": len(failed)}) if failed else Counter(),
+        refused=Counter({"grpc": len(refused)}) if refused else Counter(),
+        unknown=Counter({"wasm": len(unknown)}) if unknown else Counter(),
         retries=Counter(),
         accepted_indices=frozenset(accepted),
-        failed_indices=frozenset(failed),
+        refused_indices=refused,
+        unknown_indices=unknown,
         final=True,
     )
 
@@ -72,19 +79,45 @@ def test_standings_that_differ_from_the_file_fail_the_run() -> None:
     assert any("differ from the file's counts" in p for p in verdict.problems)
 
 
-def test_a_vote_given_up_on_but_counted_is_a_note_and_skips_the_file_check() -> None:
+def test_a_vote_of_unknown_outcome_counted_once_is_a_note_and_skips_the_file_check() -> None:
     verdict = judge(
-        _ledger({0, 1}, failed=frozenset({2})),
+        _ledger({0, 1}, unknown=frozenset({2})),
+        _log({0, 1, 2}, Counter({A: 2, B: 1})),
+        {A: 2, B: 1},
+        FILE,
+        records=3,
+        marked=frozenset({0, 1, 2}),
+    )
+
+    assert verdict.ok
+    assert not verdict.file_checked
+    assert any("1 vote(s) of unknown outcome after every retry, 1 of them counted" in n
+               for n in verdict.notes)  # fmt: skip
+
+
+def test_a_refused_vote_that_was_counted_fails_the_run() -> None:
+    verdict = judge(
+        _ledger({0, 1}, refused=frozenset({2})),
         _log({0, 1, 2}, Counter({A: 2, B: 1})),
         {A: 2, B: 1},
         FILE,
         records=3,
     )
 
-    assert verdict.ok
-    assert not verdict.file_checked
-    assert any("although the sender gave up" in n for n in verdict.notes)
-    assert any("failed after every retry" in n for n in verdict.notes)
+    assert not verdict.ok
+    assert verdict.refused_counted == {2}
+    assert any("1 refused vote(s) counted (records 2)" in p for p in verdict.problems)
+
+
+def test_a_vote_in_the_log_without_its_redis_count_fails_the_run() -> None:
+    log = _log({0, 1, 2}, Counter({A: 2, B: 1}))
+
+    verdict = judge(
+        _ledger({0, 1, 2}), log, {A: 2, B: 1}, FILE, records=3, marked=frozenset({0, 1})
+    )
+
+    assert not verdict.ok
+    assert verdict.missing == {2} and verdict.half_counted == {2}
 
 
 def test_percentiles_are_nearest_rank() -> None:

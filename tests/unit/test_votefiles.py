@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -11,7 +14,7 @@ import pytest
 from certamen.contract import Candidate, Catalog
 from certamen.operations.cli import main
 from certamen.operations.votefiles import (
-    DEFAULT_CATALOG,
+    EXAMPLE_CATALOG,
     VoteFileError,
     catalog_for,
     expected_tally,
@@ -185,10 +188,28 @@ def test_generate_votes_command_refuses_a_bad_spec_and_writes_nothing(
     assert not output.exists()
 
 
+def test_generate_votes_works_outside_the_repository(tmp_path: Path) -> None:
+    """The default catalog comes with the installed package, not from the current folder."""
+    output = tmp_path / "contest.json"
+
+    done = subprocess.run(
+        [sys.executable, "-m", "certamen.operations.cli", "generate-votes", "--count", "7",
+         "--output", str(output)],
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != "CERTAMEN_CATALOG"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert len(read_votes(output)) == 7
+
+
 def test_the_example_catalog_is_the_default() -> None:
     from certamen.settings import load
 
     catalog = catalog_for(load({}))
 
-    assert DEFAULT_CATALOG.exists()
+    assert EXAMPLE_CATALOG.exists()
     assert "Bohemia Suburbana" in catalog.bands

@@ -90,10 +90,11 @@ class DeadLetterStore:
         with unavailable_as_store_error():
             self._letters.update_one({"_id": letter_id}, {"$set": dict(fields)})
 
-    def vote_logged(self, vote_id: str) -> bool:
-        """Whether the vote log holds this vote id (a preview's "counted already")."""
+    def logged_vote(self, vote_id: str) -> Document | None:
+        """The vote log's document under this vote id, if any (a preview's "counted
+        already", or a key taken by another ballot)."""
         with unavailable_as_store_error():
-            return self._votes.find_one({"_id": vote_id}, {"_id": 1}) is not None
+            return self._votes.find_one({"_id": vote_id})
 
     def replays(self, query: Mapping[str, Any], *, limit: int) -> list[Document]:
         """Replay records, newest first."""

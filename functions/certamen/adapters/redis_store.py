@@ -148,6 +148,24 @@ return 1
 """
 )
 
+# KEYS: sealed rate   ARGV: maxlen
+# A new contest's rate series: the last second sealed, at 0 votes (the counting script
+# seals from there on). A series that exists already is left alone.
+_START_RATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return 0
+end
+local sealed = tonumber(redis.call('TIME')[1]) - 1
+redis.call('SET', KEYS[1], sealed)
+redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], string.format('%d-1', sealed * 1000),
+            'votes', '0')
+return 1
+"""
+# Dead-letter reasons shown at 0 from a contest's start (others appear with their first
+# letter): a key reused for another ballot, a vote the catalog does not hold, a record
+# that is no vote event.
+SEEDED_DEAD_LETTER_RULES = ("conflict", "not_in_catalog", "unknown_type")
+
 
 def _vote_keys(vote: Vote) -> list[str]:
     return [
@@ -206,6 +224,7 @@ class TallyWriter:
         self._count_dead_letter = client.register_script(_COUNT_DEAD_LETTER)
         self._resolve_dead_letter = client.register_script(_RESOLVE_DEAD_LETTER)
         self._reclassify_dead_letter = client.register_script(_RECLASSIFY_DEAD_LETTER)
+        self._start_rate = client.register_script(_START_RATE)
 
     def ping(self) -> None:
         """Check that Redis answers (at start-up)."""
@@ -260,18 +279,26 @@ class TallyWriter:
         with unavailable_as_store_error():
             return bool(script(keys=script_keys, args=[field, *rules]))
 
-    def seed_candidates(self, catalog: Catalog) -> None:
-        """Create every candidate's counters at 0 (never touching existing counts)."""
+    def seed_contest(self, catalog: Catalog | None) -> None:
+        """Create at 0 every counter a dashboard or the app reads, never touching a count.
+
+        The total, both channels, the dead letters (and the usual reasons), the rate
+        series from now on; with a catalog, every candidate band and album too (an open
+        contest knows its bands only from their first votes).
+        """
         pipe = self._client.pipeline(transaction=True)
         pipe.setnx(keys.TOTAL, 0)
         pipe.setnx(keys.DEAD_LETTERS, 0)
         pipe.setnx(keys.DEAD_LETTERS_REPLAYED, 0)
+        for rule in SEEDED_DEAD_LETTER_RULES:
+            pipe.hsetnx(keys.DEAD_LETTERS_BY_REASON, rule, 0)
         for channel in CHANNELS:
             pipe.hsetnx(keys.BY_CHANNEL, channel, 0)
-        for candidate in catalog.candidates:
+        for candidate in catalog.candidates if catalog is not None else ():
             label = album_key(candidate.band, candidate.album)
             pipe.hsetnx(keys.BY_BAND, candidate.band, 0)
             pipe.hsetnx(keys.BY_ALBUM, label, 0)
             pipe.hsetnx(keys.RANK_SUM, label, 0)
         with unavailable_as_store_error():
             pipe.execute()
+            self._start_rate(keys=[keys.RATE_SEALED, keys.RATE_STREAM], args=[RATE_MAXLEN])

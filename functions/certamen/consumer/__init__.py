@@ -6,6 +6,6 @@ that calls; ``serve.py`` is ``certamen consumer``. May import the base (``settin
 ``logs``), ``contract`` and ``adapters``; never another service or ``operations``.
 """
 
-from certamen.consumer.handler import Handler, Outcome
+from certamen.consumer.handler import Conflict, Handler, Outcome, conflict_with
 
-__all__ = ["Handler", "Outcome"]
+__all__ = ["Conflict", "Handler", "Outcome", "conflict_with"]

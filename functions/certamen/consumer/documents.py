@@ -8,6 +8,7 @@ Pure functions, so that what is stored is unit-tested without a server.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Mapping
 from datetime import datetime
@@ -50,6 +51,14 @@ def dead_letter_id(attributes: Mapping[str, Any]) -> str:
     return f"{attributes.get('source', '')} {attributes.get('id', '')}"
 
 
+def conflict_letter_id(attributes: Mapping[str, Any], vote: Vote) -> str:
+    """The ``_id`` of a vote refused for reusing a key: the event's identity and its ballot's
+    fingerprint, so each other ballot sent under the key is a letter of its own, and a
+    redelivery (or a retry of that same ballot) is the same letter."""
+    fingerprint = hashlib.sha1(vote.ballot.to_json()).hexdigest()[:12]
+    return f"{dead_letter_id(attributes)} ballot:{fingerprint}"
+
+
 def dead_letter_document(
     attributes: Mapping[str, Any],
     body: bytes,
@@ -57,15 +66,19 @@ def dead_letter_document(
     *,
     failed_at: datetime,
     origin: Origin,
+    letter_id: str | None = None,
 ) -> dict[str, Any]:
-    """A poison event as stored in ``dead_letters``: why, the raw event, when and where from."""
+    """A poison event as stored in ``dead_letters``: why, the raw event, when and where from.
+
+    ``_id`` is ``letter_id`` when given, else the event's identity (:func:`dead_letter_id`).
+    """
     raw = body[:MAX_RAW_DATA]
     try:
         data: dict[str, Any] = {"data": raw.decode("utf-8")}
     except UnicodeDecodeError:
         data = {"data_base64": base64.b64encode(raw).decode("ascii")}
     return {
-        "_id": dead_letter_id(attributes),
+        "_id": letter_id or dead_letter_id(attributes),
         "reason": error.as_dict(),
         "event": {
             "attributes": {str(k): str(v) for k, v in attributes.items()},

@@ -17,7 +17,6 @@ trace.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from starlette.exceptions import HTTPException
 
 from certamen.adapters.errors import StoreUnavailable
 from certamen.consumer.metrics import ConsumerMetrics
+from certamen.consumer.opening import StoreOpening
 from certamen.consumer.startup import Stores, open_stores
 from certamen.logs import Sparing
 from certamen.settings import Settings
@@ -54,15 +54,14 @@ class CountVote:
         self._open_stores = open_stores
         self._registry = CollectorRegistry()
         self._metrics = ConsumerMetrics(self._registry)
-        self._opening = asyncio.Lock()  # bound to the worker's loop on first contended use
-        self._stores: Stores | None = None
+        self._stores = StoreOpening(self._open)
         self._store_warnings = Sparing(WARN_EVERY_S)
 
     async def __call__(self, event: CloudEvent) -> None:
         """Handle one event; a failure becomes the HTTP status the source acts on."""
         started = time.perf_counter()
         try:
-            handler = (await self._stores_of_worker()).handler
+            handler = (await self._stores.get()).handler
             outcome = await handler.handle(event)
         except StoreUnavailable as e:
             self._metrics.failures.labels(cause=e.store).inc()
@@ -92,23 +91,14 @@ class CountVote:
         except OSError as e:
             log.warning("cannot serve metrics on port %d: %s", port, e)
 
-    async def _stores_of_worker(self) -> Stores:
-        """This worker's stores, opened on first use (after gunicorn's fork, never before).
-
-        Opening pings both stores: done on a thread, so the loop keeps serving meanwhile.
-        """
-        if self._stores is not None:
-            return self._stores
-        async with self._opening:
-            if self._stores is None:
-                self._stores = await asyncio.to_thread(
-                    self._open_stores,
-                    self._settings,
-                    prepare=False,
-                    on_batch=self._metrics.batch_size.observe,
-                )
-                log.info("worker: Redis and MongoDB clients open")
-            return self._stores
+    def _open(self) -> Stores:
+        """This worker's stores (on a thread, the first event's; after gunicorn's fork, never
+        before), one attempt at a time (``StoreOpening``)."""
+        stores = self._open_stores(
+            self._settings, prepare=False, on_batch=self._metrics.batch_size.observe
+        )
+        log.info("worker: Redis and MongoDB clients open")
+        return stores
 
     def _warn_now_and_then(self, key: str, message: str) -> None:
         """A store that is away fails every event: say so once every few seconds, no trace."""

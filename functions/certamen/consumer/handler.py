@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import enum
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -24,6 +25,7 @@ from cloudevents.abstract import AnyCloudEvent
 from certamen.consumer.batching import GroupCommit
 from certamen.consumer.documents import (
     arrived_attributes,
+    conflict_letter_id,
     data_bytes,
     dead_letter_document,
     dead_letter_id,
@@ -32,6 +34,7 @@ from certamen.consumer.documents import (
 )
 from certamen.consumer.rules import Rules
 from certamen.contract import Catalog, InvalidVote, Vote
+from certamen.contract.ballot import json_number
 from certamen.contract.foreign import kafka_origin
 
 
@@ -40,7 +43,27 @@ class Outcome(enum.Enum):
 
     COUNTED = "counted"  # counted now (first delivery, or a retry finishing a partial write)
     DUPLICATE = "duplicate"  # already counted: nothing changed
-    DEAD_LETTERED = "dead_lettered"  # poison: stored in dead_letters, acknowledged
+    DEAD_LETTERED = "dead_lettered"  # poison, or a key reused for another ballot: a dead letter
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """The vote's id is logged with another ballot (``earlier``): that is what the key names."""
+
+    earlier: Vote
+
+    def refusal(self) -> InvalidVote:
+        """Why the other ballot is refused (DESIGN.md: one key, one ballot)."""
+        ballot = self.earlier.ballot
+        return InvalidVote(
+            "vote_id",
+            "conflict",
+            "this idempotency key was counted with another ballot: "
+            f"{ballot.name} — {ballot.album}, {ballot.year}, rank {json_number(ballot.rank)}",
+        )
+
+
+Committed = Outcome | Conflict
 
 
 class VoteStore(Protocol):
@@ -86,7 +109,7 @@ class Handler:
         self._tally = tally
         self._rules = Rules(catalog, accept_legacy=accept_legacy, clock=clock)
         self._clock = clock
-        self._group: GroupCommit[Vote, Outcome] = GroupCommit(
+        self._group: GroupCommit[Vote, Committed] = GroupCommit(
             self.commit, max_batch=max_batch, on_batch=on_batch
         )
 
@@ -100,21 +123,34 @@ class Handler:
             vote = self.judge(event)
         except InvalidVote as error:
             return await asyncio.to_thread(self._dead_letter, event, error)
-        return await self._group.submit(vote)
+        committed = await self._group.submit(vote)
+        if isinstance(committed, Outcome):
+            return committed
+        letter_id = conflict_letter_id(arrived_attributes(event), vote)
+        refusal = committed.refusal()
+        return await asyncio.to_thread(self._dead_letter, event, refusal, letter_id)
 
-    def commit(self, votes: Sequence[Vote]) -> list[Outcome]:
-        """Log the votes (the commit point), then count what is logged under each id."""
+    def commit(self, votes: Sequence[Vote]) -> list[Committed]:
+        """Log the votes (the commit point), then count what is logged under each id.
+
+        A vote whose id is logged already is a redelivery or a retry when its ballot is
+        the logged one (counting it again changes nothing), and a conflict when it is
+        another: the logged vote is still counted (a partial write finished), the other
+        is never counted and becomes a dead letter (``handle``; a replay of dead letters
+        keeps it one).
+        """
         now = self._clock()
         stored = self._vote_log.insert_votes(
             [vote_document(vote, processed_at=now) for vote in votes]
         )
-        counted = [
+        logged = [
             vote if earlier is None else vote_from_document(earlier)
             for vote, earlier in zip(votes, stored, strict=True)
         ]
+        counted_now = self._tally.count_votes(logged)
         return [
-            Outcome.COUNTED if new else Outcome.DUPLICATE
-            for new in self._tally.count_votes(counted)
+            _committed(vote, earlier, new)
+            for vote, earlier, new in zip(votes, logged, counted_now, strict=True)
         ]
 
     def close(self) -> None:
@@ -128,16 +164,36 @@ class Handler:
         """
         return self._rules.vote(event)
 
-    def _dead_letter(self, event: AnyCloudEvent, error: InvalidVote) -> Outcome:
-        """Store the event as received, with why; a foreign record keeps where it was."""
+    def _dead_letter(
+        self, event: AnyCloudEvent, error: InvalidVote, letter_id: str | None = None
+    ) -> Outcome:
+        """Store the event as received, with why; a foreign record keeps where it was.
+
+        The letter's id is the event's identity (a redelivery is one letter), unless
+        given (a conflict: one letter per ballot the key was reused for)."""
         attributes = arrived_attributes(event)
+        letter_id = letter_id or dead_letter_id(attributes)
         letter = dead_letter_document(
             attributes,
             data_bytes(event.get_data()),
             error,
             failed_at=self._clock(),
             origin=kafka_origin(attributes),
+            letter_id=letter_id,
         )
         self._vote_log.insert_dead_letter(letter)
-        self._tally.count_dead_letter(dead_letter_id(attributes), error.rule)
+        self._tally.count_dead_letter(letter_id, error.rule)
         return Outcome.DEAD_LETTERED
+
+
+def conflict_with(vote: Vote, logged: Vote) -> Conflict | None:
+    """A conflict if ``logged`` (the vote under ``vote``'s id) has another ballot."""
+    return Conflict(logged) if logged.ballot.to_json() != vote.ballot.to_json() else None
+
+
+def _committed(vote: Vote, logged: Vote, counted_now: bool) -> Committed:
+    """What committing ``vote`` did, given the vote logged under its id."""
+    conflict = conflict_with(vote, logged)
+    if conflict is not None:
+        return conflict
+    return Outcome.COUNTED if counted_now else Outcome.DUPLICATE

@@ -30,7 +30,7 @@ gunicorn's master imports this module and never serves a request, so nothing is
 built when it is imported: each worker builds its :class:`CountVote` (settings,
 metrics, then its own Redis and MongoDB clients on its first event) after the
 fork, and keeps it for its life. ``certamen consumer`` (serve.py) has already
-checked the settings and both stores, created the indexes and seeded the catalog.
+checked the settings and both stores, created the indexes and seeded the counters.
 """
 
 from __future__ import annotations

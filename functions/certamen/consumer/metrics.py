@@ -21,7 +21,8 @@ class ConsumerMetrics:
         self.outcome = {outcome: self.events.labels(outcome=outcome.value) for outcome in Outcome}
         self.failures = Counter(
             "certamen_consumer_failures",
-            "Events answered 5xx (to be retried), by cause (redis, mongodb, unexpected).",
+            "Events answered 5xx (to be retried), by cause (redis, mongodb, stores: still "
+            "opening them, unexpected).",
             ["cause"],
             registry=registry,
         )

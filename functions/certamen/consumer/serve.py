@@ -52,7 +52,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _prepare(settings: Settings) -> None:
-    """Check the stores, create the indexes, seed the catalog; wait a while for a store."""
+    """Check the stores, create the indexes, seed the counters; wait a while for a store."""
     deadline = time.monotonic() + STARTUP_WAIT_S
     while True:
         try:

@@ -50,7 +50,7 @@ def utc_now() -> datetime:
 def open_stores(
     settings: Settings, *, prepare: bool, on_batch: Callable[[int], object] = lambda size: None
 ) -> Stores:
-    """Create and ping the clients; with ``prepare``, also create indexes and seed the catalog.
+    """Create and ping the clients; with ``prepare``, also create indexes and seed the counters.
 
     Raises ``StoreUnavailable`` when a store does not answer, ``CatalogError`` for a
     bad catalog: the caller reports either and does not start.
@@ -65,8 +65,7 @@ def open_stores(
         vote_log.ping()
         if prepare:
             ensure_indexes(vote_database(mongo, settings))
-            if catalog is not None:
-                tally.seed_candidates(catalog)
+            tally.seed_contest(catalog)
     except BaseException:
         client.close()
         mongo.close()

@@ -120,6 +120,12 @@ class Vote:
         return {key: getattr(self, key) for key in VOTE_FIELDS}
 
     @property
+    def ballot(self) -> Ballot:
+        """What the voter chose: band, album, year and rank. One idempotency key names one
+        ballot; the same key with another ballot is a ``conflict``."""
+        return Ballot(self.name, self.album, self.year, self.rank)
+
+    @property
     def album_key(self) -> str:
         """The Redis field for this vote's album: ``"band — album"``."""
         return album_key(self.name, self.album)

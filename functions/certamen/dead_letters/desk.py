@@ -39,8 +39,9 @@ from certamen.adapters.dead_letter_store import (
 from certamen.adapters.errors import StoreUnavailable
 from certamen.adapters.mongo_store import Document, VoteLog
 from certamen.adapters.redis_store import TallyWriter
-from certamen.consumer import Handler
+from certamen.consumer import Conflict, Handler, conflict_with
 from certamen.consumer import Outcome as Handled
+from certamen.consumer.documents import vote_from_document
 from certamen.consumer.startup import load_consumer_catalog, make_handler, utc_now
 from certamen.contract import InvalidVote, Vote
 from certamen.dead_letters.model import (
@@ -194,13 +195,17 @@ class DeadLetters:
     def _preview(self, letter_id: str, event: AnyCloudEvent, before: Reason) -> LetterOutcome:
         try:
             vote = self._handler.judge(event)
+            logged = self._store.logged_vote(vote.vote_id)
+            conflict = None if logged is None else conflict_with(vote, vote_from_document(logged))
+            if conflict is not None:
+                raise conflict.refusal()
         except InvalidVote as error:
             reason = error.as_dict()
             return LetterOutcome(
                 letter_id, Outcome.STILL_DEAD, True, f"would stay a dead letter: {_said(reason)}",
                 reason=reason, previous_reason=before, status=OPEN,
             )  # fmt: skip
-        if self._store.vote_logged(vote.vote_id):
+        if logged is not None:
             outcome, detail = Outcome.ALREADY_COUNTED, "its vote is counted already"
         else:
             outcome, detail = Outcome.COUNTED, f"would count a vote for {_voted(vote)}"
@@ -255,8 +260,11 @@ class DeadLetters:
     def _count(
         self, letter_id: str, claim: _Claim, before: Reason, vote: Vote, by: str
     ) -> LetterOutcome:
-        """Commit the vote as the consumer does, then put the letter right."""
+        """Commit the vote as the consumer does, then put the letter right (or keep it open
+        when its key turns out to name another ballot)."""
         (handled,) = self._handler.commit([vote])
+        if isinstance(handled, Conflict):  # its key is taken by another ballot: it stays one
+            return self._still_dead(letter_id, claim, before, handled.refusal(), by)
         if handled not in _COMMITTED:  # never put a letter right on a result not understood
             raise RuntimeError(f"unexpected commit result for {vote.vote_id}: {handled!r}")
         outcome = _COMMITTED[handled]

@@ -16,7 +16,6 @@ and the vote log) for a clean board. The stack keeps running; ``--down`` stops i
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
 from pathlib import Path
 
 import redis
@@ -34,7 +33,7 @@ from certamen.adapters.mongo_store import (
     recount_votes,
 )
 from certamen.adapters.redis_store import TallyWriter
-from certamen.contract import Catalog, ContractError, load_catalog
+from certamen.contract import Catalog, ContractError
 from certamen.operations.demo_report import DemoResult, print_report, write_json
 from certamen.operations.loadgen import BurstPlan, new_run_id
 from certamen.operations.loadgen.burstlog import BurstLog, Sample
@@ -54,6 +53,7 @@ from certamen.operations.votefiles import (
     VoteFile,
     VoteFileError,
     catalog_for,
+    contest_catalog,
     expected_tally,
     generate_votes,
     read_votes,
@@ -109,13 +109,10 @@ def _check_args(args: argparse.Namespace) -> None:
 def _demo(settings: Settings, args: argparse.Namespace, out: Console) -> int:
     out.rule("Certamen demo")
     runner.start(settings, [], out)
-    catalog = catalog_for(settings)
-    votes = _vote_file(settings, args, catalog)
+    votes = _vote_file(settings, args, catalog_for(settings))
     # The producers judge votes with CERTAMEN_CATALOG (none: an open contest); so does this.
-    judged_by = (
-        load_catalog(settings.catalog_path, year_now=_year()) if settings.catalog_path else None
-    )
-    expected = expected_tally(votes.records, judged_by)
+    catalog = contest_catalog(settings)
+    expected = expected_tally(votes.records, catalog)
     stores = open_stores(settings)
     if args.fresh:
         _reset_contest(stores, catalog)
@@ -213,7 +210,7 @@ def _vote_file(settings: Settings, args: argparse.Namespace, catalog: Catalog) -
     return read_votes(path)
 
 
-def _reset_contest(stores: Stores, catalog: Catalog) -> None:
+def _reset_contest(stores: Stores, catalog: Catalog | None) -> None:
     """Empty the contest: counters, dedup markers and the vote log (indexes are kept)."""
     stores.redis.delete(*keys.CONTEST_KEYS)
     batch: list[bytes] = []
@@ -227,14 +224,10 @@ def _reset_contest(stores: Stores, catalog: Catalog) -> None:
     stores.db[VOTES].delete_many({})
     stores.db[DEAD_LETTERS].delete_many({})
     stores.db[DEAD_LETTER_REPLAYS].delete_many({})
-    TallyWriter(stores.redis).seed_candidates(catalog)
+    TallyWriter(stores.redis).seed_contest(catalog)
 
 
 def _audit(stores: Stores, standings: Standings) -> AuditReport:
     """Every Redis counter against MongoDB's recount (Redis read first, as the audit does)."""
     groups = recount_votes(stores.db)
     return compare(standings, groups, dead_letters=dead_letter_counts(stores.db))
-
-
-def _year() -> int:
-    return datetime.now(UTC).year

@@ -83,7 +83,8 @@ def print_report(result: DemoResult, out: Console) -> None:
     out.print(
         f"votes: {ledger.accepted_total} acknowledged "
         f"({', '.join(f'{k} {v}' for k, v in sorted(ledger.accepted.items()))}), "
-        f"{ledger.rejected_total} rejected, {ledger.failed_total} failed, "
+        f"{ledger.rejected_total} rejected, {ledger.refused_total} refused (not taken), "
+        f"{ledger.unknown_total} of unknown outcome, "
         f"{sum(ledger.retries.values())} retries"
     )
     log = result.outcome.log
@@ -134,7 +135,8 @@ def summary(result: DemoResult) -> dict[str, Any]:
             "total": ledger.accepted_total,
             "by_route": dict(ledger.accepted),
             "rejected": dict(ledger.rejected),
-            "failed": ledger.failed_total,
+            "refused": ledger.refused_total,
+            "unknown": ledger.unknown_total,
             "retries": sum(ledger.retries.values()),
         },
         "counted": {"vote_log": log.count, "tally": sum(result.delta.values())},

@@ -30,8 +30,9 @@ from certamen.settings import Settings
 Record = dict[str, object]
 AlbumId = tuple[str, str]  # (band, album), in the catalog's spelling
 
-# The example catalog of the repository, used when CERTAMEN_CATALOG is not set.
-DEFAULT_CATALOG = Path("load/data/catalog.yaml")
+# The example contest's catalog, installed with the package (wherever the command runs):
+# the bands of the votes that are generated when CERTAMEN_CATALOG is not set.
+EXAMPLE_CATALOG = Path(__file__).with_name("catalog.yaml")
 
 
 class VoteFileError(ValueError):
@@ -217,8 +218,20 @@ def parse_counts(spec: str, catalog: Catalog) -> dict[AlbumId, int]:
 
 
 def catalog_for(settings: Settings) -> Catalog:
-    """The contest's catalog: CERTAMEN_CATALOG, else the repository's example catalog."""
-    path = settings.catalog_path or DEFAULT_CATALOG
+    """The bands to generate votes for: CERTAMEN_CATALOG, else the example catalog.
+
+    Only a source of names: the contest's rules are :func:`contest_catalog`'s.
+    """
+    return _load(settings.catalog_path or EXAMPLE_CATALOG)
+
+
+def contest_catalog(settings: Settings) -> Catalog | None:
+    """The contest's rules, as every command reads them: CERTAMEN_CATALOG, unset an open
+    contest (the producers and the consumer judge votes so; the demo judges its run so)."""
+    return _load(settings.catalog_path) if settings.catalog_path is not None else None
+
+
+def _load(path: Path) -> Catalog:
     try:
         return load_catalog(path, year_now=datetime.now(UTC).year)
     except ContractError as e:

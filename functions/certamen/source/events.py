@@ -99,7 +99,7 @@ def _quoted(value: str) -> str:
 
 def outgoing_event(record: KafkaRecord) -> OutgoingEvent:
     """The CloudEvent a record becomes: itself if it is one, else the KafkaSource wrapping."""
-    return _binary(record) or _structured(record) or _wrapped(record)
+    return _binary(record) or _structured(record) or wrapped_event(record)
 
 
 def dead_letter_message(
@@ -188,7 +188,8 @@ def _is_json(attributes: Mapping[str, str]) -> bool:
     return media == "application/json" or media.endswith("+json") or media == "text/json"
 
 
-def _wrapped(record: KafkaRecord) -> OutgoingEvent:
+def wrapped_event(record: KafkaRecord) -> OutgoingEvent:
+    """The record as KafkaSource wraps one that is no CloudEvent (``dev.knative.kafka.event``)."""
     p, o = record.partition, record.offset
     attributes = {
         "specversion": "1.0",

@@ -28,8 +28,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from confluent_kafka import (
-    OFFSET_BEGINNING,
-    OFFSET_END,
     Consumer,
     KafkaError,
     KafkaException,
@@ -78,6 +76,7 @@ class TopicReader:
         self._fetch_failing = False
         self._warnings = Sparing(WARN_EVERY_S)
         self._initial_offset = initial_offset
+        self._starts: dict[PartitionKey, int] = {}
 
     @classmethod
     def open(cls, settings: Settings) -> TopicReader:
@@ -127,19 +126,19 @@ class TopicReader:
         """
         self._on_committed = on_committed
         loop = asyncio.get_running_loop()
-        while (committed := await loop.run_in_executor(self._thread, self._read_committed)) is None:
+        while (positions := await loop.run_in_executor(self._thread, self._read_positions)) is None:
             if await wait_or_stop(stopping, RETRY_S):
                 return False
-        start = OFFSET_BEGINNING if self._initial_offset == "earliest" else OFFSET_END
         self._consumer.assign(
-            [
-                TopicPartition(
-                    tp.topic, tp.partition, committed.get((tp.topic, tp.partition), start)
-                )
-                for tp in self.partitions
-            ]
+            [TopicPartition(t, p, offset) for (t, p), offset in positions.items()]
         )
         return True
+
+    @property
+    def starts(self) -> dict[PartitionKey, int]:
+        """Where delivery began in each partition that had no committed offset (``initialOffset``
+        resolved at assignment): what the group has to deliver counts from there."""
+        return dict(self._starts)
 
     def fetch(self, max_records: int) -> list[KafkaRecord]:
         """Up to ``max_records`` records librdkafka holds now (never waits)."""
@@ -202,6 +201,26 @@ class TopicReader:
 
     def _committed(self) -> dict[PartitionKey, int]:
         return self._read_committed() or {}
+
+    def _read_positions(self) -> dict[PartitionKey, int] | None:
+        """Where to start each partition: the committed offset, else ``initialOffset`` as an
+        offset (the log's start or its end right now); None if Kafka did not say."""
+        committed = self._read_committed()
+        if committed is None:
+            return None
+        positions = {}
+        for tp in self.partitions:
+            key = (tp.topic, tp.partition)
+            if key in committed:
+                positions[key] = committed[key]
+                continue
+            try:
+                low, high = self._offsets.get_watermark_offsets(tp, timeout=CALL_TIMEOUT_S)
+            except KafkaException as e:
+                self._warn("cannot read the start of the log (%s)", e)
+                return None
+            positions[key] = self._starts[key] = low if self._initial_offset == "earliest" else high
+        return positions
 
     def _read_committed(self) -> dict[PartitionKey, int] | None:
         """The committed offsets (partitions without one left out); None if Kafka did not say."""

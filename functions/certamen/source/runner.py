@@ -30,7 +30,13 @@ from certamen.settings import Settings
 from certamen.source.backoff import RetryPolicy
 from certamen.source.delivery import DeadLetterSink, deliver
 from certamen.source.dispatcher import Dispatcher
-from certamen.source.events import KafkaRecord, PartitionKey, outgoing_event
+from certamen.source.events import (
+    DeliveryError,
+    KafkaRecord,
+    PartitionKey,
+    outgoing_event,
+    wrapped_event,
+)
 from certamen.source.http_sink import HttpSink
 from certamen.source.kafka_reader import TopicReader, TopicUnavailable
 from certamen.source.offsets import PartitionProgress
@@ -261,8 +267,15 @@ class Source:
                 self._committed.setdefault(key, offset)
         for key, end in ends.items():
             self._ends[key] = end
-            self._metrics.lag.labels(key[0], str(key[1])).set(_lag(end, self._committed.get(key)))
+            self._metrics.lag.labels(key[0], str(key[1])).set(self._lag(key, end))
         self._snapshot = self._status()
+
+    def _lag(self, key: PartitionKey, end: int) -> int:
+        """Records of a partition the group has still to deliver: from its committed offset,
+        or, before its first commit, from where delivery began (``initialOffset``)."""
+        committed = self._committed.get(key)
+        base = committed if committed is not None else self._reader.starts.get(key, end)
+        return max(0, end - base)
 
     def _status(self) -> dict[str, Any]:
         partitions = []
@@ -274,7 +287,7 @@ class Source:
                     "partition": key[1],
                     "committed": committed,
                     "end": end,
-                    "lag": None if end is None else _lag(end, committed),
+                    "lag": None if end is None else self._lag(key, end),
                     "in_flight": self._in_flight.get(key, 0),
                 }
             )
@@ -322,18 +335,53 @@ class Source:
     # -- deliveries ----------------------------------------------------------------------------
 
     async def _work(self, record: KafkaRecord) -> str:
-        """Deliver one record; returns delivered, dead_lettered or abandoned (stopping)."""
+        """Deliver one record; returns delivered, dead_lettered or abandoned (stopping).
+
+        A failure of our own (a bug, a record we trip over) is bounded like a failed
+        delivery: tried again after the policy's backoff, at most ``retry`` times, then
+        the record goes to the dead-letter topic, so its partition's commits move on.
+        Its stack trace is logged once, at the first failure.
+        """
+        failures = 0
         while True:
             try:
                 return await self._deliver(record)
-            except Exception:
-                log.exception(
-                    "unexpected failure delivering partition %d offset %d; trying again",
-                    record.partition,
-                    record.offset,
-                )
-                if await wait_or_stop(self._stopping, 1.0):
+            except Exception as e:
+                failures += 1
+                if failures == 1:
+                    log.exception(
+                        "unexpected failure delivering partition %d offset %d; retried as a "
+                        "failed delivery, then dead-lettered",
+                        record.partition,
+                        record.offset,
+                    )
+                if failures > self._policy.retry:
+                    return await self._give_up(record, e, failures)
+                self._metrics.retries.labels("unexpected").inc()
+                if await self._wait(self._policy.delay_before(failures)):
                     return "abandoned"
+
+    async def _give_up(self, record: KafkaRecord, error: Exception, attempts: int) -> str:
+        """After unexpected failures: the record to the dead-letter topic, with why (as a
+        wrapped record when it cannot be read as an event)."""
+        try:
+            event = outgoing_event(record)
+        except Exception:
+            event = wrapped_event(record)
+        why = f"dispatch error: unexpected {type(error).__name__}: {error}"
+        log.warning(
+            "partition %d offset %d (event %s): %s, %d attempt(s); dead-lettered",
+            record.partition,
+            record.offset,
+            event.event_id,
+            why,
+            attempts,
+        )
+        failure = DeliveryError(self._sink.url, None, why.encode())
+        if not await self._dead_letters.put(event, record.key, failure, self._stopping):
+            return "abandoned"
+        self._metrics.deliveries.labels("dead_lettered").inc()
+        return "dead_lettered"
 
     async def _deliver(self, record: KafkaRecord) -> str:
         started = time.perf_counter()
@@ -371,8 +419,3 @@ class Source:
 
     def _count_retry(self, answer: Answer) -> None:
         self._metrics.retries.labels("none" if answer.status is None else str(answer.status)).inc()
-
-
-def _lag(end: int, committed: int | None) -> int:
-    """Records of a partition not yet committed; none known committed counts as no lag."""
-    return max(0, end - (end if committed is None else committed))

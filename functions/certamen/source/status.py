@@ -35,7 +35,8 @@ class SourceMetrics:
         )
         self.retries = Counter(
             "certamen_source_retries",
-            "Failed attempts that were retried, by status (none = no answer).",
+            "Failed attempts that were retried, by status (none = no answer, "
+            "unexpected = a failure of the source itself).",
             ["status"],
             registry=registry,
         )
@@ -50,7 +51,8 @@ class SourceMetrics:
         )
         self.lag = Gauge(
             "certamen_source_lag",
-            "Records in the partition after the committed offset (the consumer group's lag).",
+            "Records the group has still to deliver: after its committed offset, or, before "
+            "its first commit, after where delivery began (the consumer group's lag).",
             ["topic", "partition"],
             registry=registry,
         )

@@ -2,7 +2,7 @@
 
 Built on first use (a Locust worker has the master's options only from its first
 spawn). ``send`` is the one place a vote's retries and final outcome are decided;
-the users only turn a transport's answer into an :data:`Outcome`.
+the users only turn a transport's answer into an outcome (``outcomes.py``).
 """
 
 from __future__ import annotations
@@ -23,34 +23,18 @@ from certamen.operations.loadgen.cursor import ReplayCursor, SampleCursor
 from certamen.operations.loadgen.keys import check_run_id, replay_key, sample_key
 from certamen.operations.loadgen.ledger import Ledger
 from certamen.operations.loadgen.options import options_of
+from certamen.operations.loadgen.outcomes import (
+    Accepted,
+    Attempts,
+    Outcome,
+    Refused,
+    Rejected,
+    Unknown,
+)
 from certamen.operations.loadgen.retry import Backoff
 from certamen.operations.votefiles import Record, VoteFile, read_votes
 
 log = logging.getLogger("certamen.load")
-
-
-@dataclass(frozen=True, slots=True)
-class Accepted:
-    """The producer acknowledged the vote."""
-
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    """The producer refused the vote for breaking a rule."""
-
-    rule: str  # "field/rule"
-
-
-@dataclass(frozen=True, slots=True)
-class Retry:
-    """No answer, or 503 / UNAVAILABLE: send the same vote again."""
-
-    reason: str
-
-
-Outcome = Accepted | Rejected | Retry
 
 
 @dataclass(slots=True)
@@ -115,9 +99,13 @@ class Contest:
     def send(self, item: Item, route: str, attempt: Callable[[Item], Outcome]) -> None:
         """Send one vote with bounded retries and put its final outcome in the ledger.
 
-        A user stopped in the middle of it (a burst dropping its users) hands the record
-        back: another user sends it again with the same key, so it counts once.
+        A refusal is retried after its ``Retry-After`` (capped by the backoff's cap) or
+        the backoff's jittered wait, whichever is longer; an unknown outcome after the
+        backoff's wait; every retry carries the same key. A user stopped in the middle of
+        it (a burst dropping its users) hands the record back: another user sends it
+        again with the same key, so it counts once.
         """
+        attempts = Attempts()
         handed_back = False
         try:
             for delay in [*self.backoff.delays(), None]:
@@ -128,11 +116,12 @@ class Contest:
                 if isinstance(outcome, Rejected):
                     self.ledger.reject(outcome.rule)
                     return
+                attempts.add(outcome)
                 if delay is None:
-                    self.ledger.fail(route, item.index)
+                    self.give_up(route, item.index, attempts)
                     return
                 self.ledger.retry(route)
-                gevent.sleep(delay)
+                gevent.sleep(self.wait_before_retry(outcome, delay))
         except GreenletExit:
             if self.replay is not None and item.index is not None:
                 self.replay.give_back(item.index)
@@ -141,6 +130,19 @@ class Contest:
         finally:
             if not handed_back:
                 self.done(item)
+
+    def give_up(self, route: str, index: int | None, attempts: Attempts) -> None:
+        """No attempt was acknowledged: refused, or unknown if any attempt's outcome was."""
+        if isinstance(attempts.given_up(), Unknown):
+            self.ledger.lose_track(route, index)
+        else:
+            self.ledger.refuse(route, index)
+
+    def wait_before_retry(self, outcome: Refused | Unknown, delay: float) -> float:
+        """The backoff's ``delay``, or a refusal's ``Retry-After`` if longer (up to the cap)."""
+        if isinstance(outcome, Refused):
+            return max(delay, min(outcome.retry_after_s, self.backoff.cap_s))
+        return delay
 
 
 _CONTEST: Contest | None = None
@@ -216,7 +218,8 @@ def _quit(runner: Runner) -> None:
 def _summary(ledger: Ledger) -> str:
     return (
         f"accepted {sum(ledger.accepted.values())} {dict(ledger.accepted)}, "
-        f"rejected {sum(ledger.rejected.values())}, failed {sum(ledger.failed.values())}, "
+        f"rejected {sum(ledger.rejected.values())}, refused {sum(ledger.refused.values())}, "
+        f"unknown {sum(ledger.unknown.values())}, "
         f"retries {sum(ledger.retries.values())}"
     )
 

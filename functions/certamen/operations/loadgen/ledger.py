@@ -1,4 +1,12 @@
-"""What each Locust worker did with its records: accepted, rejected, failed — and by which route.
+"""What each Locust worker did with its records — and by which route.
+
+Each vote ends in one of four classes, by the producers' answers to its attempts
+(docs/grpc.md, "What a vote's answer means"): **accepted** (an attempt was
+acknowledged: Kafka has it, it must be counted once), **rejected** (it broke a rule,
+a key's ``conflict`` included: never counted), **refused** (every attempt was
+refused before the vote reached Kafka: never counted) and **unknown** (no attempt
+was acknowledged and at least one ended without a known outcome, a timeout or a
+cut connection: counted at most once, since every retry carried the same key).
 
 Locust's own statistics count requests (a retried vote is several requests); the
 ledger counts votes. Each worker writes its ledger as JSON to a directory
@@ -31,8 +39,10 @@ class Ledger:
     accepted_indices: set[int] = field(default_factory=set)
     accepted: Counter[str] = field(default_factory=Counter)  # route -> votes
     rejected: Counter[str] = field(default_factory=Counter)  # "field/rule" -> votes
-    failed: Counter[str] = field(default_factory=Counter)  # route -> votes given up on
-    failed_indices: set[int] = field(default_factory=set)
+    refused: Counter[str] = field(default_factory=Counter)  # route -> votes never taken
+    refused_indices: set[int] = field(default_factory=set)
+    unknown: Counter[str] = field(default_factory=Counter)  # route -> votes of unknown outcome
+    unknown_indices: set[int] = field(default_factory=set)
     retries: Counter[str] = field(default_factory=Counter)  # route -> extra attempts
     final: bool = False
 
@@ -46,11 +56,17 @@ class Ledger:
         """A producer refused the vote for breaking a rule; resending will not help."""
         self.rejected[rule] += 1
 
-    def fail(self, route: str, index: int | None) -> None:
-        """Every attempt was answered 503 / UNAVAILABLE or not at all: the vote may be lost."""
-        self.failed[route] += 1
+    def refuse(self, route: str, index: int | None) -> None:
+        """Every attempt was refused before it reached Kafka: the vote must never be counted."""
+        self.refused[route] += 1
         if index is not None:
-            self.failed_indices.add(index)
+            self.refused_indices.add(index)
+
+    def lose_track(self, route: str, index: int | None) -> None:
+        """No attempt was acknowledged and one's outcome is unknown: counted at most once."""
+        self.unknown[route] += 1
+        if index is not None:
+            self.unknown_indices.add(index)
 
     def retry(self, route: str) -> None:
         """One more attempt for the same vote, with the same key."""
@@ -70,10 +86,12 @@ class Ledger:
             "share": self.share,
             "accepted": dict(self.accepted),
             "rejected": dict(self.rejected),
-            "failed": dict(self.failed),
+            "refused": dict(self.refused),
+            "unknown": dict(self.unknown),
             "retries": dict(self.retries),
             "accepted_runs": to_runs(self._local(self.accepted_indices)),
-            "failed_runs": to_runs(self._local(self.failed_indices)),
+            "refused_runs": to_runs(self._local(self.refused_indices)),
+            "unknown_runs": to_runs(self._local(self.unknown_indices)),
             "final": self.final,
         }
 
@@ -99,10 +117,12 @@ class LedgerTotals:
     share: int
     accepted: Counter[str]
     rejected: Counter[str]
-    failed: Counter[str]
+    refused: Counter[str]
+    unknown: Counter[str]
     retries: Counter[str]
     accepted_indices: frozenset[int]
-    failed_indices: frozenset[int]
+    refused_indices: frozenset[int]
+    unknown_indices: frozenset[int]
     final: bool
 
     @property
@@ -111,9 +131,14 @@ class LedgerTotals:
         return sum(self.accepted.values())
 
     @property
-    def failed_total(self) -> int:
-        """Votes given up on after the last retry."""
-        return sum(self.failed.values())
+    def refused_total(self) -> int:
+        """Votes every attempt of which was refused (never taken)."""
+        return sum(self.refused.values())
+
+    @property
+    def unknown_total(self) -> int:
+        """Votes whose outcome stayed unknown after the last retry."""
+        return sum(self.unknown.values())
 
     @property
     def rejected_total(self) -> int:
@@ -123,7 +148,7 @@ class LedgerTotals:
     @property
     def done(self) -> int:
         """Votes with a final outcome."""
-        return self.accepted_total + self.failed_total + self.rejected_total
+        return self.accepted_total + self.rejected_total + self.refused_total + self.unknown_total
 
 
 def read_ledgers(directory: Path) -> LedgerTotals:
@@ -134,30 +159,28 @@ def read_ledgers(directory: Path) -> LedgerTotals:
             documents.append(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError):
             continue  # being replaced right now; the next read sees it
-    accepted: Counter[str] = Counter()
-    rejected: Counter[str] = Counter()
-    failed: Counter[str] = Counter()
-    retries: Counter[str] = Counter()
-    accepted_indices: set[int] = set()
-    failed_indices: set[int] = set()
+    counts: dict[str, Counter[str]] = {
+        name: Counter() for name in ("accepted", "rejected", "refused", "unknown", "retries")
+    }
+    indices: dict[str, set[int]] = {name: set() for name in ("accepted", "refused", "unknown")}
     for document in documents:
-        accepted.update(document["accepted"])
-        rejected.update(document["rejected"])
-        failed.update(document["failed"])
-        retries.update(document["retries"])
+        for name, counter in counts.items():
+            counter.update(document[name])
         worker, stride = int(document["worker"]), int(document["workers"])
-        accepted_indices.update(worker + k * stride for k in from_runs(document["accepted_runs"]))
-        failed_indices.update(worker + k * stride for k in from_runs(document["failed_runs"]))
+        for name, found in indices.items():
+            found.update(worker + k * stride for k in from_runs(document[f"{name}_runs"]))
     workers = max((int(d["workers"]) for d in documents), default=0)
     return LedgerTotals(
         workers=workers,
         share=sum(int(d["share"]) for d in documents),
-        accepted=accepted,
-        rejected=rejected,
-        failed=failed,
-        retries=retries,
-        accepted_indices=frozenset(accepted_indices),
-        failed_indices=frozenset(failed_indices),
+        accepted=counts["accepted"],
+        rejected=counts["rejected"],
+        refused=counts["refused"],
+        unknown=counts["unknown"],
+        retries=counts["retries"],
+        accepted_indices=frozenset(indices["accepted"]),
+        refused_indices=frozenset(indices["refused"]),
+        unknown_indices=frozenset(indices["unknown"]),
         final=bool(documents) and len(documents) >= workers and all(d["final"] for d in documents),
     )
 

@@ -42,6 +42,7 @@ class LocustPlan:
     processes: int = 1
     spawn_rate: float | None = None
     user_rate: float = 0.0  # calls per second per user; 0: as fast as possible
+    attempts: int = 6  # tries per vote at most (a refusal or an unknown outcome is retried)
     burst: BurstPlan | None = None  # sent as bursts (load/burst.py's shape), users at peak
 
     def command(self) -> list[str]:
@@ -74,6 +75,8 @@ class LocustPlan:
             str(self.grpc_batch),
             "--user-rate",
             str(self.user_rate),
+            "--attempts",
+            str(self.attempts),
             "--votes-file",
             str(self.votes_file),
             "--mode",

@@ -4,18 +4,18 @@ Run it as ``locust -f load/locustfile.py`` (that file re-exports these users); a
 ``,load/burst.py`` for the burst shape. The demo runs this very module headless.
 
 Every vote carries an idempotency key derived from the run, the file and the
-record index (:mod:`certamen.operations.loadgen.keys`), so a retry after 503 / UNAVAILABLE is
-the same vote; retries are bounded (:mod:`certamen.operations.loadgen.retry`). Locust's
-statistics show each request; the ledger (:mod:`certamen.operations.loadgen.ledger`) counts
-votes: accepted, rejected, failed.
+record index (:mod:`certamen.operations.loadgen.keys`), so a retry is the same vote;
+retries are bounded (:mod:`certamen.operations.loadgen.retry`). What an answer means
+(accepted, rejected, refused, unknown) is :mod:`certamen.operations.loadgen.outcomes`';
+Locust's statistics show each request, the ledger
+(:mod:`certamen.operations.loadgen.ledger`) counts votes by their final class.
 """
 
 from __future__ import annotations
 
 import importlib
-import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import gevent
@@ -25,32 +25,22 @@ from locust import FastHttpUser, User, constant_throughput, events, task
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-from certamen.operations.loadgen.contest import (
+from certamen.operations.loadgen.contest import Item, shared_contest, write_final_ledger
+from certamen.operations.loadgen.options import add_options, options_of
+from certamen.operations.loadgen.outcomes import (
     Accepted,
-    Item,
+    Attempts,
     Outcome,
     Rejected,
-    Retry,
-    shared_contest,
-    write_final_ledger,
+    Unknown,
+    batch_result_outcome,
+    grpc_outcome,
+    http_outcome,
 )
-from certamen.operations.loadgen.options import add_options, options_of
 from certamen.operations.votefiles import record_body, record_fields
 
 # grpcio must yield to gevent, or one call blocks every Locust user of the process.
 grpc_gevent.init_gevent()
-
-_RETRY_STATUSES = frozenset({0, 408, 429, 500, 502, 503, 504})
-_RETRY_CODES = frozenset(
-    {
-        grpc.StatusCode.UNAVAILABLE,
-        grpc.StatusCode.DEADLINE_EXCEEDED,
-        grpc.StatusCode.RESOURCE_EXHAUSTED,
-        grpc.StatusCode.ABORTED,
-        grpc.StatusCode.INTERNAL,
-        grpc.StatusCode.UNKNOWN,
-    }
-)
 
 
 def _pace(user: User) -> float:
@@ -113,16 +103,18 @@ class WasmVoter(FastHttpUser):
             catch_response=True,
         ) as response:
             status = response.status_code or 0
-            if status in (200, 201, 202):
+            error = getattr(response, "error", None)  # set only when the request failed
+            outcome = http_outcome(
+                status,
+                (response.text or "") if status else "",
+                response.headers.get("Retry-After") if status else None,
+                sent=not isinstance(error, ConnectionRefusedError),
+            )
+            if isinstance(outcome, Accepted):
                 response.success()
-                return Accepted()
-            if status in _RETRY_STATUSES:
-                reason = response.error if status == 0 else status
-                response.failure(f"{reason}: will retry")
-                return Retry(str(status))
-            rule = _http_rule(response.text or "", status)
-            response.failure(f"{status} rejected: {rule}")
-            return Rejected(rule)
+            else:
+                response.failure(f"{error if status == 0 else status}: {outcome}")
+            return outcome
 
 
 class GrpcVoter(User):
@@ -198,22 +190,25 @@ class GrpcVoter(User):
 
     def _send_batch(self, items: list[Item]) -> None:
         """One CastBatch; votes Kafka did not take are sent again, in a smaller batch."""
-        ledger = self._contest.ledger
+        contest = self._contest
+        attempts = {id(item): Attempts() for item in items}
         pending = items
-        for delay in [*self._contest.backoff.delays(), None]:
-            pending = self._cast_batch(pending)
+        for delay in [*contest.backoff.delays(), None]:
+            pending, wait = self._cast_batch(pending, attempts, delay or 0.0)
             if not pending:
                 return
             if delay is None:
                 for item in pending:
-                    ledger.fail("grpc", item.index)
+                    contest.give_up("grpc", item.index, attempts[id(item)])
                 return
             for _ in pending:
-                ledger.retry("grpc")
-            gevent.sleep(delay)
+                contest.ledger.retry("grpc")
+            gevent.sleep(wait)
 
-    def _cast_batch(self, items: list[Item]) -> list[Item]:
-        """Send ``items`` once; put final outcomes in the ledger and return what to retry."""
+    def _cast_batch(
+        self, items: list[Item], attempts: dict[int, Attempts], delay: float
+    ) -> tuple[list[Item], float]:
+        """Send ``items`` once; put final outcomes in the ledger; what to retry, and when."""
         ledger = self._contest.ledger
         sendable: list[Item] = []
         requests = []
@@ -227,7 +222,7 @@ class GrpcVoter(User):
             sendable.append(item)
             requests.append(request)
         if not sendable:
-            return []
+            return [], delay
         with self._report("CastBatch", len(sendable)) as report:
             try:
                 response = self._stub.CastBatch(
@@ -239,19 +234,26 @@ class GrpcVoter(User):
                 if isinstance(outcome, Rejected):
                     for _ in sendable:
                         ledger.reject(outcome.rule)
-                    return []
-                return sendable
+                    return [], delay
+                if isinstance(outcome, Accepted):  # OK without an answer: cannot happen
+                    outcome = Unknown("no answer")
+                for item in sendable:
+                    attempts[id(item)].add(outcome)
+                return sendable, self._contest.wait_before_retry(outcome, delay)
         retry: list[Item] = []
         for result in response.results:
             item = sendable[result.index]
-            kind = result.WhichOneof("outcome")
-            if kind == "receipt":
+            answer = batch_result_outcome(
+                result.WhichOneof("outcome"), result.rejection.field, result.rejection.rule
+            )
+            if isinstance(answer, Accepted):
                 ledger.accept("grpc", item.index)
-            elif kind == "rejection":
-                ledger.reject(f"{result.rejection.field}/{result.rejection.rule}")
-            else:
+            elif isinstance(answer, Rejected):
+                ledger.reject(answer.rule)
+            else:  # not taken, or taken maybe: sent again with its key
+                attempts[id(item)].add(answer)
                 retry.append(item)
-        return retry
+        return retry, delay
 
     def _report(self, method: str, votes: int = 1) -> _Report:
         return _Report(self.environment, f"grpc {method}", votes)
@@ -287,36 +289,11 @@ class _Report:
 
 
 def _grpc_outcome(error: grpc.RpcError) -> Outcome:
-    code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNKNOWN
-    if code in _RETRY_CODES:
-        return Retry(code.name)
-    if code == grpc.StatusCode.INVALID_ARGUMENT and isinstance(error, grpc.Call):
-        trailers = dict(error.trailing_metadata() or ())
-        field_name, rule = trailers.get("certamen-field", "?"), trailers.get("certamen-rule", "?")
-        return Rejected(f"{field_name}/{rule}")
-    return Rejected(f"grpc/{code.name.lower()}")
-
-
-def _http_rule(body: str, status: int) -> str:
-    """``field/rule`` from a producer's JSON error, or the status when there is none."""
-    try:
-        document = json.loads(body)
-    except ValueError:
-        return f"http/{status}"
-    for candidate in _mappings(document):
-        if "field" in candidate and "rule" in candidate:
-            return f"{candidate['field']}/{candidate['rule']}"
-    return f"http/{status}"
-
-
-def _mappings(document: object) -> Iterator[dict[str, Any]]:
-    if isinstance(document, dict):
-        yield document
-        for value in document.values():
-            yield from _mappings(value)
-    elif isinstance(document, list):
-        for value in document:
-            yield from _mappings(value)
+    """The call's status and trailers, as :func:`outcomes.grpc_outcome` reads them."""
+    if not isinstance(error, grpc.Call):
+        return grpc_outcome("UNKNOWN", {})
+    trailers = {str(k): str(v) for k, v in (error.trailing_metadata() or ())}
+    return grpc_outcome(error.code().name, trailers, error.details() or "")
 
 
 def _first_field(message: str) -> str:

@@ -37,7 +37,9 @@ def add_options(parser: Any) -> None:
     group.add_argument(
         "--user-rate", type=float, default=0.0, help="calls/s per user (0: as fast as possible)"
     )
-    group.add_argument("--attempts", type=int, default=6, help="tries per vote (503/UNAVAILABLE)")
+    group.add_argument(
+        "--attempts", type=int, default=6, help="tries per vote (refused or unknown outcome)"
+    )
     group.add_argument("--request-timeout", type=float, default=10.0, help="seconds per request")
     group.add_argument("--ledger-dir", default="", help="write worker-<i>.json vote ledgers here")
     group.add_argument("--burst-idle", type=float, default=10.0, help="burst shape: idle seconds")

@@ -10,6 +10,7 @@ it its own way.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -27,7 +28,7 @@ from certamen.contract import Catalog
 from certamen.operations.loadgen.keys import replay_prefix
 from certamen.operations.loadgen.ledger import LedgerTotals, read_ledgers
 from certamen.operations.loadgen.locust_run import LocustPlan, RouteStats, read_route_stats
-from certamen.operations.loadgen.runlog import RunLog, read_run_log
+from certamen.operations.loadgen.runlog import RunLog, read_marked, read_run_log
 from certamen.operations.loadgen.verdict import Verdict, judge
 from certamen.operations.votefiles import AlbumId, ExpectedTally, VoteFile
 from certamen.results import tally
@@ -108,7 +109,7 @@ def replay_and_count(
     wait_until_quiet(stores, timeout_s=count_timeout_s)
     before = tally.read_standings(stores.redis, catalog)
     on_start()
-    prefix = replay_prefix(plan.run_id, votes.tag)
+    total = _TallyTotal(stores, before.total)
     log_file = plan.report_prefix.parent / "locust.log"
     process = plan.start(log_file)
     started_at = time.monotonic()
@@ -116,7 +117,7 @@ def replay_and_count(
     ledger = read_ledgers(plan.ledger_dir)
     while process.poll() is None and time.monotonic() < deadline:
         ledger = read_ledgers(plan.ledger_dir)
-        progress(_progress(ledger, stores, before.total, started_at, sending=True))
+        progress(_progress(ledger, total.read(), before.total, started_at, sending=True))
         time.sleep(_POLL_S)
     if process.poll() is None:
         process.kill()
@@ -127,7 +128,7 @@ def replay_and_count(
         raise ReplayError(f"Locust ended without a final ledger; see {log_file}")
     started = time.monotonic()
     while time.monotonic() < started + count_timeout_s:
-        now = _progress(ledger, stores, before.total, started_at, sending=False)
+        now = _progress(ledger, total.read(), before.total, started_at, sending=False)
         progress(now)
         # The consumer stores a vote in MongoDB before it counts it in Redis: once the
         # tally has grown by the acknowledged votes, the vote log holds them too.
@@ -137,9 +138,9 @@ def replay_and_count(
         time.sleep(_POLL_S)
     waited = time.monotonic() - started
     on_counted()
-    progress(_progress(ledger, stores, before.total, started_at, sending=False))
+    progress(_progress(ledger, total.read(), before.total, started_at, sending=False))
     after = tally.read_standings(stores.redis, catalog)
-    log = read_run_log(stores.db, prefix)
+    log, marked = _read_run(stores, plan.run_id, votes.tag, ledger)
     delta = album_delta(before, after)
     return ReplayOutcome(
         ledger=ledger,
@@ -149,18 +150,38 @@ def replay_and_count(
         delta=delta,
         rank_delta=_rank_delta(before, after),
         routes=read_route_stats(plan.report_prefix),
-        verdict=judge(ledger, log, delta, expected, records=len(votes)),
+        verdict=judge(ledger, log, delta, expected, records=len(votes), marked=marked),
         waited_s=waited,
     )
+
+
+def _read_run(
+    stores: Stores, run_id: str, tag: str, ledger: LedgerTotals
+) -> tuple[RunLog, frozenset[int]]:
+    """The run's vote log (MongoDB), then which of its votes Redis counted (the markers).
+
+    A vote being written right then is in MongoDB and not yet in Redis: when the two
+    differ, both are read again once, a moment later, before they count as differing.
+    """
+    prefix = replay_prefix(run_id, tag)
+    for last in (False, True):
+        log = read_run_log(stores.db, prefix)
+        sent = ledger.accepted_indices | ledger.refused_indices | ledger.unknown_indices
+        marked = read_marked(stores.redis, run_id, tag, sent | log.indices)
+        if last or marked == log.indices:
+            break
+        time.sleep(_SETTLE_S)
+    return log, marked
 
 
 def wait_until_quiet(stores: Stores, *, timeout_s: float) -> bool:
     """Wait (at most ``timeout_s``) until the tally's total has not moved for a while."""
     deadline = time.monotonic() + timeout_s
-    last, still_since = _total(stores), time.monotonic()
+    total = _TallyTotal(stores)
+    last, still_since = total.read(), time.monotonic()
     while time.monotonic() < deadline:
         time.sleep(_POLL_S)
-        now = _total(stores)
+        now = total.read()
         if now != last:
             last, still_since = now, time.monotonic()
         elif time.monotonic() - still_since >= _QUIET_S:
@@ -168,8 +189,17 @@ def wait_until_quiet(stores: Stores, *, timeout_s: float) -> bool:
     return False
 
 
-def _total(stores: Stores) -> int:
-    return int(stores.redis.get(keys.TOTAL) or 0)
+class _TallyTotal:
+    """``votes:total`` as last read: while Redis is away (restarting) the last value read."""
+
+    def __init__(self, stores: Stores, start: int = 0) -> None:
+        self._stores = stores
+        self._last = start
+
+    def read(self) -> int:
+        with contextlib.suppress(redis.RedisError):
+            self._last = int(self._stores.redis.get(keys.TOTAL) or 0)
+        return self._last
 
 
 def album_delta(before: tally.Standings, after: tally.Standings) -> Counter[AlbumId]:
@@ -185,10 +215,10 @@ def _rank_delta(before: tally.Standings, after: tally.Standings) -> dict[AlbumId
 
 
 def _progress(
-    ledger: LedgerTotals, stores: Stores, total_before: int, started_at: float, *, sending: bool
+    ledger: LedgerTotals, total: int, total_before: int, started_at: float, *, sending: bool
 ) -> Progress:
-    counted = _total(stores) - total_before
-    refused = sum(ledger.retries.values()) + ledger.failed_total
+    counted = total - total_before
+    refused = sum(ledger.retries.values()) + ledger.refused_total + ledger.unknown_total
     return Progress(
         ledger.done,
         ledger.share,

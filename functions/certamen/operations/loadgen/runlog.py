@@ -1,4 +1,5 @@
-"""What the vote log (MongoDB) holds of one replay: which records, per album, and how fast.
+"""What the stores hold of one replay: the vote log's records, per album, and how fast (MongoDB),
+and which records the tally counted (Redis dedup markers).
 
 A replayed record's vote id is its idempotency key ``<run>.<tag>.<index>``
 (:mod:`certamen.operations.loadgen.keys`), so one range query on ``_id`` finds exactly the
@@ -11,18 +12,21 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import redis
 from pymongo.database import Database
 
+from certamen.adapters import redis_keys as keys
 from certamen.adapters.mongo_store import VOTES
-from certamen.operations.loadgen.keys import parse_replay_key
+from certamen.operations.loadgen.keys import parse_replay_key, replay_key
 
 AlbumId = tuple[str, str]
 _RECEIVED_AT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_MARKS_AT_ONCE = 5_000  # EXISTS per pipeline round trip
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +96,21 @@ def read_run_log(db: Database[dict[str, Any]], prefix: str) -> RunLog:
         first_received=first,
         last_processed=last,
     )
+
+
+def read_marked(
+    client: redis.Redis, run_id: str, tag: str, indices: Iterable[int]
+) -> frozenset[int]:
+    """Which of the run's records the Redis tally counted: those with a dedup marker."""
+    wanted = sorted(indices)
+    marked: set[int] = set()
+    for start in range(0, len(wanted), _MARKS_AT_ONCE):
+        chunk = wanted[start : start + _MARKS_AT_ONCE]
+        pipe = client.pipeline(transaction=False)
+        for index in chunk:
+            pipe.exists(keys.COUNTED_PREFIX + replay_key(run_id, tag, index))
+        marked.update(index for index, found in zip(chunk, pipe.execute(), strict=True) if found)
+    return frozenset(marked)
 
 
 def percentile(values: Sequence[float], quantile: float) -> float | None:

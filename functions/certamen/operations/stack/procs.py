@@ -122,11 +122,17 @@ def stop(record: PidRecord, *, grace_s: float) -> bool:
         if not is_alive(record) and not _members(record.pid):
             return False
         time.sleep(0.1)
+    kill(record)
+    return True
+
+
+def kill(record: PidRecord) -> None:
+    """SIGKILL a process we started and its whole group at once, as a crash would end it
+    (no grace: the chaos run's way); returns when they are gone (at most 5 s)."""
     _signal_group(record.pid, signal.SIGKILL)
     deadline = time.monotonic() + 5.0
     while time.monotonic() < deadline and (is_alive(record) or _members(record.pid)):
         time.sleep(0.05)
-    return True
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
