@@ -1,4 +1,4 @@
-"""Entry script of the Streamlit app: page setup and navigation (run by ``certamen streamlit``).
+"""Entry script of the Streamlit app: page setup, the language, navigation (``certamen streamlit``).
 
 Configuration comes from the same environment variables as every other part
 (``certamen.settings.load``, read once); a bad value is shown, not raised.
@@ -9,8 +9,9 @@ from __future__ import annotations
 import streamlit as st
 
 from certamen.contract import CatalogError
+from certamen.results.i18n import messages
 from certamen.settings import SettingsError
-from streamlit_app import resources
+from streamlit_app import reader, resources
 
 st.set_page_config(page_title="Certamen", page_icon=":material/how_to_vote:", layout="wide")
 
@@ -18,14 +19,32 @@ try:
     resources.settings()
     resources.catalog()
 except (SettingsError, CatalogError) as e:
-    st.error(f"**Certamen cannot start: bad configuration.** {e}")
+    texts = messages(reader.browser_language()).app
+    st.error(texts.bad_configuration.format(error=e))
     st.stop()
 
+reader.pick_language()
+texts = reader.current().texts.app
 navigation = st.navigation(
     [
-        st.Page("views/results.py", title="Results", icon=":material/leaderboard:", default=True),
-        st.Page("views/logs.py", title="Logs", icon=":material/list_alt:", url_path="logs"),
-        st.Page("views/audit.py", title="Audit", icon=":material/fact_check:", url_path="audit"),
+        st.Page(
+            "views/results.py",
+            title=texts.page_results,
+            icon=":material/leaderboard:",
+            default=True,
+        ),
+        st.Page(
+            "views/logs.py", title=texts.page_logs, icon=":material/list_alt:", url_path="logs"
+        ),
+        st.Page(
+            "views/dead_letters.py",
+            title=texts.page_dead_letters,
+            icon=":material/report:",
+            url_path="dead-letters",
+        ),
+        st.Page(
+            "views/audit.py", title=texts.page_audit, icon=":material/fact_check:", url_path="audit"
+        ),
     ]
 )
 navigation.run()

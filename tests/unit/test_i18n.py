@@ -135,3 +135,12 @@ def test_charts_get_the_locale_of_the_language() -> None:
     english = formats_for("en", "en-US", "UTC").vega_locale()
     assert (english["number"]["decimal"], english["number"]["thousands"]) == (".", ",")
     assert english["time"]["shortMonths"][10] == "Nov"
+
+
+@pytest.mark.parametrize(
+    ("language", "browser", "picker"),
+    [("en", "en-US", "MM/DD/YYYY"), ("es", "es", "DD/MM/YYYY"), ("es", "es-GT", "DD/MM/YYYY")],
+)
+def test_date_pickers_follow_the_locale(language: str, browser: str, picker: str) -> None:
+    formats = formats_for(language, browser, "UTC")  # type: ignore[arg-type]
+    assert formats.date_picker == picker

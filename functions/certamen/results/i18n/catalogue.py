@@ -25,6 +25,7 @@ class AppTexts:
     page_audit: str
     server_unreachable: str
     no_votes_yet: str
+    choose: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -28,6 +28,7 @@ MESSAGES = Messages(
             "by itself when the server does; the rest of the app keeps working."
         ),
         no_votes_yet="no votes yet",
+        choose="Choose",
     ),
     access=AccessTexts(
         open_local=(

@@ -28,6 +28,7 @@ MESSAGES = Messages(
             "vuelve sola cuando el servidor responda; el resto de la aplicación sigue funcionando."
         ),
         no_votes_yet="aún sin votos",
+        choose="Elija",
     ),
     access=AccessTexts(
         open_local=(

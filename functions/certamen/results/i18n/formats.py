@@ -34,6 +34,16 @@ class Formats:
         """The zone's tz database name, for labels such as "From (America/Guatemala)"."""
         return self.zone.key
 
+    @property
+    def date_picker(self) -> str:
+        """The order of a date picker's fields: day first where the locale writes dates so."""
+        pattern = str(self.locale.date_formats["short"].pattern).lstrip()
+        return (
+            "YYYY/MM/DD"
+            if pattern.startswith("y")
+            else ("DD/MM/YYYY" if pattern.startswith("d") else "MM/DD/YYYY")
+        )
+
     def count(self, value: int) -> str:
         """A whole number with the locale's thousands separator."""
         return format_decimal(value, format="#,##0", locale=self.locale)
