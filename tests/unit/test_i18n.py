@@ -98,7 +98,7 @@ def test_spanish_where_the_browser_asks_for_it(browser: str | None, language: st
 def test_numbers_are_written_for_the_language(
     language: str, browser: str, count: str, decimal: str
 ) -> None:
-    formats = formats_for(language, browser, "America/Guatemala")  # type: ignore[arg-type]
+    formats = formats_for(language, browser, "America/Guatemala")
     assert formats.count(1_234_567) == count
     assert formats.decimal(72.25) == decimal
     assert formats.decimal(9.5) in ("9.5", "9,5")
@@ -142,5 +142,5 @@ def test_charts_get_the_locale_of_the_language() -> None:
     [("en", "en-US", "MM/DD/YYYY"), ("es", "es", "DD/MM/YYYY"), ("es", "es-GT", "DD/MM/YYYY")],
 )
 def test_date_pickers_follow_the_locale(language: str, browser: str, picker: str) -> None:
-    formats = formats_for(language, browser, "UTC")  # type: ignore[arg-type]
+    formats = formats_for(language, browser, "UTC")
     assert formats.date_picker == picker
