@@ -9,25 +9,16 @@ Chromium's first paint can be a skeleton, so nothing is read before it is there.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-import urllib.request
-import uuid
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
-import redis
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from certamen.adapters.mongo_store import make_mongo
 from certamen.results.i18n import formats_for
 from certamen.settings import Settings
 from tests.browser.chromium import (
@@ -37,12 +28,11 @@ from tests.browser.chromium import (
     save,
     settled,
 )
+from tests.browser.streamlit_run import running_app
 from tests.support.processes import free_port
 from tests.support.tally_fill import (
-    CATALOG_PATH,
     Pipeline,
     example_catalog,
-    pipeline,
     sample_votes,
 )
 
@@ -62,69 +52,13 @@ def spanish_browser() -> Iterator[webdriver.Chrome]:
 
 
 @pytest.fixture(scope="module")
-def browser_contest(infra: Settings) -> Iterator[Pipeline]:
-    """A contest with 45 votes and a dead letter, for the whole module."""
-    isolated = replace(infra, mongodb_database=f"certamen_browser_{uuid.uuid4().hex[:10]}")
-    store = redis.Redis.from_url(isolated.redis_url)
-    store.flushdb()
-    catalog = example_catalog()
-    try:
-        with pipeline(isolated) as pipe:
-            pipe.count(sample_votes(catalog, 45))
-            pipe.poison("letter-1", rank=101)
-            yield pipe
-    finally:
-        store.flushdb()
-        store.close()
-        mongo = make_mongo(isolated)
-        mongo.drop_database(isolated.mongodb_database)
-        mongo.close()
-
-
-@pytest.fixture(scope="module")
 def app_url(
     browser_contest: Pipeline, infra: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """``certamen streamlit`` on a free port, pointed at the contest; stopped afterwards."""
-    port = free_port(PORTS)
-    env = {
-        **os.environ,
-        "PORT": str(port),
-        "REDIS_URL": infra.redis_url,
-        "MONGODB_URI": infra.mongodb_uri,
-        "MONGODB_DATABASE": browser_contest.db.name,
-        "CERTAMEN_CATALOG": str(CATALOG_PATH),
-    }
-    log = (tmp_path_factory.mktemp("streamlit") / "streamlit.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "certamen.cli", "streamlit"], env=env, stdout=log, stderr=log
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, process, timeout_s=60)
+    log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
+    with running_app(free_port(PORTS), infra, browser_contest.db.name, log) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[Any], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"certamen streamlit exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)  # the server is still starting: poll its readiness endpoint
-    raise TimeoutError(f"{url} not healthy after {timeout_s} s")
 
 
 def test_results_page_shows_the_numbers_of_the_databases(

@@ -1,0 +1,139 @@
+"""Sign-in, in headless Chromium against a real OpenID Provider started on this machine.
+
+The provider is panva's oidc-provider (npm, OpenID Certified; ``tests/support/oidc``).
+The app runs as ``certamen streamlit`` with Streamlit's documented ``[auth]`` in a
+secrets file and one organiser account; nothing of the contest may show before an
+account signed in, nor after it signed out.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from certamen.settings import Settings
+from tests.browser.chromium import headless_chromium, results_when, save, settled
+from tests.browser.streamlit_run import running_app
+from tests.support.oidc_provider import (
+    Provider,
+    confirm_sign_out_at_provider,
+    email_of,
+    oidc_provider,
+    sign_in_at_provider,
+)
+from tests.support.processes import take_free_ports
+from tests.support.tally_fill import Pipeline
+
+pytestmark = pytest.mark.browser
+
+PORTS = range(17700, 17800)
+ORGANISER, VIEWER = "ana", "beto"
+# What only a signed-in visitor may see: the navigation and the contest's numbers.
+CONTEST_WORDS = ("Total votes", "Logs", "Audit", "Dead letters", "Matching votes")
+
+
+@dataclass(frozen=True)
+class SignedApp:
+    url: str
+    provider: Provider
+
+
+@pytest.fixture(scope="module")
+def signed_app(
+    browser_contest: Pipeline, infra: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SignedApp]:
+    """The provider and the app it signs in to, with ana as the one organiser."""
+    app_port, provider_port = take_free_ports(PORTS, 2)
+    folder = tmp_path_factory.mktemp("signin")
+    redirect = f"http://127.0.0.1:{app_port}/oauth2callback"
+    with oidc_provider(provider_port, redirect, folder / "provider.log") as provider:
+        secrets_file = folder / "secrets.toml"
+        secrets_file.write_text(provider.streamlit_secrets(secrets.token_hex(32)))
+        extra = {
+            "CERTAMEN_STREAMLIT_SECRETS": str(secrets_file),
+            "CERTAMEN_ORGANISERS": email_of(ORGANISER),
+        }
+        log = folder / "streamlit.log"
+        with running_app(app_port, infra, browser_contest.db.name, log, extra) as url:
+            yield SignedApp(url, provider)
+
+
+@pytest.fixture
+def fresh_browser() -> Iterator[webdriver.Chrome]:
+    """A browser with no cookies: each test signs in for itself."""
+    with headless_chromium() as driver:
+        yield driver
+
+
+def _body(driver: webdriver.Chrome) -> str:
+    text: str = driver.find_element(By.TAG_NAME, "body").text
+    return text
+
+
+def _sign_in_page(driver: webdriver.Chrome, button: str = "Sign in") -> str:
+    """Wait for the app's sign-in page; its text."""
+    xpath = f"//button[normalize-space(.)='{button}']"
+    WebDriverWait(driver, 30, poll_frequency=0.1).until(lambda d: d.find_elements(By.XPATH, xpath))
+    return _body(driver)
+
+
+def _nothing_of_the_contest(page: str) -> None:
+    for words in CONTEST_WORDS:
+        assert words not in page, words
+
+
+def _sign_in(driver: webdriver.Chrome, app: SignedApp, login: str) -> None:
+    driver.find_element(By.XPATH, "//button[normalize-space(.)='Sign in']").click()
+    sign_in_at_provider(driver, app.provider, login)  # waits to be at the provider first
+    results_when(driver, settled, timeout_s=30)
+
+
+def test_signed_out_provider_signed_in_pages_signed_out_nothing(
+    fresh_browser: webdriver.Chrome, signed_app: SignedApp, browser_contest: Pipeline
+) -> None:
+    driver = fresh_browser
+    driver.get(signed_app.url)
+    _nothing_of_the_contest(_sign_in_page(driver))
+    save(driver, "sign-in.png")
+    driver.get(f"{signed_app.url}/logs")  # no page is reachable around the sign-in
+    _nothing_of_the_contest(_sign_in_page(driver))
+
+    _sign_in(driver, signed_app, VIEWER)  # redirected to the provider, and back
+    assert driver.current_url.startswith(signed_app.url)
+    shown = results_when(driver, settled, timeout_s=30)
+    assert shown["metrics"]["Total votes"] == str(browser_contest.db["votes"].count_documents({}))
+    page = _body(driver)
+    assert f"Signed in as {email_of(VIEWER)}" in page
+    assert "May look; only organisers may replay dead letters." in page
+
+    driver.find_element(By.XPATH, "//button[normalize-space(.)='Sign out']").click()
+    confirm_sign_out_at_provider(driver, signed_app.provider)
+    _nothing_of_the_contest(_sign_in_page(driver))
+    assert driver.current_url.startswith(signed_app.url)
+    driver.get(f"{signed_app.url}/dead-letters")
+    _nothing_of_the_contest(_sign_in_page(driver))
+
+
+def test_an_organiser_is_told_they_may_replay(
+    fresh_browser: webdriver.Chrome, signed_app: SignedApp
+) -> None:
+    fresh_browser.get(signed_app.url)
+    _sign_in_page(fresh_browser)
+    _sign_in(fresh_browser, signed_app, ORGANISER)
+    page = _body(fresh_browser)
+    assert f"Signed in as {email_of(ORGANISER)}" in page
+    assert "Organiser: may replay dead letters." in page
+
+
+def test_the_sign_in_page_speaks_the_browser_language(signed_app: SignedApp) -> None:
+    with headless_chromium("es") as driver:
+        driver.get(signed_app.url)
+        page = _sign_in_page(driver, "Iniciar sesión")
+        assert "Inicie sesión con su cuenta" in page
+        _nothing_of_the_contest(page)
