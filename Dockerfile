@@ -28,7 +28,7 @@ COPY streamlit_app ./streamlit_app
 #    pinned dependencies; 3. the Streamlit app beside the package, where
 #    `certamen streamlit` looks for it; 4. bytecode now, since at run time the
 #    root filesystem is read-only.
-RUN /opt/protoc/bin/python functions/certamen/producer_grpc/build.py \
+RUN /opt/protoc/bin/python functions/certamen/producers/grpc/build.py \
  && /opt/venv/bin/pip install . \
  && site="$(/opt/venv/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" \
  && cp -r streamlit_app "$site/streamlit_app" \

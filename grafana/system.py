@@ -1,6 +1,6 @@
 """The system dashboard: how the producers, the source and the consumer are doing (Prometheus).
 
-Metric names are the ones the services export: ``certamen.intake`` (producers),
+Metric names are the ones the services export: ``certamen.producers.intake`` (producers),
 ``certamen.source.status`` (the local KafkaSource) and ``certamen.consumer.metrics``.
 On the cluster Knative's KafkaSource delivers and exports no lag; Strimzi's Kafka
 Exporter does (``kafka_consumergroup_lag``), so the lag panels ask for both and

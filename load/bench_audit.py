@@ -4,7 +4,7 @@ A database of its own is filled with vote documents as the consumer writes them
 (with the consumer's indexes), spread over the example catalog's albums and both
 channels; Redis (database ``--redis-db``, flushed: never the stack's live one)
 gets the matching counters. Then the audit runs as ``certamen audit`` does
-(``certamen.audit.audit``), and must agree. When the MongoDB-protocol server is
+(``certamen.results.audit.audit``), and must agree. When the MongoDB-protocol server is
 the one ``certamen up`` started (``MONGODB_URI`` unset), its CPU seconds per audit
 and its peak memory are reported too: CPU does not depend on how busy a shared
 machine is. To say where the time goes, at the first size the recount's two
@@ -35,8 +35,8 @@ import redis
 
 from certamen.adapters import redis_keys as keys
 from certamen.adapters.mongo_store import ensure_indexes, make_mongo, vote_database
-from certamen.audit import AUDIT_TIMEOUT_S, audit
 from certamen.contract import album_key, load_catalog
+from certamen.results.audit import AUDIT_TIMEOUT_S, audit
 from certamen.settings import Settings, load, with_redis_db
 
 CATALOG = Path(__file__).resolve().parent / "data" / "catalog.yaml"

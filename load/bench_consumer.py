@@ -238,7 +238,7 @@ def kafka_to_counted(
     consumer_port, status_port, metrics_port = (benchkit.free_port() for _ in range(3))
     sink = f"http://127.0.0.1:{consumer_port}"
     source_env = {"K_SINK": sink, "CERTAMEN_SOURCE_METRICS_PORT": str(status_port)}
-    source_command = [sys.executable, "-m", "certamen.cli", "source"]
+    source_command = [sys.executable, "-m", "certamen.operations.cli", "source"]
     with (
         _server(_consumer_command(settings, consumer_port), settings, work / "pc.log",
                 _metrics_env(metrics_port)) as c,

@@ -29,18 +29,24 @@ import benchkit
 from rich.console import Console
 
 from certamen.contract import Catalog, load_catalog
-from certamen.loadgen import new_run_id
-from certamen.loadgen.locust_run import LocustPlan
-from certamen.loadgen.replay import (
+from certamen.operations.loadgen import new_run_id
+from certamen.operations.loadgen.locust_run import LocustPlan
+from certamen.operations.loadgen.replay import (
     ReplayOutcome,
     Stores,
     open_stores,
     replay_and_count,
     report_paths,
 )
+from certamen.operations.stack import runner
+from certamen.operations.votefiles import (
+    catalog_for,
+    expected_tally,
+    generate_votes,
+    read_votes,
+    write_votes,
+)
 from certamen.settings import Settings, load
-from certamen.stack import runner
-from certamen.votefiles import catalog_for, expected_tally, generate_votes, read_votes, write_votes
 
 PARTS = ("consumer", "source", "producer-grpc", "producer-wasm")
 PIPELINE = ("kafka", "redis", "mongodb", *PARTS)

@@ -59,8 +59,8 @@ def serve_noop(port: int) -> None:
 
 
 async def _serve_noop(port: int) -> None:
-    from certamen.producer_grpc.messages import decoder
-    from certamen.producer_grpc.server import new_grpc_server
+    from certamen.producers.grpc.messages import decoder
+    from certamen.producers.grpc.server import new_grpc_server
 
     receipt = pb.Receipt(vote_id="0" * 36, received_at="2026-01-01T00:00:00.000Z")
 
@@ -310,7 +310,7 @@ def producer_grpc(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[b
     target = f"127.0.0.1:{port}"
     spawned = time.monotonic()
     process = subprocess.Popen(
-        [sys.executable, "-m", "certamen.cli", "producer-grpc"],
+        [sys.executable, "-m", "certamen.operations.cli", "producer-grpc"],
         env={**env, "PORT": str(port), "CERTAMEN_PRODUCER_GRPC_METRICS_PORT": str(metrics_port)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

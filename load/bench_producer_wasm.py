@@ -80,7 +80,7 @@ async def noop_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 def serve_noop(port: int) -> None:
     import uvicorn
 
-    from certamen.producer_wasm.server import uvicorn_config
+    from certamen.producers.wasm.server import uvicorn_config
 
     uvicorn.Server(uvicorn_config(noop_app, host="127.0.0.1", port=port, graceful_s=1.0)).run()
 
@@ -189,7 +189,7 @@ def process(
 def kernel_costs(rounds: int, calls: int) -> dict[str, float]:
     """Per-call µs (best round) of the fast path, the plain wasmtime-py path, and Python."""
     from certamen.contract import parse_ballot
-    from certamen.producer_wasm.kernel import FUEL_PER_CALL, BallotKernel
+    from certamen.producers.wasm.kernel import FUEL_PER_CALL, BallotKernel
 
     kernel = BallotKernel()
     ballot_func: Any = kernel._exports["ballot"]
@@ -271,7 +271,7 @@ def main() -> int:
             port = PORTS[1]
             started = time.monotonic()
             with process(
-                [sys.executable, "-m", "certamen.cli", "producer-wasm"],
+                [sys.executable, "-m", "certamen.operations.cli", "producer-wasm"],
                 {**env, "PORT": str(port)},
                 work / "startup.log",
             ) as proc:
@@ -291,7 +291,7 @@ def main() -> int:
                 [sys.executable, __file__, "--serve-noop", str(noop_port)], env, work / "noop.log"
             ) as noop,
             process(
-                [sys.executable, "-m", "certamen.cli", "producer-wasm"],
+                [sys.executable, "-m", "certamen.operations.cli", "producer-wasm"],
                 {**env, "PORT": str(wasm_port)},
                 work / "producer.log",
             ) as producer,

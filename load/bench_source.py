@@ -119,7 +119,7 @@ def _consumer(settings: Settings, log: Path) -> Iterator[str]:
     env.pop("PORT", None)
     env.pop("CERTAMEN_CATALOG", None)  # made-up votes: checked against the contract only
     with log.open("ab") as out:
-        command = [sys.executable, "-m", "certamen.cli", "consumer"]
+        command = [sys.executable, "-m", "certamen.operations.cli", "consumer"]
         proc = subprocess.Popen(
             command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -151,7 +151,7 @@ def _source(settings: Settings, sink: str, port: int, ordering: str, log: Path) 
     )
     env.pop("PORT", None)
     with log.open("ab") as out:
-        command = [sys.executable, "-m", "certamen.cli", "source"]
+        command = [sys.executable, "-m", "certamen.operations.cli", "source"]
         proc = subprocess.Popen(
             command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )

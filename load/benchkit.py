@@ -2,7 +2,7 @@
 they write for ``certamen bench``, CPU accounting of the stack's processes and a
 py-spy profile of the hottest one.
 
-The JSON convention is documented in ``functions/certamen/bench.py``; a script
+The JSON convention is documented in ``functions/certamen/operations/bench.py``; a script
 calls :func:`bench_args`, measures, and ends with :func:`publish`.
 """
 
@@ -34,9 +34,9 @@ from certamen.adapters.kafka import (
     send_message,
 )
 from certamen.contract import Vote, vote_to_kafka
+from certamen.operations.stack.parts import pid_path
+from certamen.operations.stack.procs import read_pid_file
 from certamen.settings import Settings
-from certamen.stack.parts import pid_path
-from certamen.stack.procs import read_pid_file
 
 Figure = dict[str, Any]
 _PROC = Path("/proc")

@@ -3,6 +3,6 @@
 Parameters: ``--burst-idle --burst-ramp --burst-peak --burst-hold --burst-gap --burst-count``.
 """
 
-from certamen.loadgen.burst import BurstShape
+from certamen.operations.loadgen.burst import BurstShape
 
 __all__ = ["BurstShape"]

@@ -1,6 +1,6 @@
 """Locust entry point: gRPC and HTTP voters for the local stack or a cluster ingress.
 
-The users live in the installed package (``certamen.loadgen.locustfile``) so that
+The users live in the installed package (``certamen.operations.loadgen.locustfile``) so that
 ``certamen demo`` runs the very same code. Examples::
 
     # replay a file exactly once through both routes, web UI on :8089
@@ -21,6 +21,6 @@ The users live in the installed package (``certamen.loadgen.locustfile``) so tha
 Options: ``locust -f load/locustfile.py --help`` (group "Certamen").
 """
 
-from certamen.loadgen.locustfile import GrpcVoter, WasmVoter
+from certamen.operations.loadgen.locustfile import GrpcVoter, WasmVoter
 
 __all__ = ["GrpcVoter", "WasmVoter"]

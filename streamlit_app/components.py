@@ -20,7 +20,7 @@ from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
 from certamen.adapters.errors import StoreUnavailable
-from certamen.tally import Standings
+from certamen.results.tally import Standings
 from streamlit_app.queries import FilterError
 from streamlit_app.reader import Reader
 

@@ -37,7 +37,7 @@ def settings() -> Settings:
 @pytest.fixture(scope="session")
 def infra(settings: Settings) -> Settings:
     """Kafka, Redis and the MongoDB-protocol server, running and reachable."""
-    from certamen.stack.infra import ensure_infra
+    from certamen.operations.stack.infra import ensure_infra
 
     ensure_infra(settings)
     return settings

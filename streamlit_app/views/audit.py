@@ -1,6 +1,6 @@
 """Audit: recount MongoDB's vote log and compare it with every Redis counter, on demand.
 
-The comparison is ``certamen.audit.compare`` (the same as ``certamen audit`` and
+The comparison is ``certamen.results.audit.compare`` (the same as ``certamen audit`` and
 the demo); this page only reads the two stores and shows the report. The last
 report stays on the page until the next run.
 """
@@ -13,8 +13,8 @@ import pymongo
 import streamlit as st
 
 from certamen.adapters.mongo_store import count_dead_letters, recount_votes
-from certamen.audit import AUDIT_TIMEOUT_S, AuditReport, TotalCheck, compare
-from certamen.tally import read_standings
+from certamen.results.audit import AUDIT_TIMEOUT_S, AuditReport, TotalCheck, compare
+from certamen.results.tally import read_standings
 from streamlit_app import components, reader, resources
 
 settings = resources.settings()

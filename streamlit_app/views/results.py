@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from certamen.tally import read_rate, read_standings
+from certamen.results.tally import read_rate, read_standings
 from streamlit_app import components, reader, resources
 
 REFRESH_SECONDS = 1.0

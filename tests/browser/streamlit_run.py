@@ -32,7 +32,7 @@ def running_app(
         "CERTAMEN_CATALOG": str(CATALOG_PATH),
         **(extra or {}),
     }
-    process = launch([sys.executable, "-m", "certamen.cli", "streamlit"], env, log)
+    process = launch([sys.executable, "-m", "certamen.operations.cli", "streamlit"], env, log)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for(

@@ -67,7 +67,7 @@ def stack(infra: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     settings = load(env)
     store = redis.Redis.from_url(settings.redis_url)
     store.flushdb()
-    certamen = [sys.executable, "-m", "certamen.cli"]
+    certamen = [sys.executable, "-m", "certamen.operations.cli"]
     try:
         subprocess.run([*certamen, "up"], env=env, check=True, timeout=STACK_TIMEOUT_S)
         yield settings

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from certamen.cli import COMMANDS
+from certamen.operations.cli import COMMANDS
 from tests.deploy.dockerfile import DOCKERFILE, docker_ignored, final_stage, stages
 from tests.deploy.render import REPO, Rendered
 from tests.deploy.workloads import certamen_workloads
@@ -74,7 +74,7 @@ def test_secrets_and_generated_stubs_never_enter_the_build_context() -> None:
         ".git/config",
     ):
         assert docker_ignored(path), path
-    assert not docker_ignored("functions/certamen/cli.py")
+    assert not docker_ignored("functions/certamen/operations/cli.py")
 
 
 def test_stub_generator_pin_matches_pyproject() -> None:

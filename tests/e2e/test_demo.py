@@ -25,10 +25,10 @@ import pytest
 from certamen.adapters.kafka import make_consumer, message_from_record
 from certamen.adapters.mongo_store import VOTES, make_mongo, vote_database
 from certamen.contract import event_from_kafka
-from certamen.loadgen import parse_replay_key, replay_prefix
-from certamen.loadgen.runlog import id_range
+from certamen.operations.loadgen import parse_replay_key, replay_prefix
+from certamen.operations.loadgen.runlog import id_range
+from certamen.operations.votefiles import read_votes
 from certamen.settings import Settings
-from certamen.votefiles import read_votes
 
 pytestmark = pytest.mark.e2e
 
@@ -55,7 +55,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
     command = [
         sys.executable,
         "-m",
-        "certamen.cli",
+        "certamen.operations.cli",
         "demo",
         *("--votes", str(VOTES_IN_FILE), "--seed", "7", "--users", "20"),
         *("--timeout", "300", "--json", str(summary_path)),
@@ -130,7 +130,7 @@ def test_status_shows_the_source_caught_up_on_every_partition(demo: DemoRun) -> 
     deadline = time.monotonic() + 30
     while True:
         done = subprocess.run(
-            [sys.executable, "-m", "certamen.cli", "status", "--json"],
+            [sys.executable, "-m", "certamen.operations.cli", "status", "--json"],
             capture_output=True,
             text=True,
             timeout=60,

@@ -84,7 +84,9 @@ def grpc_server(
         **(extra_env or {}),
     }
     log = log_dir / f"producer-grpc-{port}.log"
-    process = processes.launch([sys.executable, "-m", "certamen.cli", "producer-grpc"], env, log)
+    process = processes.launch(
+        [sys.executable, "-m", "certamen.operations.cli", "producer-grpc"], env, log
+    )
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
     server = ServerProcess(process, port, metrics_port, channel, log)
     try:

@@ -127,7 +127,9 @@ def wasm_server(
         **(extra_env or {}),
     }
     log = log_dir / f"producer-wasm-{port}.log"
-    process = processes.launch([sys.executable, "-m", "certamen.cli", "producer-wasm"], env, log)
+    process = processes.launch(
+        [sys.executable, "-m", "certamen.operations.cli", "producer-wasm"], env, log
+    )
     server = WasmServer(process, port, log)
     try:
         server.wait_ready(within_s=30.0)

@@ -29,7 +29,7 @@ CATALOG = Path(__file__).resolve().parents[2] / "load" / "data" / "catalog.yaml"
 
 def _audit(settings: Settings) -> tuple[int, dict[str, Any]]:
     done = subprocess.run(
-        [sys.executable, "-m", "certamen.cli", "audit", "--json"],
+        [sys.executable, "-m", "certamen.operations.cli", "audit", "--json"],
         env=environment(settings),
         capture_output=True,
         text=True,
@@ -77,7 +77,7 @@ def test_catalog_counters_start_at_zero_and_the_audit_flags_a_difference(
 def test_audit_without_redis_says_so_and_exits_2(contest: Settings) -> None:
     settings = replace(contest, redis_url=f"redis://127.0.0.1:{free_port()}/0")
     done = subprocess.run(
-        [sys.executable, "-m", "certamen.cli", "audit"],
+        [sys.executable, "-m", "certamen.operations.cli", "audit"],
         env=environment(settings),
         capture_output=True,
         text=True,

@@ -19,10 +19,10 @@ from pymongo import MongoClient
 
 from certamen.adapters import redis_keys as keys
 from certamen.adapters.redis_store import TallyWriter
-from certamen.consumer.documents import Origin, vote_document
+from certamen.consumer.documents import vote_document
 from certamen.contract import VOTE_EVENT_TYPE, Vote
+from certamen.results.tally import read_standings
 from certamen.settings import Settings
-from certamen.tally import read_standings
 from tests.support.pipeline import (
     Service,
     consumer,
@@ -142,7 +142,7 @@ def test_a_retry_after_only_mongodb_logged_adds_the_count_not_a_document(
 ) -> None:
     (vote,) = make_votes(1, seed=4)
     with MongoClient(pipeline.mongodb_uri) as client:  # as if Redis had failed after MongoDB
-        document = vote_document(vote, processed_at=datetime.now(UTC), origin=Origin())
+        document = vote_document(vote, processed_at=datetime.now(UTC))
         client[pipeline.mongodb_database]["votes"].insert_one(document)
     assert read_standings(store).total == 0
     assert _post(sink, vote) == 200

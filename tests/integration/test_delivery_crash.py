@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from certamen.audit import audit
 from certamen.contract import album_key
+from certamen.results.audit import audit
+from certamen.results.tally import read_standings
 from certamen.settings import Settings
-from certamen.tally import read_standings
 from tests.support.pipeline import (
     consumer,
     counted,

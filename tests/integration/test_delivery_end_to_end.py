@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from certamen.audit import audit
 from certamen.contract import album_key
+from certamen.results.audit import audit
+from certamen.results.tally import read_standings
 from certamen.settings import Settings
-from certamen.tally import read_standings
 from tests.support.pipeline import (
     consumer,
     counted,
@@ -62,7 +62,7 @@ def test_5000_votes_are_counted_once_and_the_audit_passes(
         report = audit(settings)
         assert report.ok, report.to_dict()
         cli = subprocess.run(
-            [sys.executable, "-m", "certamen.cli", "audit", "--json"],
+            [sys.executable, "-m", "certamen.operations.cli", "audit", "--json"],
             env=environment(settings),
             capture_output=True,
             text=True,

@@ -19,11 +19,11 @@ import pytest
 import redis
 
 from certamen.adapters.kafka import make_producer
-from certamen.audit import audit
 from certamen.contract import Vote
+from certamen.operations.stack import builds, tools
+from certamen.operations.stack.console import make_console
+from certamen.results.audit import audit
 from certamen.settings import Settings
-from certamen.stack import builds, tools
-from certamen.stack.console import make_console
 from tests.support.pipeline import (
     Service,
     consumer,

@@ -13,8 +13,8 @@ from pymongo import MongoClient
 
 from certamen.adapters.kafka import make_producer, send_message
 from certamen.contract import Vote, vote_to_kafka
+from certamen.results.tally import read_standings
 from certamen.settings import Settings
-from certamen.tally import read_standings
 from tests.support.pipeline import (
     consumer,
     free_port,

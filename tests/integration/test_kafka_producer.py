@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from certamen.adapters.kafka_producer import KafkaRecordProducer
 from certamen.contract import Vote, parse_ballot, vote_to_kafka
 from certamen.contract.event import vote_record
-from certamen.intake import make_intake_producer
+from certamen.producers.intake import make_intake_producer
 from certamen.settings import Settings
 from tests.support.topics import read_records
 

@@ -10,8 +10,8 @@ import redis
 
 from certamen.adapters import redis_keys as keys
 from certamen.contract import CHANNELS, album_key
+from certamen.results.tally import read_rate, read_standings
 from certamen.settings import Settings
-from certamen.tally import read_rate, read_standings
 from tests.support.tally_fill import example_catalog, pipeline, sample_votes
 
 pytestmark = pytest.mark.integration

@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
+from certamen.operations.stack import runner
+from certamen.operations.stack.console import make_console
 from certamen.settings import Settings
-from certamen.stack import runner
-from certamen.stack.console import make_console
 from tests.support.processes import free_port
 
 

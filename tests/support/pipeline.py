@@ -152,7 +152,7 @@ def consumer(
     )
     return Service(
         "consumer",
-        [sys.executable, "-m", "certamen.cli", "consumer"],
+        [sys.executable, "-m", "certamen.operations.cli", "consumer"],
         env,
         log_dir / "consumer.log",
         lambda: _answers(f"http://127.0.0.1:{metrics}/metrics") and _open(port),
@@ -164,7 +164,7 @@ def source(settings: Settings, sink: str, metrics_port: int, log_dir: Path) -> S
     env = environment(settings, K_SINK=sink, CERTAMEN_SOURCE_METRICS_PORT=str(metrics_port))
     return Service(
         "source",
-        [sys.executable, "-m", "certamen.cli", "source"],
+        [sys.executable, "-m", "certamen.operations.cli", "source"],
         env,
         log_dir / "source.log",
         lambda: _answers(f"http://127.0.0.1:{metrics_port}/metrics"),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from certamen import webapp
+from certamen.results import webapp
 from certamen.results.access import (
     Account,
     SecretsError,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from certamen.adapters.mongo_store import GroupCount
-from certamen.audit import compare
-from certamen.tally import AlbumStanding, Standings
+from certamen.results.audit import compare
+from certamen.results.tally import AlbumStanding, Standings
 
 GROUPS = [
     GroupCount("Alux Nahual", "Alux Nahual", "grpc", 2, 19.5),

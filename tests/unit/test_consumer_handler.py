@@ -32,7 +32,7 @@ VOTE = Vote(
 )
 
 
-class FakeLog:
+class FakeVoteLog:
     def __init__(self) -> None:
         self.votes: dict[str, dict[str, Any]] = {}
         self.dead_letters: dict[str, dict[str, Any]] = {}
@@ -98,8 +98,8 @@ def _event(vote: Vote = VOTE, body: bytes | None = None, **overrides: str) -> An
 
 
 @pytest.fixture
-def log() -> FakeLog:
-    return FakeLog()
+def vote_log() -> FakeVoteLog:
+    return FakeVoteLog()
 
 
 @pytest.fixture
@@ -113,15 +113,17 @@ def _handle(handler: Handler, event: AnyCloudEvent) -> Outcome:
 
 
 @pytest.fixture
-def handler(log: FakeLog, tally: FakeTally) -> Iterator[Handler]:
-    handler = Handler(log, tally, catalog=None, clock=lambda: NOW)
+def handler(vote_log: FakeVoteLog, tally: FakeTally) -> Iterator[Handler]:
+    handler = Handler(vote_log, tally, catalog=None, clock=lambda: NOW)
     yield handler
     handler.close()
 
 
-def test_a_vote_is_logged_then_counted(handler: Handler, log: FakeLog, tally: FakeTally) -> None:
+def test_a_vote_is_logged_then_counted(
+    handler: Handler, vote_log: FakeVoteLog, tally: FakeTally
+) -> None:
     assert _handle(handler, _event()) is Outcome.COUNTED
-    assert log.votes[VOTE.vote_id] == {
+    assert vote_log.votes[VOTE.vote_id] == {
         "_id": VOTE.vote_id,
         **VOTE.to_dict(),
         "processed_at": NOW,
@@ -131,34 +133,38 @@ def test_a_vote_is_logged_then_counted(handler: Handler, log: FakeLog, tally: Fa
     assert tally.counted == {VOTE.vote_id: VOTE}
 
 
-def test_a_redelivery_changes_nothing(handler: Handler, log: FakeLog, tally: FakeTally) -> None:
+def test_a_redelivery_changes_nothing(
+    handler: Handler, vote_log: FakeVoteLog, tally: FakeTally
+) -> None:
     _handle(handler, _event())
     assert _handle(handler, _event()) is Outcome.DUPLICATE
-    assert len(log.votes) == 1
+    assert len(vote_log.votes) == 1
     assert len(tally.counted) == 1
 
 
 def test_a_retry_after_mongodb_only_finishes_the_count(
-    handler: Handler, log: FakeLog, tally: FakeTally
+    handler: Handler, vote_log: FakeVoteLog, tally: FakeTally
 ) -> None:
     tally.down = True
     with pytest.raises(StoreUnavailable):
         _handle(handler, _event())
-    assert VOTE.vote_id in log.votes and not tally.counted  # the partial write
+    assert VOTE.vote_id in vote_log.votes and not tally.counted  # the partial write
     tally.down = False
     assert _handle(handler, _event()) is Outcome.COUNTED
-    assert len(log.votes) == 1 and len(tally.counted) == 1
+    assert len(vote_log.votes) == 1 and len(tally.counted) == 1
 
 
-def test_mongodb_down_counts_nothing(handler: Handler, log: FakeLog, tally: FakeTally) -> None:
-    log.down = True
+def test_mongodb_down_counts_nothing(
+    handler: Handler, vote_log: FakeVoteLog, tally: FakeTally
+) -> None:
+    vote_log.down = True
     with pytest.raises(StoreUnavailable):
         _handle(handler, _event())
     assert not tally.counted
 
 
 def test_a_reused_id_counts_what_was_logged_first(
-    handler: Handler, log: FakeLog, tally: FakeTally
+    handler: Handler, vote_log: FakeVoteLog, tally: FakeTally
 ) -> None:
     tally.down = True
     with pytest.raises(StoreUnavailable):
@@ -167,7 +173,7 @@ def test_a_reused_id_counts_what_was_logged_first(
     other = Vote(**{**VOTE.to_dict(), "album": "Otro disco", "rank": 1})
     assert _handle(handler, _event(other)) is Outcome.COUNTED
     assert tally.counted[VOTE.vote_id] == VOTE  # Redis and MongoDB agree on the vote
-    assert log.votes[VOTE.vote_id]["album"] == "Mis palabras"
+    assert vote_log.votes[VOTE.vote_id]["album"] == "Mis palabras"
 
 
 @pytest.mark.parametrize(
@@ -184,7 +190,7 @@ def test_a_reused_id_counts_what_was_logged_first(
 )
 def test_poison_becomes_a_dead_letter_with_its_reason(
     handler: Handler,
-    log: FakeLog,
+    vote_log: FakeVoteLog,
     tally: FakeTally,
     attributes: dict[str, str],
     body: bytes | None,
@@ -192,8 +198,8 @@ def test_poison_becomes_a_dead_letter_with_its_reason(
     rule: str,
 ) -> None:
     assert _handle(handler, _event(body=body, **attributes)) is Outcome.DEAD_LETTERED
-    assert not log.votes and not tally.counted
-    (letter,) = log.dead_letters.values()
+    assert not vote_log.votes and not tally.counted
+    (letter,) = vote_log.dead_letters.values()
     assert (letter["reason"]["field"], letter["reason"]["rule"]) == (field, rule)
     assert letter["event"]["attributes"] == {
         **_attributes(**attributes),
@@ -206,7 +212,7 @@ def test_poison_becomes_a_dead_letter_with_its_reason(
 
 
 def test_a_wrapped_foreign_record_keeps_its_topic_partition_and_offset(
-    handler: Handler, log: FakeLog
+    handler: Handler, vote_log: FakeVoteLog
 ) -> None:
     wrapped = {
         "id": "partition:3/offset:1207",
@@ -215,58 +221,66 @@ def test_a_wrapped_foreign_record_keeps_its_topic_partition_and_offset(
         "subject": "partition:3#1207",
     }
     _handle(handler, _event(body=b"hello", **wrapped))
-    (letter,) = log.dead_letters.values()
+    (letter,) = vote_log.dead_letters.values()
     assert (letter["topic"], letter["partition"], letter["offset"]) == ("votes-7", 3, 1207)
 
 
-def test_dead_letter_attributes_are_percent_decoded(handler: Handler, log: FakeLog) -> None:
+def test_dead_letter_attributes_are_percent_decoded(
+    handler: Handler, vote_log: FakeVoteLog
+) -> None:
     _handle(handler, _event(type="x", subject="Malacates%20Tr%C3%A9bol%20Shop"))
-    (letter,) = log.dead_letters.values()
+    (letter,) = vote_log.dead_letters.values()
     assert letter["event"]["attributes"]["subject"] == "Malacates Trébol Shop"
 
 
 def test_the_sdk_fills_in_a_missing_time_and_the_dead_letter_shows_it(
-    handler: Handler, log: FakeLog
+    handler: Handler, vote_log: FakeVoteLog
 ) -> None:
     headers = {f"ce-{k}": v for k, v in _attributes(type="x").items() if k != "time"}
     _handle(handler, from_http(headers, b"hello"))
-    (letter,) = log.dead_letters.values()
+    (letter,) = vote_log.dead_letters.values()
     assert letter["event"]["attributes"]["time"]  # not in the request: invented by the SDK
 
 
 def test_a_dead_letter_redelivered_is_one_letter(
-    handler: Handler, log: FakeLog, tally: FakeTally
+    handler: Handler, vote_log: FakeVoteLog, tally: FakeTally
 ) -> None:
     _handle(handler, _event(type="other.type"))
     _handle(handler, _event(type="other.type"))
-    assert len(log.dead_letters) == 1 and len(tally.dead) == 1
+    assert len(vote_log.dead_letters) == 1 and len(tally.dead) == 1
 
 
-def test_binary_poison_is_kept_as_base64(handler: Handler, log: FakeLog) -> None:
+def test_binary_poison_is_kept_as_base64(handler: Handler, vote_log: FakeVoteLog) -> None:
     _handle(handler, _event(type="x", body=b"\xff\xfe"))
-    (letter,) = log.dead_letters.values()
+    (letter,) = vote_log.dead_letters.values()
     assert letter["event"]["data_base64"] == "//4="
 
 
-def test_with_a_catalog_the_catalog_spelling_is_counted(log: FakeLog, tally: FakeTally) -> None:
+def test_with_a_catalog_the_catalog_spelling_is_counted(
+    vote_log: FakeVoteLog, tally: FakeTally
+) -> None:
     catalog = Catalog("c", (Candidate("Bohemia Suburbana", "Mis Palabras", 1997),))
-    handler = Handler(log, tally, catalog=catalog, clock=lambda: NOW)
+    handler = Handler(vote_log, tally, catalog=catalog, clock=lambda: NOW)
     assert _handle(handler, _event()) is Outcome.COUNTED
     assert tally.counted[VOTE.vote_id].album == "Mis Palabras"
 
 
-def test_with_a_catalog_a_stranger_is_a_dead_letter(log: FakeLog, tally: FakeTally) -> None:
+def test_with_a_catalog_a_stranger_is_a_dead_letter(
+    vote_log: FakeVoteLog, tally: FakeTally
+) -> None:
     catalog = Catalog("c", (Candidate("Alux Nahual", "Alux Nahual", 1983),))
-    handler = Handler(log, tally, catalog=catalog, clock=lambda: NOW)
+    handler = Handler(vote_log, tally, catalog=catalog, clock=lambda: NOW)
     assert _handle(handler, _event()) is Outcome.DEAD_LETTERED
-    (letter,) = log.dead_letters.values()
+    (letter,) = vote_log.dead_letters.values()
     assert letter["reason"]["rule"] == "not_in_catalog"
 
 
-def test_concurrent_copies_in_one_group_commit_count_once(log: FakeLog, tally: FakeTally) -> None:
+def test_concurrent_copies_in_one_group_commit_count_once(
+    vote_log: FakeVoteLog, tally: FakeTally
+) -> None:
     batches: list[int] = []
     handler = Handler(
-        log, tally, catalog=None, clock=lambda: NOW, max_batch=64, on_batch=batches.append
+        vote_log, tally, catalog=None, clock=lambda: NOW, max_batch=64, on_batch=batches.append
     )
 
     async def deliver_20() -> list[Outcome]:
@@ -278,11 +292,13 @@ def test_concurrent_copies_in_one_group_commit_count_once(log: FakeLog, tally: F
         handler.close()
     assert batches == [20]  # one insert_many and one Redis pipeline for all of them
     assert sorted(o.value for o in outcomes) == ["counted"] + ["duplicate"] * 19
-    assert len(log.votes) == 1 and len(tally.counted) == 1
+    assert len(vote_log.votes) == 1 and len(tally.counted) == 1
 
 
-def test_a_store_error_reaches_every_vote_of_the_batch(log: FakeLog, tally: FakeTally) -> None:
-    handler = Handler(log, tally, catalog=None, clock=lambda: NOW, max_batch=64)
+def test_a_store_error_reaches_every_vote_of_the_batch(
+    vote_log: FakeVoteLog, tally: FakeTally
+) -> None:
+    handler = Handler(vote_log, tally, catalog=None, clock=lambda: NOW, max_batch=64)
     tally.down = True
     others = [Vote(**{**VOTE.to_dict(), "vote_id": f"vote-000000{n}"}) for n in range(2, 5)]
 

@@ -174,7 +174,7 @@ def test_panels_fit_the_grid_without_overlapping() -> None:
 
 def test_the_system_dashboard_reads_metrics_the_services_export() -> None:
     from certamen.consumer.metrics import ConsumerMetrics
-    from certamen.intake import IntakeMetrics
+    from certamen.producers.intake import IntakeMetrics
     from certamen.source.status import SourceMetrics
 
     registry = CollectorRegistry()

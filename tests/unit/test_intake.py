@@ -14,8 +14,8 @@ from prometheus_client import CollectorRegistry
 
 from certamen.adapters.kafka_producer import Delivered
 from certamen.contract import Ballot, Candidate, Catalog, InvalidVote, Vote
-from certamen.intake import Intake, IntakeMetrics, Unavailable
-from certamen.readiness import KafkaReadiness
+from certamen.producers.intake import Intake, IntakeMetrics, Unavailable
+from certamen.producers.readiness import KafkaReadiness
 
 NOW = datetime(2026, 11, 26, 17, 25, 44, 123456, tzinfo=UTC)
 BALLOT = Ballot(name="Bohemia Suburbana", album="Mis palabras", year=1997, rank=9.5)

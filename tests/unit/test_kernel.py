@@ -11,7 +11,7 @@ import pytest
 import wasmtime
 
 from certamen.contract import InvalidVote, parse_ballot
-from certamen.producer_wasm.kernel import (
+from certamen.producers.wasm.kernel import (
     FUEL_PER_CALL,
     MEMORY_LIMIT_BYTES,
     WASM_PATH,

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from certamen.producer_wasm.kernel import WASM_PATH
+from certamen.producers.wasm.kernel import WASM_PATH
 
 KERNEL_DIR = WASM_PATH.parent / "kernel"
 FUZZ_SECONDS = 15

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from certamen.contract import InvalidVote, parse_ballot
-from certamen.producer_wasm.kernel import BallotKernel
+from certamen.producers.wasm.kernel import BallotKernel
 
 YEAR_NOW = 2026
 EXAMPLES = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

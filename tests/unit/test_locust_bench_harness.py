@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from certamen.bench import _run_script, discover, results_markdown
+from certamen.operations.bench import _run_script, discover, results_markdown
 
 FAKE = """
 import argparse, json

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from certamen.contract.ballot import vote_id_field
-from certamen.loadgen import (
+from certamen.operations.loadgen import (
     Backoff,
     BurstPlan,
     Ledger,

@@ -24,9 +24,9 @@ import grpc
 import pytest
 
 from certamen.contract import Catalog
-from certamen.loadgen import parse_replay_key, read_ledgers
+from certamen.operations.loadgen import parse_replay_key, read_ledgers
+from certamen.operations.votefiles import catalog_for, generate_votes, read_votes, write_votes
 from certamen.settings import load
-from certamen.votefiles import catalog_for, generate_votes, read_votes, write_votes
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -6,11 +6,11 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from certamen.loadgen.ledger import LedgerTotals
-from certamen.loadgen.locust_run import read_route_stats
-from certamen.loadgen.runlog import RunLog, id_range, percentile
-from certamen.loadgen.verdict import judge
-from certamen.votefiles import ExpectedTally
+from certamen.operations.loadgen.ledger import LedgerTotals
+from certamen.operations.loadgen.locust_run import read_route_stats
+from certamen.operations.loadgen.runlog import RunLog, id_range, percentile
+from certamen.operations.loadgen.verdict import judge
+from certamen.operations.votefiles import ExpectedTally
 
 A = ("Alux Nahual", "Leyenda")
 B = ("Bohemia Suburbana", "Eclipse")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from certamen.producer_grpc.build import OUT_DIR, build
+from certamen.producers.grpc.build import OUT_DIR, build
 
 
 def test_the_built_stubs_are_current(tmp_path: Path) -> None:
@@ -13,9 +13,11 @@ def test_the_built_stubs_are_current(tmp_path: Path) -> None:
     for path in fresh:
         relative = path.relative_to(tmp_path / "_generated")
         installed = OUT_DIR / relative
-        assert installed.exists(), f"{relative} missing: run python -m certamen.producer_grpc.build"
+        assert installed.exists(), (
+            f"{relative} missing: run python -m certamen.producers.grpc.build"
+        )
         assert installed.read_bytes() == path.read_bytes(), (
-            f"{relative} is stale: run python -m certamen.producer_grpc.build"
+            f"{relative} is stale: run python -m certamen.producers.grpc.build"
         )
 
 

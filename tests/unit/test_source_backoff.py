@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from certamen.source.backoff import RetryPolicy, is_retryable, is_success
-from certamen.source.delivery import Answer, Verdict, deliver
+from certamen.source.delivery import Answer, DeliveryResult, deliver
 from certamen.source.events import OutgoingEvent
 
 EVENT = OutgoingEvent(
@@ -70,7 +70,7 @@ class _Script:
 POLICY = RetryPolicy(retry=3, policy="linear", delay_s=1.0)
 
 
-def _deliver(sink: _Script, policy: RetryPolicy = POLICY, stopping: bool = False) -> Verdict:
+def _deliver(sink: _Script, policy: RetryPolicy = POLICY, stopping: bool = False) -> DeliveryResult:
     async def stop(_: float) -> bool:
         return True
 
@@ -80,36 +80,36 @@ def _deliver(sink: _Script, policy: RetryPolicy = POLICY, stopping: bool = False
 
 def test_success_after_retried_failures_waits_the_backoff() -> None:
     sink = _Script(503, 429, 200)
-    verdict = _deliver(sink)
-    assert verdict.delivered and verdict.attempts == 3
+    result = _deliver(sink)
+    assert result.delivered and result.attempts == 3
     assert sink.waits == [1.0, 2.0]
 
 
 def test_a_400_goes_to_the_dead_letter_sink_at_once() -> None:
     sink = _Script(400)
-    verdict = _deliver(sink)
-    assert not verdict.delivered and verdict.attempts == 1 and sink.waits == []
-    assert verdict.error is not None
-    assert (verdict.error.status, verdict.error.body) == (400, b"answer 400")
+    result = _deliver(sink)
+    assert not result.delivered and result.attempts == 1 and sink.waits == []
+    assert result.error is not None
+    assert (result.error.status, result.error.body) == (400, b"answer 400")
 
 
 @pytest.mark.parametrize("status", [404, 429, 500, None])
 def test_retries_run_out_then_dead_letter(status: int | None) -> None:
     sink = _Script(status, status, status, status)
-    verdict = _deliver(sink)
+    result = _deliver(sink)
     assert sink.posts == 4  # the first attempt and 3 retries
     assert sink.waits == [1.0, 2.0, 3.0]
-    assert verdict.error is not None and verdict.error.status == status
-    assert verdict.error.destination == "http://sink"
+    assert result.error is not None and result.error.status == status
+    assert result.error.destination == "http://sink"
 
 
 def test_stopping_during_backoff_abandons_without_verdict() -> None:
     sink = _Script(500, 200)
-    verdict = _deliver(sink, stopping=True)
-    assert verdict.abandoned and verdict.attempts == 1 and sink.posts == 1
+    result = _deliver(sink, stopping=True)
+    assert result.abandoned and result.attempts == 1 and sink.posts == 1
 
 
 def test_zero_retries_dead_letters_the_first_failure() -> None:
     sink = _Script(503)
-    verdict = _deliver(sink, RetryPolicy(0, "exponential", 0.2))
-    assert verdict.error is not None and sink.waits == []
+    result = _deliver(sink, RetryPolicy(0, "exponential", 0.2))
+    assert result.error is not None and sink.waits == []

@@ -9,12 +9,11 @@ from urllib.parse import unquote
 from cloudevents.http import CloudEvent, from_http
 
 from certamen.contract import Vote, vote_event, vote_from_event, vote_to_kafka
+from certamen.contract.foreign import FOREIGN_TYPE, Origin, foreign_source, kafka_origin
 from certamen.source.events import (
-    FOREIGN_TYPE,
     DeliveryError,
     KafkaRecord,
     dead_letter_message,
-    foreign_source,
     outgoing_event,
 )
 
@@ -139,6 +138,19 @@ def test_ce_headers_that_are_not_utf8_are_not_a_cloudevent() -> None:
 
 def test_foreign_source_names_namespace_source_and_topic() -> None:
     assert foreign_source("t", "ns", "src") == "/apis/v1/namespaces/ns/kafkasources/src#t"
+
+
+def test_the_consumer_reads_back_where_a_wrapped_record_was() -> None:
+    event = outgoing_event(_record({}, b"hello"))
+    assert kafka_origin(event.attributes) == Origin(topic="votes", partition=3, offset=42)
+
+
+def test_an_event_that_was_not_wrapped_says_nothing_of_where_it_was() -> None:
+    event = outgoing_event(_vote_record())
+    assert not event.wrapped
+    assert kafka_origin(event.attributes) == Origin()
+    changed = {"type": FOREIGN_TYPE, "id": "not-a-position", "source": "/s#t"}
+    assert kafka_origin(changed) == Origin(topic="t")
 
 
 def test_dead_letter_keeps_the_event_and_adds_knative_error_extensions() -> None:

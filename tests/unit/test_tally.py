@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from certamen.contract import album_key
-from certamen.tally import AlbumStanding, split_album_key
+from certamen.results.tally import AlbumStanding, split_album_key
 
 
 def test_an_album_label_splits_back_into_band_and_album() -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from certamen.cli import main
 from certamen.contract import Candidate, Catalog
-from certamen.votefiles import (
+from certamen.operations.cli import main
+from certamen.operations.votefiles import (
     DEFAULT_CATALOG,
     VoteFileError,
     catalog_for,

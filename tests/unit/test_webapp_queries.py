@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from certamen.webapp import AppNotFound, find_app, streamlit_command
+from certamen.results.webapp import AppNotFound, find_app, streamlit_command
 from streamlit_app.queries import (
     MAX_CHOICES,
     MAX_PAGE_SIZE,

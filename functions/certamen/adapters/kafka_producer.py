@@ -65,7 +65,7 @@ def loop_caller(loop: asyncio.AbstractEventLoop) -> Callable[..., None]:
     return call
 
 
-def settle(future: asyncio.Future[T], result: T) -> None:
+def set_result_once(future: asyncio.Future[T], result: T) -> None:
     """Give ``future`` its result unless it has one (a report after a deadline is too late)."""
     if not future.done():
         future.set_result(result)

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
@@ -19,34 +17,25 @@ from urllib.parse import unquote
 from cloudevents.abstract import AnyCloudEvent
 
 from certamen.contract import InvalidVote, Vote
+from certamen.contract.foreign import Origin
 from certamen.contract.vote import VOTE_FIELDS
-from certamen.source.events import FOREIGN_TYPE
 
 # Raw bodies of dead letters are kept up to this size (a vote is at most a few hundred bytes).
 MAX_RAW_DATA = 64 * 1024
-# How Knative's KafkaSource (and our local one) names a record that is no CloudEvent.
-_WRAPPED_ID = re.compile(r"partition:(\d+)/offset:(\d+)")
 
 
-@dataclass(frozen=True, slots=True)
-class Origin:
-    """Where a delivery came from in Kafka, when the event says so (see :func:`kafka_origin`)."""
+def vote_document(vote: Vote, *, processed_at: datetime) -> dict[str, Any]:
+    """The vote log's document: ``_id`` = vote_id, the canonical fields, when it was counted.
 
-    topic: str | None = None
-    partition: int | None = None
-    offset: int | None = None
-
-
-def vote_document(
-    vote: Vote, *, processed_at: datetime, origin: Origin = Origin()
-) -> dict[str, Any]:
-    """The vote log's document: ``_id`` = vote_id, the canonical fields, when and where from."""
+    ``partition`` and ``offset`` are ``None``: a vote is a CloudEvent, which KafkaSource
+    passes through unchanged, saying nothing of where it was in Kafka.
+    """
     return {
         "_id": vote.vote_id,
         **vote.to_dict(),
         "processed_at": processed_at,
-        "partition": origin.partition,
-        "offset": origin.offset,
+        "partition": None,
+        "offset": None,
     }
 
 
@@ -88,24 +77,6 @@ def dead_letter_document(
         "partition": origin.partition,
         "offset": origin.offset,
     }
-
-
-def kafka_origin(attributes: Mapping[str, Any]) -> Origin:
-    """Topic, partition and offset of a record the source wrapped, else unknown.
-
-    A CloudEvent function sees the event only, not the HTTP request. A record that
-    was a CloudEvent already (every vote) passes through KafkaSource unchanged, so
-    its event does not say where it was; a record wrapped as ``dev.knative.kafka.event``
-    does: id ``partition:<p>/offset:<o>``, source ``...#<topic>``.
-    """
-    if attributes.get("type") != FOREIGN_TYPE:
-        return Origin()
-    found = _WRAPPED_ID.fullmatch(str(attributes.get("id", "")))
-    source = str(attributes.get("source", ""))
-    topic = source.rpartition("#")[2] if "#" in source else None
-    if found is None:
-        return Origin(topic=topic)
-    return Origin(topic=topic, partition=int(found[1]), offset=int(found[2]))
 
 
 def arrived_attributes(event: AnyCloudEvent) -> dict[str, Any]:

@@ -28,11 +28,11 @@ from certamen.consumer.documents import (
     data_bytes,
     dead_letter_document,
     dead_letter_id,
-    kafka_origin,
     vote_document,
     vote_from_document,
 )
 from certamen.contract import Ballot, Catalog, InvalidVote, Vote, vote_from_event
+from certamen.contract.foreign import kafka_origin
 
 
 class Outcome(enum.Enum):
@@ -73,7 +73,7 @@ class Handler:
 
     def __init__(
         self,
-        log: VoteStore,
+        vote_log: VoteStore,
         tally: Tally,
         *,
         catalog: Catalog | None,
@@ -81,7 +81,7 @@ class Handler:
         max_batch: int = 1,
         on_batch: Callable[[int], object] = lambda size: None,
     ) -> None:
-        self._log = log
+        self._vote_log = vote_log
         self._tally = tally
         self._catalog = catalog
         self._clock = clock
@@ -102,13 +102,11 @@ class Handler:
         return await self._group.submit(vote)
 
     def commit(self, votes: Sequence[Vote]) -> list[Outcome]:
-        """Log the votes (the commit point), then count what is logged under each id.
-
-        A vote's partition and offset are unknown (``None``): a record that is a
-        CloudEvent passes through KafkaSource unchanged, saying nothing of where it was.
-        """
+        """Log the votes (the commit point), then count what is logged under each id."""
         now = self._clock()
-        stored = self._log.insert_votes([vote_document(vote, processed_at=now) for vote in votes])
+        stored = self._vote_log.insert_votes(
+            [vote_document(vote, processed_at=now) for vote in votes]
+        )
         counted = [
             vote if earlier is None else vote_from_document(earlier)
             for vote, earlier in zip(votes, stored, strict=True)
@@ -140,6 +138,6 @@ class Handler:
             failed_at=self._clock(),
             origin=kafka_origin(attributes),
         )
-        self._log.insert_dead_letter(letter)
+        self._vote_log.insert_dead_letter(letter)
         self._tally.count_dead_letter(dead_letter_id(attributes), error.rule)
         return Outcome.DEAD_LETTERED

@@ -60,9 +60,9 @@ def open_stores(
     mongo = make_mongo(settings)
     try:
         tally = TallyWriter(client)
-        log = VoteLog(vote_database(mongo, settings))
+        vote_log = VoteLog(vote_database(mongo, settings))
         tally.ping()
-        log.ping()
+        vote_log.ping()
         if prepare:
             ensure_indexes(vote_database(mongo, settings))
             if catalog is not None:
@@ -72,7 +72,7 @@ def open_stores(
         mongo.close()
         raise
     handler = Handler(
-        log,
+        vote_log,
         tally,
         catalog=catalog,
         clock=utc_now,

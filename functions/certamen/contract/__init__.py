@@ -1,4 +1,10 @@
-"""The vote contract, in one place: ballots, canonical votes, ids, the catalog and the event."""
+"""The vote contract, in one place: ballots, canonical votes, ids, the catalog and the event.
+
+Everything that writes or reads a vote agrees through this folder: the ballot a
+voter sends, the canonical vote, its id, the catalog of candidates and the
+CloudEvent with its Kafka binding, and how KafkaSource wraps a record that is
+no CloudEvent (``foreign.py``). It imports nothing else of the package.
+"""
 
 from certamen.contract.ballot import MAX_BODY_BYTES, Ballot, ballot_from_pairs, parse_ballot
 from certamen.contract.catalog import Candidate, Catalog, load_catalog

@@ -15,7 +15,12 @@ from dataclasses import dataclass
 
 from cloudevents.kafka import KafkaMessage
 
-from certamen.adapters.kafka_producer import KafkaRecordProducer, SendFailed, loop_caller, settle
+from certamen.adapters.kafka_producer import (
+    KafkaRecordProducer,
+    SendFailed,
+    loop_caller,
+    set_result_once,
+)
 from certamen.source.backoff import RetryPolicy, is_retryable, is_success
 from certamen.source.events import DeliveryError, OutgoingEvent, dead_letter_message
 
@@ -31,7 +36,7 @@ class Answer:
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
+class DeliveryResult:
     """How a delivery ended: delivered, for the dead-letter sink (``error``), or abandoned."""
 
     delivered: bool
@@ -55,20 +60,20 @@ async def deliver(
     wait: Wait,
     destination: str,
     on_retry: Callable[[Answer], None] = lambda _: None,
-) -> Verdict:
+) -> DeliveryResult:
     """Post until success, a status KafkaSource does not retry, or the retries run out."""
     attempts = 0
     while True:
         answer = await post(event)
         attempts += 1
         if answer.status is not None and is_success(answer.status):
-            return Verdict(delivered=True, attempts=attempts)
+            return DeliveryResult(delivered=True, attempts=attempts)
         if not is_retryable(answer.status) or attempts > policy.retry:
             error = DeliveryError(destination, answer.status, answer.body)
-            return Verdict(delivered=False, attempts=attempts, error=error)
+            return DeliveryResult(delivered=False, attempts=attempts, error=error)
         on_retry(answer)
         if await wait(policy.delay_before(attempts)):
-            return Verdict(delivered=False, attempts=attempts)
+            return DeliveryResult(delivered=False, attempts=attempts)
 
 
 async def wait_or_stop(stopping: asyncio.Event, seconds: float) -> bool:
@@ -116,7 +121,7 @@ class DeadLetterSink:
         call = loop_caller(loop)
         try:
             self._producer.send(
-                self._topic, message, lambda failure: call(settle, acknowledged, failure)
+                self._topic, message, lambda failure: call(set_result_once, acknowledged, failure)
             )
         except SendFailed as e:
             return str(e)

@@ -4,9 +4,8 @@
   through unchanged: each ``ce_<name>`` header becomes the HTTP header ``ce-<name>``,
   ``content-type`` stays, the value is the body. A structured-mode record
   (``content-type: application/cloudevents+json``) is sent in binary mode too.
-- Any other record is wrapped like Knative's ``InvalidCloudEventInterceptor``: type
-  ``dev.knative.kafka.event``, id ``partition:<p>/offset:<o>``, subject
-  ``partition:<p>#<o>``, source ``/apis/v1/namespaces/<ns>/kafkasources/<name>#<topic>``,
+- Any other record is wrapped like Knative's ``InvalidCloudEventInterceptor``: type,
+  id, subject and source as ``certamen.contract.foreign`` writes them down,
   time = the record's timestamp, the key as the ``key`` and ``partitionkey``
   extensions, every other header as ``kafkaheader<name>``, ``content-type`` as
   ``datacontenttype``, the value as data.
@@ -29,8 +28,8 @@ from urllib.parse import quote
 from cloudevents.kafka import KafkaMessage
 
 from certamen.contract import format_timestamp
+from certamen.contract.foreign import FOREIGN_TYPE, foreign_id, foreign_source, foreign_subject
 
-FOREIGN_TYPE = "dev.knative.kafka.event"
 # Our stand-in's identity, as the cluster's KafkaSource is named (knative/eventing/).
 SOURCE_NAMESPACE = "certamen"
 SOURCE_NAME = "votes"
@@ -96,11 +95,6 @@ def _percent_encoded(value: str) -> str:
 def _quoted(value: str) -> str:
     """Percent-encoded; cached, as the values that need it repeat (subjects: band and album)."""
     return quote(value, safe=_PRINTABLE)
-
-
-def foreign_source(topic: str, namespace: str = SOURCE_NAMESPACE, name: str = SOURCE_NAME) -> str:
-    """The ``source`` Knative gives a wrapped record of ``topic``."""
-    return f"/apis/v1/namespaces/{namespace}/kafkasources/{name}#{topic}"
 
 
 def outgoing_event(record: KafkaRecord) -> OutgoingEvent:
@@ -198,10 +192,10 @@ def _wrapped(record: KafkaRecord) -> OutgoingEvent:
     p, o = record.partition, record.offset
     attributes = {
         "specversion": "1.0",
-        "id": f"partition:{p}/offset:{o}",
-        "source": foreign_source(record.topic),
+        "id": foreign_id(p, o),
+        "source": foreign_source(record.topic, SOURCE_NAMESPACE, SOURCE_NAME),
         "type": FOREIGN_TYPE,
-        "subject": f"partition:{p}#{o}",
+        "subject": foreign_subject(p, o),
         "time": format_timestamp(datetime.fromtimestamp(record.timestamp_ms / 1000, UTC)),
     }
     if record.key is not None:

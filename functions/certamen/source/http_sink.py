@@ -138,7 +138,7 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.reusable = False
         if self._status is not None:  # an answer delimited by the end of the connection
-            self._settle(Answer(self._status, b"".join(self._body)))
+            self._answer(Answer(self._status, b"".join(self._body)))
         self._fail(exc or ConnectionResetError("the sink closed the connection"))
 
     # -- httptools callbacks ------------------------------------------------------------------
@@ -151,7 +151,7 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         keep_alive = self._parser.should_keep_alive()
-        self._settle(Answer(self._parser.get_status_code(), b"".join(self._body)))
+        self._answer(Answer(self._parser.get_status_code(), b"".join(self._body)))
         self._status = None
         if not keep_alive:
             self.close()
@@ -160,7 +160,7 @@ class _Connection(asyncio.Protocol):
 
     # -- outcomes -------------------------------------------------------------------------------
 
-    def _settle(self, answer: Answer) -> None:
+    def _answer(self, answer: Answer) -> None:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(answer)
 

@@ -336,7 +336,7 @@ class Source:
     async def _deliver(self, record: KafkaRecord) -> str:
         started = time.perf_counter()
         event = outgoing_event(record)
-        verdict = await deliver(
+        result = await deliver(
             event,
             self._sink.post,
             self._policy,
@@ -344,21 +344,21 @@ class Source:
             self._sink.url,
             self._count_retry,
         )
-        if verdict.delivered:
+        if result.delivered:
             self._delivered.inc()
             self._metrics.latency.observe(time.perf_counter() - started)
             return "delivered"
-        if verdict.error is None:
+        if result.error is None:
             return "abandoned"
         log.warning(
             "partition %d offset %d (event %s): status %s after %d attempt(s); dead-lettered",
             record.partition,
             record.offset,
             event.event_id,
-            verdict.error.status,
-            verdict.attempts,
+            result.error.status,
+            result.attempts,
         )
-        if not await self._dead_letters.put(event, record.key, verdict.error, self._stopping):
+        if not await self._dead_letters.put(event, record.key, result.error, self._stopping):
             return "abandoned"
         self._metrics.deliveries.labels("dead_lettered").inc()
         self._metrics.latency.observe(time.perf_counter() - started)

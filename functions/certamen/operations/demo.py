@@ -1,0 +1,201 @@
+"""``certamen demo``: the main job — stack up, a contest replayed through both routes, the tally.
+
+1. Start the local stack (installing what is missing on first use).
+2. Take a vote file (``--file``, or a generated contest of ``--votes`` votes for the catalog)
+   and replay it once through producer-grpc and producer-wasm with Locust, headless.
+3. Wait (at most ``--timeout`` s) until every acknowledged vote is counted, showing progress.
+4. Print the standings of this run, Locust's figures, the end-to-end rate and delay and
+   the verdict; exit 1 if an acknowledged vote is missing or counted twice.
+
+A stack that already holds votes is left alone: the demo judges the *change* of the
+counters during its run and finds its own votes in MongoDB by their ids (each run
+has its own run id). ``--fresh`` first empties the contest (counters, dedup markers
+and the vote log) for a clean board. The stack keeps running; ``--down`` stops it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from pathlib import Path
+
+import redis
+from pymongo.errors import PyMongoError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from certamen.adapters import redis_keys as keys
+from certamen.adapters.errors import StoreUnavailable
+from certamen.adapters.mongo_store import DEAD_LETTERS, VOTES, count_dead_letters, recount_votes
+from certamen.adapters.redis_store import TallyWriter
+from certamen.contract import Catalog, ContractError, load_catalog
+from certamen.operations.demo_report import DemoResult, print_report, write_json
+from certamen.operations.loadgen import new_run_id
+from certamen.operations.loadgen.locust_run import LocustPlan
+from certamen.operations.loadgen.replay import Progress as ReplayProgress
+from certamen.operations.loadgen.replay import (
+    ReplayError,
+    Stores,
+    open_stores,
+    replay_and_count,
+    report_paths,
+)
+from certamen.operations.stack import runner
+from certamen.operations.stack.console import make_console, print_error
+from certamen.operations.stack.errors import StackError
+from certamen.operations.votefiles import (
+    VoteFile,
+    VoteFileError,
+    catalog_for,
+    expected_tally,
+    generate_votes,
+    read_votes,
+    write_votes,
+)
+from certamen.results.audit import AuditReport, compare
+from certamen.results.tally import Standings
+from certamen.settings import Settings
+
+
+class DemoError(RuntimeError):
+    """The demo cannot run as asked; the message says why."""
+
+
+def run(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the demo; 0 when every acknowledged vote was counted exactly once."""
+    out = make_console()
+    try:
+        _check_args(args)
+        return _demo(settings, args, out)
+    except (
+        DemoError,
+        ReplayError,
+        VoteFileError,
+        StackError,
+        ContractError,
+        StoreUnavailable,
+        redis.RedisError,
+        PyMongoError,
+    ) as e:
+        print_error("demo", e)
+        return 2 if isinstance(e, DemoError | VoteFileError) else 1
+    finally:
+        if args.down:
+            runner.stop(settings, out)
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    if args.file is None and args.votes < 1:
+        raise DemoError(f"--votes must be at least 1, not {args.votes}")
+    if args.users < 1:
+        raise DemoError(f"--users must be at least 1, not {args.users}")
+    if args.grpc_weight < 0 or args.wasm_weight < 0 or args.grpc_weight + args.wasm_weight == 0:
+        raise DemoError("--grpc-weight and --wasm-weight must be 0 or more, not both 0")
+    if args.timeout <= 0:
+        raise DemoError(f"--timeout must be more than 0 s, not {args.timeout}")
+
+
+def _demo(settings: Settings, args: argparse.Namespace, out: Console) -> int:
+    out.rule("Certamen demo")
+    runner.start(settings, [], out)
+    catalog = catalog_for(settings)
+    votes = _vote_file(settings, args, catalog)
+    # The producers judge votes with CERTAMEN_CATALOG (none: an open contest); so does this.
+    judged_by = (
+        load_catalog(settings.catalog_path, year_now=_year()) if settings.catalog_path else None
+    )
+    expected = expected_tally(votes.records, judged_by)
+    stores = open_stores(settings)
+    if args.fresh:
+        _reset_contest(stores, catalog)
+        out.print("--fresh: the contest's counters, markers and vote log were emptied")
+    run_id = new_run_id()
+    ledger_dir, report_prefix = report_paths(settings.state_dir.resolve() / "demo" / run_id)
+    plan = LocustPlan(
+        votes_file=votes.path,
+        run_id=run_id,
+        users=min(args.users, len(votes)),
+        wasm_url=f"http://127.0.0.1:{settings.ports.producer_wasm}",
+        grpc_target=f"127.0.0.1:{settings.ports.producer_grpc}",
+        ledger_dir=ledger_dir,
+        report_prefix=report_prefix,
+        run_time_s=args.timeout,
+        grpc_weight=args.grpc_weight,
+        wasm_weight=args.wasm_weight,
+    )
+    out.print(
+        f"replaying {len(votes)} votes of {votes.path} once, {plan.users} Locust users, "
+        f"gRPC:HTTP users {args.grpc_weight}:{args.wasm_weight}, run {run_id}"
+    )
+    columns = (
+        TextColumn("{task.description:<24}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=out) as bars:
+        sent = bars.add_task("sent", total=len(votes))
+        counted = bars.add_task("counted / acknowledged", total=None)
+
+        def show(now: ReplayProgress) -> None:
+            bars.update(sent, completed=now.done)
+            bars.update(counted, completed=now.counted, total=max(now.acknowledged, 1))
+
+        outcome = replay_and_count(
+            plan,
+            votes,
+            expected,
+            stores,
+            catalog=catalog,
+            count_timeout_s=args.timeout,
+            progress=show,
+        )
+    audit = _audit(stores, outcome.after)
+    result = DemoResult(
+        run_id=run_id,
+        votes=votes,
+        expected=expected,
+        outcome=outcome,
+        audit=audit,
+        report=Path(f"{report_prefix}.html"),
+        streamlit=f"http://127.0.0.1:{settings.ports.streamlit}",
+        stopping=args.down,
+    )
+    print_report(result, out)
+    if args.json:
+        write_json(result, Path(args.json))
+    return 0 if outcome.verdict.ok and audit.ok else 1
+
+
+def _vote_file(settings: Settings, args: argparse.Namespace, catalog: Catalog) -> VoteFile:
+    if args.file:
+        return read_votes(Path(args.file))
+    path = settings.state_dir.resolve() / "demo" / f"contest-{args.votes}-seed{args.seed}.json"
+    write_votes(path, generate_votes(catalog, count=args.votes, seed=args.seed))
+    return read_votes(path)
+
+
+def _reset_contest(stores: Stores, catalog: Catalog) -> None:
+    """Empty the contest: counters, dedup markers and the vote log (indexes are kept)."""
+    stores.redis.delete(*keys.CONTEST_KEYS)
+    batch: list[bytes] = []
+    for key in stores.redis.scan_iter(match=f"{keys.COUNTED_PREFIX}*", count=1_000):
+        batch.append(key)
+        if len(batch) >= 1_000:
+            stores.redis.delete(*batch)
+            batch.clear()
+    if batch:
+        stores.redis.delete(*batch)
+    stores.db[VOTES].delete_many({})
+    stores.db[DEAD_LETTERS].delete_many({})
+    TallyWriter(stores.redis).seed_candidates(catalog)
+
+
+def _audit(stores: Stores, standings: Standings) -> AuditReport:
+    """Every Redis counter against MongoDB's recount (Redis read first, as the audit does)."""
+    groups = recount_votes(stores.db)
+    return compare(standings, groups, dead_letters=count_dead_letters(stores.db))
+
+
+def _year() -> int:
+    return datetime.now(UTC).year

@@ -1,0 +1,225 @@
+"""What the local stack runs, in start order: each part's address, readiness, log and command.
+
+Infrastructure first (Kafka, Redis, the MongoDB-protocol server), then
+Certamen's own processes, each a ``certamen <subcommand>`` with ``PORT`` and the
+servers' addresses set explicitly in its environment.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+
+from certamen.operations.stack import builds, kafka_node, probes, tools
+from certamen.operations.stack.errors import StackError
+from certamen.settings import Settings, child_environment
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    """How to run a part: the command, its environment and working folder."""
+
+    command: list[str]
+    env: dict[str, str]
+    cwd: Path
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One process of the local stack."""
+
+    name: str
+    address: str
+    ports: tuple[int, ...]  # must be free before we start it
+    ready: probes.Probe
+    timeout_s: float
+    launch: Callable[[Console], Launch] = field(repr=False)
+    needs: tuple[str, ...] = ()
+    tools: tuple[str, ...] = ()
+    external_var: str | None = None  # set in the environment: use that server, never start one
+    module: str | None = None  # the Python module an app part runs
+
+
+def state_dir(settings: Settings) -> Path:
+    """The state folder, absolute: processes may run elsewhere."""
+    return settings.state_dir.resolve()
+
+
+def log_path(settings: Settings, name: str) -> Path:
+    """Where a part's output goes."""
+    return state_dir(settings) / "logs" / f"{name}.log"
+
+
+def pid_path(settings: Settings, name: str) -> Path:
+    """Where ``up`` records the process of a part it started."""
+    return state_dir(settings) / "run" / f"{name}.pid"
+
+
+def is_external(settings: Settings, part: Part) -> bool:
+    """The user pointed us at an existing server for this part."""
+    return part.external_var is not None and part.external_var in settings.external
+
+
+def all_parts(settings: Settings) -> list[Part]:
+    """Every part, in start order."""
+    p = settings.ports
+    local = "127.0.0.1"
+    return [
+        Part(
+            "kafka",
+            settings.kafka_bootstrap_servers,
+            (p.kafka, p.kafka_controller),
+            probes.kafka(settings.kafka_bootstrap_servers),
+            timeout_s=180.0,
+            tools=("java", "mvn"),
+            external_var="KAFKA_BOOTSTRAP_SERVERS",
+            launch=lambda out: _kafka(settings, out),
+        ),
+        Part(
+            "redis",
+            settings.redis_url_redacted,
+            (p.redis,),
+            probes.redis(settings.redis_url),
+            timeout_s=30.0,
+            tools=("redis-server",),
+            external_var="REDIS_URL",
+            launch=lambda out: _redis(settings, out),
+        ),
+        Part(
+            "mongodb",
+            settings.mongodb_uri_redacted,
+            (p.mongodb,),
+            probes.mongodb(settings.mongodb_uri),
+            timeout_s=60.0,
+            tools=("go",),
+            external_var="MONGODB_URI",
+            launch=lambda out: _ferretdb(settings, out),
+        ),
+        _app(settings, "consumer", p.consumer, probes.tcp(local, p.consumer),
+             needs=("redis", "mongodb"), module="certamen.consumer.serve",
+             address=f"{local}:{p.consumer} (metrics :{p.consumer_metrics})",
+             also_ports=(p.consumer_metrics,)),
+        _app(settings, "source", p.source_metrics,
+             probes.http_ok(f"http://{local}:{p.source_metrics}/metrics"),
+             needs=("kafka", "consumer"), module="certamen.source.runner",
+             address=f"{settings.source.sink} (metrics :{p.source_metrics})"),
+        _app(settings, "producer-grpc", p.producer_grpc, probes.tcp(local, p.producer_grpc),
+             needs=("kafka",), module="certamen.producers.grpc.server",
+             also_ports=(p.producer_grpc_metrics,)),
+        _app(settings, "producer-wasm", p.producer_wasm,
+             probes.http_ok(f"http://{local}:{p.producer_wasm}/readyz"),
+             needs=("kafka",), module="certamen.producers.wasm.server",
+             address=f"http://{local}:{p.producer_wasm}"),
+        _app(settings, "streamlit", p.streamlit,
+             probes.http_ok(f"http://{local}:{p.streamlit}/_stcore/health"),
+             needs=("redis", "mongodb"), module="certamen.results.webapp",
+             address=f"http://{local}:{p.streamlit}"),
+    ]  # fmt: skip
+
+
+def select(parts: list[Part], names: Iterable[str]) -> list[Part]:
+    """The named parts and everything they need, in start order; no names means all."""
+    by_name = {part.name: part for part in parts}
+    wanted = list(names) or list(by_name)
+    unknown = [name for name in wanted if name not in by_name]
+    if unknown:
+        raise StackError(f"unknown part(s) {', '.join(unknown)}; parts: {', '.join(by_name)}")
+    chosen: set[str] = set()
+
+    def add(name: str) -> None:
+        if name not in chosen:
+            chosen.add(name)
+            for need in by_name[name].needs:
+                add(need)
+
+    for name in wanted:
+        add(name)
+    return [part for part in parts if part.name in chosen]
+
+
+def _app(
+    settings: Settings,
+    name: str,
+    port: int,
+    ready: probes.Probe,
+    *,
+    needs: tuple[str, ...],
+    module: str,
+    address: str | None = None,
+    also_ports: tuple[int, ...] = (),
+) -> Part:
+    def launch(_: Console) -> Launch:
+        env = child_environment(
+            {
+                "PORT": str(port),
+                "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+                "REDIS_URL": settings.redis_url,
+                "MONGODB_URI": settings.mongodb_uri,
+                "K_SINK": settings.source.sink,
+                "CERTAMEN_STATE_DIR": str(state_dir(settings)),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        return Launch([sys.executable, "-m", "certamen.operations.cli", name], env, Path.cwd())
+
+    return Part(
+        name,
+        address or f"127.0.0.1:{port}",
+        (port, *also_ports),
+        ready,
+        timeout_s=90.0,
+        needs=needs,
+        module=module,
+        launch=launch,
+    )
+
+
+def _kafka(settings: Settings, out: Console) -> Launch:
+    found = tools.ensure(["java", "mvn"], out)
+    libs = builds.kafka_libs(settings, found["mvn"], out)
+    command = kafka_node.prepare(settings, found["java"], libs)
+    return Launch(command, child_environment({}), kafka_node.kafka_home(settings))
+
+
+def _redis(settings: Settings, out: Console) -> Launch:
+    found = tools.ensure(["redis-server"], out)
+    data = state_dir(settings) / "redis"
+    data.mkdir(parents=True, exist_ok=True)
+    command = [
+        str(found["redis-server"]),
+        "--bind", "127.0.0.1",
+        "--port", str(settings.ports.redis),
+        "--dir", str(data),
+        "--appendonly", "yes",
+        "--appendfsync", "everysec",
+        "--save", "60 1",
+        "--daemonize", "no",
+        "--protected-mode", "yes",
+        "--logfile", "",
+    ]  # fmt: skip
+    return Launch(command, child_environment({}), data)
+
+
+# FerretDB's Go garbage collector. GOGC=400 (collect when the heap has grown 4x, not 2x)
+# cut FerretDB's CPU per inserted vote from 54 to 41 µs (batches of 256) and per audited
+# vote by 38% at 100,000 votes and 27% at a million (load/results/audit.md). GOMEMLIMIT
+# bounds the larger heap: the audit's $group holds every vote document, and at a million
+# votes GOGC=400 alone peaked at 9 to 11 GB resident; with the limit 4.0 GB (3.9 with
+# Go's default collector).
+_FERRETDB_GC = {"GOGC": "400", "GOMEMLIMIT": "4GiB"}
+
+
+def _ferretdb(settings: Settings, out: Console) -> Launch:
+    found = tools.ensure(["go"], out)
+    binary = builds.ferretdb_binary(settings, found["go"], out)
+    data = state_dir(settings) / "mongodb"
+    command = [
+        str(binary),
+        f"--listen-addr=127.0.0.1:{settings.ports.mongodb}",
+        f"--data-dir={data}",
+    ]
+    return Launch(command, child_environment(_FERRETDB_GC), state_dir(settings))

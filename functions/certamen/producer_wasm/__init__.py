@@ -1,1 +1,0 @@
-"""producer-wasm: HTTP ballots judged by a WebAssembly kernel, queued on Kafka through Intake."""
