@@ -276,13 +276,15 @@ def _timezone(env: Mapping[str, str], name: str) -> str:
 
 
 def _visibility(env: Mapping[str, str], on_knative: bool) -> Visibility:
-    name = "CERTAMEN_STREAMLIT_VISIBILITY"
     visibility: Visibility = _choice(
-        env, name, ("local", "cluster-local", "public"), "public" if on_knative else "local"
+        env,
+        "CERTAMEN_STREAMLIT_VISIBILITY",
+        ("local", "cluster-local", "public"),
+        "public" if on_knative else "local",
     )
     if on_knative and visibility == "local":
         raise SettingsError(
-            name,
+            "CERTAMEN_STREAMLIT_VISIBILITY",
             "on Knative (K_SERVICE is set) the app is reached through its route: "
             "cluster-local or public",
         )
