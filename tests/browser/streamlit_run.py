@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from certamen.settings import Settings
-from tests.support.processes import launch, stop, wait_for
+from tests.support.processes import serving
 from tests.support.tally_fill import CATALOG_PATH
 
 
@@ -32,19 +32,17 @@ def running_app(
         "CERTAMEN_CATALOG": str(CATALOG_PATH),
         **(extra or {}),
     }
-    process = launch([sys.executable, "-m", "certamen.operations.cli", "streamlit"], env, log)
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(
-            lambda: _healthy(url),
-            process,
-            log,
-            within_s=60,
-            what="certamen streamlit did not answer /_stcore/health",
-        )
+    with serving(
+        [sys.executable, "-m", "certamen.operations.cli", "streamlit"],
+        env,
+        log,
+        ready=lambda: _healthy(url),
+        within_s=60,
+        what="certamen streamlit did not answer /_stcore/health",
+        grace_s=10,
+    ):
         yield url
-    finally:
-        stop(process, grace_s=10)
 
 
 def _healthy(url: str) -> bool:

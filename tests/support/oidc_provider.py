@@ -21,7 +21,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.support.processes import launch, stop, wait_for
+from tests.support.processes import serving
 
 FOLDER = Path(__file__).resolve().parent / "oidc"
 EMAIL_DOMAIN = "example.org"
@@ -78,18 +78,16 @@ def oidc_provider(port: int, redirect_uri: str, log: Path) -> Iterator[Provider]
         "REDIRECT_URI": redirect_uri,
         "EMAIL_DOMAIN": EMAIL_DOMAIN,
     }
-    process = launch([node, str(FOLDER / "provider.mjs")], env, log)
-    try:
-        wait_for(
-            lambda: _answers(provider.metadata_url),
-            process,
-            log,
-            within_s=30,
-            what="the OpenID Provider did not publish its metadata",
-        )
+    with serving(
+        [node, str(FOLDER / "provider.mjs")],
+        env,
+        log,
+        ready=lambda: _answers(provider.metadata_url),
+        within_s=30,
+        what="the OpenID Provider did not publish its metadata",
+        grace_s=5,
+    ):
         yield provider
-    finally:
-        stop(process, grace_s=5)
 
 
 def _answers(url: str) -> bool:
