@@ -22,13 +22,13 @@ from typing import Any
 
 import pytest
 
-from certamen.adapters.kafka import make_consumer, message_from_record
 from certamen.adapters.mongo_store import VOTES, make_mongo, vote_database
 from certamen.contract import event_from_kafka
 from certamen.operations.loadgen import parse_replay_key, replay_prefix
 from certamen.operations.loadgen.runlog import id_range
 from certamen.operations.votefiles import read_votes
 from certamen.settings import Settings
+from tests.support.topics import make_consumer, message_from_record
 
 pytestmark = pytest.mark.e2e
 

@@ -18,11 +18,10 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from certamen.adapters.kafka import message_from_record
 from certamen.contract import event_from_kafka
 from certamen.settings import Settings
 from tests.support import processes
-from tests.support.topics import read_records
+from tests.support.topics import message_from_record, read_records
 
 PORTS = range(15500, 16000)
 

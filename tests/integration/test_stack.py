@@ -25,10 +25,11 @@ import pytest
 import redis
 from pymongo import MongoClient
 
-from certamen.adapters.kafka import make_admin, make_consumer, make_producer, message_from_record
+from certamen.adapters.kafka import make_admin, make_producer
 from certamen.adapters.kafka import send_message as send_kafka_message
 from certamen.contract import Vote, event_from_kafka, parse_ballot, vote_from_event, vote_to_kafka
 from certamen.settings import Settings, load
+from tests.support.topics import make_consumer, message_from_record
 
 pytestmark = pytest.mark.integration
 

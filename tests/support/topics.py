@@ -1,13 +1,14 @@
-"""Reading a Kafka topic back in a test: every record on it, all partitions, from the start."""
+"""Reading Kafka back in a test: a consumer, every record of a topic, records as KafkaMessage."""
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from kafka import TopicPartition
+from cloudevents.kafka import KafkaMessage
+from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
-from certamen.adapters.kafka import make_consumer
 from certamen.settings import Settings
 
 
@@ -28,3 +29,22 @@ def read_records(settings: Settings, topic: str, *, within_s: float) -> list[Con
     finally:
         consumer.close()
     return records
+
+
+def make_consumer(settings: Settings, *topics: str, **overrides: Any) -> KafkaConsumer:
+    """A group consumer that never commits on its own: callers commit what they finished."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        "group_id": settings.source.consumer_group,
+        "enable_auto_commit": False,
+        "auto_offset_reset": settings.source.initial_offset,
+        "client_id": "certamen-consumer",
+    }
+    options.update(overrides)
+    return KafkaConsumer(*topics, **options)
+
+
+def message_from_record(record: Any) -> KafkaMessage:
+    """A kafka-python ConsumerRecord as a client-independent KafkaMessage."""
+    headers = {k: bytes(v) for k, v in (record.headers or [])}
+    return KafkaMessage(headers=headers, key=record.key, value=record.value or b"")

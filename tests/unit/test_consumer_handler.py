@@ -1,7 +1,7 @@
 """The consumer's logic against in-memory stores that keep the same promises as the real ones.
 
-The fakes behave like the adapters: ``insert_vote`` refuses a second ``_id`` and
-returns what is stored; ``count_vote`` counts a vote id once. Real-server tests are
+The fakes behave like the adapters: ``insert_votes`` refuses a second ``_id`` and
+returns what is stored; ``count_votes`` counts a vote id once. Real-server tests are
 in tests/integration/test_consumer*.py.
 """
 

@@ -7,8 +7,9 @@ import asyncio
 import pytest
 
 from certamen.source.backoff import RetryPolicy, is_retryable, is_success
-from certamen.source.delivery import Answer, DeliveryResult, deliver
+from certamen.source.delivery import DeliveryResult, deliver
 from certamen.source.events import OutgoingEvent
+from certamen.source.sink import Answer
 
 EVENT = OutgoingEvent(
     attributes={"id": "e1", "source": "/s", "type": "t"}, data=b"{}", wrapped=False
@@ -34,14 +35,12 @@ def test_2xx_is_success(status: int) -> None:
 def test_linear_backoff_grows_by_the_delay() -> None:
     policy = RetryPolicy(retry=4, policy="linear", delay_s=0.5)
     assert [policy.delay_before(n) for n in range(1, 5)] == [0.5, 1.0, 1.5, 2.0]
-    assert policy.total_wait() == 5.0
 
 
 def test_exponential_backoff_doubles_from_twice_the_delay() -> None:
     # Knative: delay * 2^n for retry n counted from 1, so the first wait is 2 * delay.
     policy = RetryPolicy(retry=4, policy="exponential", delay_s=0.2)
     assert [policy.delay_before(n) for n in range(1, 5)] == pytest.approx([0.4, 0.8, 1.6, 3.2])
-    assert policy.total_wait() == pytest.approx(6.0)
 
 
 def test_retries_count_from_one() -> None:

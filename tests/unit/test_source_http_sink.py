@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from certamen.source.delivery import Answer
 from certamen.source.events import OutgoingEvent
 from certamen.source.http_sink import HttpSink
+from certamen.source.sink import Answer
 
 EVENT = OutgoingEvent(
     attributes={

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from cloudevents.kafka import KafkaMessage
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
@@ -34,19 +34,6 @@ def make_producer(settings: Settings, **overrides: Any) -> KafkaProducer:
     }
     options.update(overrides)
     return KafkaProducer(**options)
-
-
-def make_consumer(settings: Settings, *topics: str, **overrides: Any) -> KafkaConsumer:
-    """A group consumer that never commits on its own: callers commit what they finished."""
-    options: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_bootstrap_servers,
-        "group_id": settings.source.consumer_group,
-        "enable_auto_commit": False,
-        "auto_offset_reset": settings.source.initial_offset,
-        "client_id": "certamen-consumer",
-    }
-    options.update(overrides)
-    return KafkaConsumer(*topics, **options)
 
 
 def make_admin(settings: Settings) -> KafkaAdminClient:
@@ -81,9 +68,3 @@ def send_message(producer: KafkaProducer, topic: str, message: KafkaMessage) -> 
     return producer.send(
         topic, key=key, value=value, headers=[(k, v) for k, v in message.headers.items()]
     )
-
-
-def message_from_record(record: Any) -> KafkaMessage:
-    """A kafka-python ConsumerRecord as a client-independent KafkaMessage."""
-    headers = {k: bytes(v) for k, v in (record.headers or [])}
-    return KafkaMessage(headers=headers, key=record.key, value=record.value or b"")

@@ -1,8 +1,7 @@
 """The producers' Kafka client: librdkafka through confluent-kafka, delivery reports served cheaply.
 
-Why not kafka-python here (admin, topics and tests still use it; the source reads with
-librdkafka too): a producer's CPU went
-mostly into kafka-python building, checksumming and sending record batches in
+Why not kafka-python here (admin, topics and tests use it; the source reads with
+librdkafka too): kafka-python builds, checksums and sends record batches in
 Python, competing with the request handlers for the GIL. librdkafka does that in
 C threads of its own; from Python a vote costs one ``produce()`` call and one
 delivery callback (load/results/producer-grpc.md has the figures).

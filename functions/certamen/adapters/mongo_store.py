@@ -121,16 +121,13 @@ class VoteLog:
         with unavailable_as_store_error():
             self._db.command("ping")
 
-    def insert_vote(self, document: Mapping[str, Any]) -> Document | None:
-        """Store a vote document; return ``None`` if stored now, else the document stored before.
+    def insert_votes(self, documents: Sequence[Mapping[str, Any]]) -> list[Document | None]:
+        """Store vote documents in one round trip; per document ``None`` if stored now, else
+        the document stored before under its id.
 
         The caller counts what is stored: on a duplicate id that is the earlier
         document, so Redis and MongoDB always agree on what the vote was.
         """
-        return self.insert_votes([document])[0]
-
-    def insert_votes(self, documents: Sequence[Mapping[str, Any]]) -> list[Document | None]:
-        """Store several vote documents in one round trip; per document as :meth:`insert_vote`."""
         with unavailable_as_store_error():
             try:
                 self._votes.insert_many([dict(d) for d in documents], ordered=False)
@@ -169,9 +166,9 @@ def recount_votes(db: Database[Document]) -> list[GroupCount]:
     by the rank too (``$sum: 1`` per band, album, channel and rank; the rank sum is
     then the sum of rank times count) is far slower there: FerretDB v1 finds each
     document's group by a linear scan of the groups found so far, and a rank has two
-    decimals (up to 10,001 values), so the groups number in the thousands: 26 times
-    slower on the same 5,000 votes (load/results/audit.md). (Running the two passes
-    at once on two connections was measured no faster on FerretDB either.)
+    decimals (up to 10,001 values), so the groups number in the thousands
+    (load/results/audit.md). Running the two passes at once on two connections does
+    not help on FerretDB either.
     """
     group_key = {"name": "$name", "album": "$album", "channel": "$channel"}
     with unavailable_as_store_error():

@@ -146,12 +146,9 @@ class TallyWriter:
         with unavailable_as_store_error():
             self._client.ping()
 
-    def count_vote(self, vote: Vote) -> bool:
-        """Count a vote unless its marker says it was counted; True when counted now."""
-        return self.count_votes([vote])[0]
-
     def count_votes(self, votes: Sequence[Vote]) -> list[bool]:
-        """:meth:`count_vote` for several votes in one round trip (each script stays atomic).
+        """Count each vote unless its marker says it was counted (per vote: True when counted
+        now), in one round trip; each vote's script stays atomic.
 
         ``EVALSHA`` straight away; only when Redis lost its script cache (a restart)
         is the script loaded and the batch sent again: none of it ran the first time.

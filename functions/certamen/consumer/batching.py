@@ -6,8 +6,7 @@ its own item's result or the batch's error, so the semantics of handling one
 item are unchanged.
 
 - Why batches: a store call costs the client far more than an item in it
-  (PyMongo spends about 200 µs of CPU on an ``insert_many`` of one document,
-  8 µs per document more).
+  (PyMongo's CPU for an ``insert_many`` is mostly per call, little per document).
 - Why a thread: PyMongo and redis-py block; the event loop must keep serving.
   One thread, one batch at a time: the items that arrive while a batch is being
   written form the next batch, so under load a batch fills by itself, and a lone

@@ -4,12 +4,10 @@ Why ASGI: the consumer is a function that mostly waits (for the group commit tha
 writes its vote with the others: one MongoDB ``insert_many``, one Redis pipeline),
 and waiting is what an event loop does for free. functions-framework's ASGI mode
 serves ``functions_framework.aio`` functions with gunicorn and uvicorn's worker
-(uvloop, httptools): a no-op CloudEvent function costs 84 µs of CPU per request
-there against 360-465 µs on the default Flask-on-gthread serving, where HTTP
-serving was 58 % of the consumer's CPU; the consumer went from about 700 to
-about 210 µs per event (load/results/consumer.md). Concurrency is no longer a
-thread count: every request in flight is a coroutine on the one loop, so the
-group commit's batch is whatever arrived while the previous batch was written.
+(uvloop, httptools), which costs a fraction of the CPU per request of the default
+Flask-on-threads serving (load/results/consumer.md). Concurrency is not a thread
+count: every request in flight is a coroutine on the one loop, so the group
+commit's batch is whatever arrived while the previous batch was written.
 
 ``WORKERS = 1``, fixed here rather than derived from ``os.cpu_count()``: one process
 per instance. On Knative an instance is the unit of scale (the autoscaler adds

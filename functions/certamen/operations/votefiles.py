@@ -250,10 +250,6 @@ def _rank(rng: random.Random) -> str:
     return f"{whole - 1}.5" if rng.random() < 0.1 else str(whole)
 
 
-def _is_mapping(value: object) -> bool:
-    return isinstance(value, dict)
-
-
 def _kind(value: object) -> str:
     if isinstance(value, list):
         return "an array"

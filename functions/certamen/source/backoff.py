@@ -45,7 +45,3 @@ class RetryPolicy:
         if self.policy == "linear":
             return self.delay_s * retry
         return self.delay_s * float(2**retry)
-
-    def total_wait(self) -> float:
-        """The longest a record waits in backoff before it is dead-lettered."""
-        return sum(self.delay_before(n) for n in range(1, self.retry + 1))

@@ -23,16 +23,10 @@ from certamen.adapters.kafka_producer import (
 )
 from certamen.source.backoff import RetryPolicy, is_retryable, is_success
 from certamen.source.events import DeliveryError, OutgoingEvent, dead_letter_message
+from certamen.source.sink import Answer, Post
+from certamen.source.stopping import wait_or_stop
 
 log = logging.getLogger("certamen.source")
-
-
-@dataclass(slots=True)
-class Answer:
-    """The sink's answer to one attempt: a status and body, or no answer (``status`` None)."""
-
-    status: int | None
-    body: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +43,6 @@ class DeliveryResult:
         return not self.delivered and self.error is None
 
 
-Post = Callable[[OutgoingEvent], Awaitable[Answer]]
 Wait = Callable[[float], Awaitable[bool]]  # waits up to n seconds; True when stopping
 
 
@@ -74,17 +67,6 @@ async def deliver(
         on_retry(answer)
         if await wait(policy.delay_before(attempts)):
             return DeliveryResult(delivered=False, attempts=attempts)
-
-
-async def wait_or_stop(stopping: asyncio.Event, seconds: float) -> bool:
-    """Wait up to ``seconds``; True (at once) when ``stopping`` is or becomes set."""
-    if stopping.is_set():
-        return True
-    try:
-        await asyncio.wait_for(stopping.wait(), seconds)
-    except TimeoutError:
-        return False
-    return True
 
 
 class DeadLetterSink:

@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 
 import httptools
 
-from certamen.source.delivery import Answer
 from certamen.source.events import OutgoingEvent
+from certamen.source.sink import Answer
 
 CONNECT_TIMEOUT_S = 2.0
 # Knative's default delivery timeout is 10 minutes; a vote takes milliseconds, so a

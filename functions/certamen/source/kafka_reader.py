@@ -40,8 +40,8 @@ from confluent_kafka import (
 from certamen.adapters.kafka_producer import client_config
 from certamen.logs import Sparing
 from certamen.settings import Settings
-from certamen.source.delivery import wait_or_stop
 from certamen.source.events import KafkaRecord, PartitionKey
+from certamen.source.stopping import wait_or_stop
 
 log = logging.getLogger("certamen.source")
 

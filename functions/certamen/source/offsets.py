@@ -42,8 +42,3 @@ class PartitionProgress:
     def committable(self) -> int | None:
         """The offset to commit (the next record to read after a restart), if any finished."""
         return self._committable
-
-    @property
-    def outstanding(self) -> int:
-        """Records handed out and not yet part of the committable prefix."""
-        return len(self._started)

@@ -28,13 +28,15 @@ from certamen.adapters.kafka_producer import KafkaRecordProducer, producer_confi
 from certamen.logs import configure_json_logging
 from certamen.settings import Settings
 from certamen.source.backoff import RetryPolicy
-from certamen.source.delivery import Answer, DeadLetterSink, deliver, wait_or_stop
+from certamen.source.delivery import DeadLetterSink, deliver
 from certamen.source.dispatcher import Dispatcher
 from certamen.source.events import KafkaRecord, PartitionKey, outgoing_event
 from certamen.source.http_sink import HttpSink
 from certamen.source.kafka_reader import TopicReader, TopicUnavailable
 from certamen.source.offsets import PartitionProgress
+from certamen.source.sink import Answer
 from certamen.source.status import SourceMetrics, StatusServer
+from certamen.source.stopping import wait_or_stop
 
 log = logging.getLogger("certamen.source")
 

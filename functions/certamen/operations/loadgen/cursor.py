@@ -40,11 +40,6 @@ class ReplayCursor:
         return len(range(self.worker, self.total, self.workers))
 
     @property
-    def taken(self) -> int:
-        """How many indices were handed out so far."""
-        return len(range(self.worker, min(self._next, self.total), self.workers))
-
-    @property
     def exhausted(self) -> bool:
         """Every index of the share was handed out."""
         return self._next >= self.total

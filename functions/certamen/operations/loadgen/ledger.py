@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROUTES = ("grpc", "wasm")
-
 
 @dataclass(slots=True)
 class Ledger:

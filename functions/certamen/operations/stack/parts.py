@@ -205,11 +205,10 @@ def _redis(settings: Settings, out: Console) -> Launch:
 
 
 # FerretDB's Go garbage collector. GOGC=400 (collect when the heap has grown 4x, not 2x)
-# cut FerretDB's CPU per inserted vote from 54 to 41 µs (batches of 256) and per audited
-# vote by 38% at 100,000 votes and 27% at a million (load/results/audit.md). GOMEMLIMIT
-# bounds the larger heap: the audit's $group holds every vote document, and at a million
-# votes GOGC=400 alone peaked at 9 to 11 GB resident; with the limit 4.0 GB (3.9 with
-# Go's default collector).
+# spends memory to save the CPU FerretDB burns collecting, per inserted and per audited
+# vote (load/results/audit.md has the figures). GOMEMLIMIT bounds the larger heap: the
+# audit's $group holds every vote document, and at a million votes GOGC=400 alone would
+# grow the heap to several times the limit.
 _FERRETDB_GC = {"GOGC": "400", "GOMEMLIMIT": "4GiB"}
 
 

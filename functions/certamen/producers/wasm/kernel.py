@@ -9,7 +9,8 @@ memory through a cached address, arguments and result travel through one
 preallocated ``wasmtime_val_raw_t`` array, and the export is called with
 ``wasmtime_func_call_unchecked`` (wasmtime-py's own binding; the module's
 signature is checked once at load instead of on every call). Plain
-``Func.__call__`` costs 10-50 µs of Python per call; this path a few µs.
+``Func.__call__`` converts and checks every argument in Python on every call,
+which would cost more than the kernel's own work on a ballot.
 
 An instance is not thread-safe (the kernel's buffers are static): use one per
 thread, the HTTP server calls it from its event loop only.
@@ -122,7 +123,6 @@ class BallotKernel:
         self._exports = exports
         base = ctypes.cast(memory.data_ptr(store), ctypes.c_void_p).value or 0
         self._base = base
-        self._memory_len = memory.data_len(store)
         self._input = base + self._call_export("input_ptr")
         self._output = base + self._call_export("output_ptr")
         # The raw call: context, func, one args-and-results array, a trap out-pointer.
