@@ -140,6 +140,37 @@ class DeadLetterTexts:
     event_id: str
     data: str
     not_utf8: str
+    status: str
+    status_open: str
+    status_replayed: str
+    show_put_right: str
+    listed: str
+    select_help: str
+    preview_button: str
+    replay_button: str
+    replay_viewer: str
+    replay_needs_sign_in: str
+    preview_title: str
+    replay_title: str
+    stopped: str
+    letter: str
+    outcome: str
+    reason_now: str
+    reason_before: str
+    vote_id: str
+    by: str
+    started: str
+    history: str
+    outcome_counted: str
+    outcome_already_counted: str
+    outcome_still_dead: str
+    outcome_skipped: str
+    outcome_not_found: str
+    outcome_unavailable: str
+    would_count: str
+    would_find_counted: str
+    would_stay_dead: str
+    would_skip: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

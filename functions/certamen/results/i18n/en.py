@@ -138,6 +138,43 @@ MESSAGES = Messages(
         event_id="Event id",
         data="Data",
         not_utf8="(not UTF-8, {size} bytes, base64) {data}",
+        status="Status",
+        status_open="open",
+        status_replayed="put right",
+        show_put_right="Also show letters put right",
+        listed="Dead letters listed: **{count}**",
+        select_help=(
+            "Select letters in the table, preview what a replay would do (nothing is written), "
+            "then replay them once their cause is fixed (a catalog corrected, an album added)."
+        ),
+        preview_button="Preview",
+        replay_button="Replay",
+        replay_viewer="Only organisers may replay dead letters; you may preview.",
+        replay_needs_sign_in=(
+            "Replaying needs an organiser signed in (sign-in is not configured here); "
+            "you may preview, or use `certamen dead-letters replay`."
+        ),
+        preview_title="Preview for {by} ({when}): what a replay would do; nothing was written",
+        replay_title="Replayed by {by} ({when})",
+        stopped="The replay stopped early: {why}. Letters not reached: {count}.",
+        letter="Letter",
+        outcome="Outcome",
+        reason_now="Reason now",
+        reason_before="Reason before",
+        vote_id="Vote id",
+        by="By",
+        started="Started",
+        history="Replays",
+        outcome_counted="counted: put right",
+        outcome_already_counted="was counted already: put right, nothing added",
+        outcome_still_dead="still a dead letter",
+        outcome_skipped="skipped: put right already, or being replayed",
+        outcome_not_found="no such dead letter",
+        outcome_unavailable="a store is away: nothing done, try again",
+        would_count="would be counted",
+        would_find_counted="was counted already: nothing would be added",
+        would_stay_dead="would stay a dead letter",
+        would_skip="would be skipped: put right already, or being replayed",
     ),
     audit=AuditTexts(
         title="Audit",

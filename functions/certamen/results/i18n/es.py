@@ -143,6 +143,47 @@ MESSAGES = Messages(
         event_id="Id. del evento",
         data="Datos",
         not_utf8="(no es UTF-8, {size} bytes, base64) {data}",
+        status="Estado",
+        status_open="pendiente",
+        status_replayed="corregido",
+        show_put_right="Mostrar también los corregidos",
+        listed="Mensajes fallidos en la lista: **{count}**",
+        select_help=(
+            "Seleccione mensajes en la tabla, vea qué haría un reenvío (no se escribe nada) y "
+            "reenvíelos cuando su causa esté corregida (un catálogo arreglado, un álbum añadido)."
+        ),
+        preview_button="Vista previa",
+        replay_button="Reenviar",
+        replay_viewer=(
+            "Solo los organizadores reenvían mensajes fallidos; usted puede ver la vista previa."
+        ),
+        replay_needs_sign_in=(
+            "Reenviar requiere un organizador con sesión iniciada (aquí no hay inicio de sesión "
+            "configurado); puede ver la vista previa o usar `certamen dead-letters replay`."
+        ),
+        preview_title=(
+            "Vista previa para {by} ({when}): lo que haría un reenvío; no se escribió nada"
+        ),
+        replay_title="Reenviado por {by} ({when})",
+        stopped="El reenvío se detuvo antes de terminar: {why}. Mensajes sin tratar: {count}.",
+        letter="Mensaje",
+        outcome="Resultado",
+        reason_now="Motivo ahora",
+        reason_before="Motivo anterior",
+        vote_id="Id. del voto",
+        by="Por",
+        started="Inicio",
+        history="Reenvíos",
+        outcome_counted="contado: corregido",
+        outcome_already_counted="ya estaba contado: corregido, no se añadió nada",
+        outcome_still_dead="sigue siendo un mensaje fallido",
+        outcome_skipped="omitido: ya corregido, o se está reenviando",
+        outcome_not_found="no existe ese mensaje fallido",
+        outcome_unavailable="un almacén no responde: no se hizo nada, inténtelo de nuevo",
+        would_count="se contaría",
+        would_find_counted="ya estaba contado: no se añadiría nada",
+        would_stay_dead="seguiría siendo un mensaje fallido",
+        would_skip="se omitiría: ya corregido, o se está reenviando",
     ),
     audit=AuditTexts(
         title="Auditoría",
