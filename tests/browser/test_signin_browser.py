@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -88,8 +89,26 @@ def _nothing_of_the_contest(page: str) -> None:
         assert words not in page, words
 
 
+def _click(driver: webdriver.Chrome, xpath: str) -> None:
+    """Click the element once it is there; Streamlit may draw it again meanwhile (a rerun)."""
+
+    def clicked(d: webdriver.Chrome) -> bool:
+        found = d.find_elements(By.XPATH, xpath)
+        if found:
+            found[0].click()
+        return bool(found)
+
+    WebDriverWait(
+        driver, 30, poll_frequency=0.1, ignored_exceptions=[StaleElementReferenceException]
+    ).until(clicked)
+
+
+def _button(label: str) -> str:
+    return f"//button[normalize-space(.)='{label}']"
+
+
 def _sign_in(driver: webdriver.Chrome, app: SignedApp, login: str) -> None:
-    driver.find_element(By.XPATH, "//button[normalize-space(.)='Sign in']").click()
+    _click(driver, _button("Sign in"))
     sign_in_at_provider(driver, app.provider, login)  # waits to be at the provider first
     results_when(driver, settled, timeout_s=30)
 
@@ -112,7 +131,7 @@ def test_signed_out_provider_signed_in_pages_signed_out_nothing(
     assert f"Signed in as {email_of(VIEWER)}" in page
     assert "May look; only organisers may replay dead letters." in page
 
-    driver.find_element(By.XPATH, "//button[normalize-space(.)='Sign out']").click()
+    _click(driver, _button("Sign out"))
     confirm_sign_out_at_provider(driver, signed_app.provider)
     _nothing_of_the_contest(_sign_in_page(driver))
     assert driver.current_url.startswith(signed_app.url)
