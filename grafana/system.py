@@ -62,7 +62,11 @@ def dashboard(language: Language) -> Dashboard:
             _stat(texts.rejected, f'sum(rate({PRODUCER_VOTES}{{outcome="rejected"}}{RATE}))', 6)
         )
         .with_panel(
-            _stat(texts.failed, f'sum(rate({PRODUCER_VOTES}{{outcome="failed"}}{RATE}))', 12)
+            _stat(
+                texts.refused_or_unknown,
+                f'sum(rate({PRODUCER_VOTES}{{outcome=~"refused|unknown"}}{RATE}))',
+                12,
+            )
         )
         .with_panel(_stat(texts.lag, f"sum({SOURCE_LAG}) or sum({GROUP_LAG})", 18))
         .with_panel(

@@ -247,7 +247,7 @@ class SystemDashboardTexts:
     description: str
     accepted: str
     rejected: str
-    failed: str
+    refused_or_unknown: str
     lag: str
     outcomes: str
     rejected_by_rule: str
