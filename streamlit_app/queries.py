@@ -26,7 +26,6 @@ MAX_CSV_ROWS = 50_000
 MAX_TEXT = 120  # the contract's longest band or album name
 MAX_CHOICES = 200
 VOTES_NEWEST_FIRST = [("received_at", -1), ("_id", -1)]
-DEAD_LETTERS_NEWEST_FIRST = [("failed_at", -1), ("_id", -1)]
 VOTE_COLUMNS = (
     "received_at",
     "name",

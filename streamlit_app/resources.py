@@ -17,6 +17,7 @@ from pymongo.database import Database
 from certamen.adapters.mongo_store import make_mongo, vote_database
 from certamen.adapters.redis_store import make_redis
 from certamen.contract import Catalog, load_catalog
+from certamen.dead_letters import DeadLetters
 from certamen.results.access import Access, decide, read_auth, sign_in_configured
 from certamen.settings import Settings, load
 
@@ -54,6 +55,12 @@ def redis_client() -> redis.Redis:
 def mongo_database() -> Database[dict[str, Any]]:
     """The contest's MongoDB database, from the one client of the app."""
     return vote_database(make_mongo(settings(), timeout_s=MONGODB_TIMEOUT_S), settings())
+
+
+@st.cache_resource(show_spinner=False)
+def dead_letter_desk() -> DeadLetters:
+    """The dead letters and the one replay the command uses too, over the app's clients."""
+    return DeadLetters.from_settings(settings(), db=mongo_database(), redis=redis_client())
 
 
 @st.cache_resource(show_spinner=False)

@@ -38,15 +38,27 @@ if st.button(texts.run, type="primary", key="audit_run"):
 
 
 def _counter(check: TotalCheck) -> tuple[str, str]:
-    """The kind of counter and its name, in the reader's language."""
+    """The kind of counter and its name, in the reader's language (bands and channels are
+    names, not words; the dead letters' rows are named by ``certamen.results.audit``)."""
     kinds = {
         "band": texts.counter_band,
         "channel": texts.counter_channel,
         "total": texts.counter_total,
         "dead letters": texts.counter_dead_letters,
     }
-    names = {"total": texts.all_votes, "dead letters": texts.all_dead_letters}
-    return kinds.get(check.counter, check.counter), names.get(check.counter, check.label)
+    kind = kinds.get(check.counter, check.counter)
+    if check.counter == "total":
+        return kind, texts.all_votes
+    if check.counter != "dead letters":
+        return kind, check.label
+    rows = {
+        "not put right": texts.dead_open,
+        "put right by a replay": texts.dead_replayed,
+        "put right: their votes logged": texts.dead_replayed_logged,
+    }
+    if check.label.startswith("rule "):
+        return kind, texts.dead_rule.format(rule=check.label.removeprefix("rule "))
+    return kind, rows.get(check.label, check.label)
 
 
 def show(when: datetime, report: AuditReport) -> None:

@@ -8,11 +8,14 @@ account signed in, nor after it signed out.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+import yaml
 from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
@@ -29,12 +32,13 @@ from tests.support.oidc_provider import (
     sign_in_at_provider,
 )
 from tests.support.processes import take_free_ports
-from tests.support.tally_fill import Pipeline
+from tests.support.tally_fill import CATALOG_PATH, Pipeline
 
 pytestmark = pytest.mark.browser
 
 PORTS = range(17700, 17800)
 ORGANISER, VIEWER = "ana", "beto"
+NEW_BAND = "Nadie"  # not in the contest's catalog when its vote came: a dead letter
 # What only a signed-in visitor may see: the navigation and the contest's numbers.
 CONTEST_WORDS = ("Total votes", "Logs", "Audit", "Dead letters", "Matching votes")
 
@@ -49,9 +53,15 @@ class SignedApp:
 def signed_app(
     browser_contest: Pipeline, infra: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[SignedApp]:
-    """The provider and the app it signs in to, with ana as the one organiser."""
+    """The provider and the app it signs in to, with ana as the one organiser.
+
+    A vote for a band the catalog lacked is dead-lettered first; the app then runs with
+    the corrected catalog (the band added), as an organiser would after fixing it.
+    """
     app_port, provider_port = take_free_ports(PORTS, 2)
     folder = tmp_path_factory.mktemp("signin")
+    browser_contest.poison("letter-new-band", name=NEW_BAND)
+    extra_catalog = _catalog_with_the_new_band(browser_contest, folder / "catalog.yaml")
     redirect = f"http://127.0.0.1:{app_port}/oauth2callback"
     with oidc_provider(provider_port, redirect, folder / "provider.log") as provider:
         secrets_file = folder / "secrets.toml"
@@ -59,10 +69,23 @@ def signed_app(
         extra = {
             "CERTAMEN_STREAMLIT_SECRETS": str(secrets_file),
             "CERTAMEN_ORGANISERS": email_of(ORGANISER),
+            "CERTAMEN_CATALOG": str(extra_catalog),
         }
         log = folder / "streamlit.log"
         with running_app(app_port, infra, browser_contest.db.name, log, extra) as url:
             yield SignedApp(url, provider)
+
+
+def _catalog_with_the_new_band(contest: Pipeline, path: Path) -> Path:
+    """The example catalog plus the band, album and year of the dead-lettered vote."""
+    letter = contest.db["dead_letters"].find_one({"reason.field": "name"})
+    assert letter is not None
+    vote = json.loads(letter["event"]["data"])  # the event's data, stored as text
+    catalog = yaml.safe_load(CATALOG_PATH.read_text(encoding="utf-8"))
+    album = {"title": vote["album"], "year": int(vote["year"])}
+    catalog["bands"].append({"name": NEW_BAND, "albums": [album]})
+    path.write_text(yaml.safe_dump(catalog, allow_unicode=True), encoding="utf-8")
+    return path
 
 
 @pytest.fixture
@@ -156,3 +179,73 @@ def test_the_sign_in_page_speaks_the_browser_language(signed_app: SignedApp) -> 
         page = _sign_in_page(driver, "Iniciar sesión")
         assert "Inicie sesión con su cuenta" in page
         _nothing_of_the_contest(page)
+
+
+def _dead_letters_page(driver: webdriver.Chrome, app: SignedApp) -> None:
+    driver.find_element(
+        By.XPATH, "//*[@data-testid='stSidebarNav']//a[contains(., 'Dead letters')]"
+    ).click()
+    WebDriverWait(driver, 30, poll_frequency=0.1).until(
+        lambda d: "Dead letters listed: 2" in _body(d)
+    )
+
+
+def _click(driver: webdriver.Chrome, label: str) -> None:
+    driver.find_element(By.XPATH, f"//button[normalize-space(.)='{label}']").click()
+
+
+def _choose_all(driver: webdriver.Chrome) -> None:
+    box = "//*[@data-testid='stCheckbox']//label[contains(., 'All listed')]"
+    WebDriverWait(driver, 30, poll_frequency=0.1).until(lambda d: d.find_elements(By.XPATH, box))
+    driver.find_element(By.XPATH, box).click()
+    WebDriverWait(driver, 10, poll_frequency=0.1).until(
+        lambda d: d.find_element(By.XPATH, "//button[normalize-space(.)='Preview']").is_enabled()
+    )
+
+
+def _shown(driver: webdriver.Chrome, *texts: str) -> str:
+    WebDriverWait(driver, 30, poll_frequency=0.1).until(
+        lambda d: all(text in _body(d) for text in texts)
+    )
+    return _body(driver)
+
+
+def test_a_viewer_may_preview_but_not_replay(
+    fresh_browser: webdriver.Chrome, signed_app: SignedApp, browser_contest: Pipeline
+) -> None:
+    fresh_browser.get(signed_app.url)
+    _sign_in_page(fresh_browser)
+    _sign_in(fresh_browser, signed_app, VIEWER)
+    _dead_letters_page(fresh_browser, signed_app)
+    _choose_all(fresh_browser)
+    replay = fresh_browser.find_element(By.XPATH, "//button[normalize-space(.)='Replay']")
+    assert not replay.is_enabled()
+    assert "Only organisers may replay dead letters; you may preview." in _body(fresh_browser)
+    _click(fresh_browser, "Preview")
+    _shown(fresh_browser, "would be counted: 1", "would stay a dead letter: 1")
+    assert browser_contest.db["dead_letter_replays"].count_documents({}) == 0
+
+
+def test_an_organiser_replays_and_the_replay_is_recorded_in_their_name(
+    fresh_browser: webdriver.Chrome, signed_app: SignedApp, browser_contest: Pipeline
+) -> None:
+    votes_before = browser_contest.db["votes"].count_documents({})
+    fresh_browser.get(signed_app.url)
+    _sign_in_page(fresh_browser)
+    _sign_in(fresh_browser, signed_app, ORGANISER)
+    _dead_letters_page(fresh_browser, signed_app)
+    _choose_all(fresh_browser)
+    _click(fresh_browser, "Preview")
+    _shown(fresh_browser, "would be counted: 1", "would stay a dead letter: 1")
+    _click(fresh_browser, "Replay")
+    page = _shown(fresh_browser, "Replayed by ana@example.org", "counted: put right: 1")
+    assert "still a dead letter: 1" in page
+    save(fresh_browser, "dead-letters-replayed.png")
+
+    assert browser_contest.db["votes"].count_documents({}) == votes_before + 1
+    counted = browser_contest.db["votes"].count_documents({"name": NEW_BAND})
+    assert counted == 1
+    assert int(browser_contest.redis.hget("votes:by_band", NEW_BAND) or 0) == 1
+    records = list(browser_contest.db["dead_letter_replays"].find())
+    assert {r["by"] for r in records} == {email_of(ORGANISER)}
+    assert sorted(r["outcome"] for r in records) == ["counted", "still_dead"]

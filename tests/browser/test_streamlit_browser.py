@@ -94,7 +94,7 @@ def test_logs_page_shows_the_matching_count(
     _wait_for_text(browser, f"Matching votes: {total}", table=True)
     save(browser, "logs.png")
     browser.get(f"{app_url}/dead-letters")
-    _wait_for_text(browser, "Dead letters: 1", table=True)
+    _wait_for_text(browser, "Dead letters listed: 1", table=True)
     save(browser, "dead-letters.png")
 
 
@@ -163,7 +163,10 @@ def test_a_spanish_browser_gets_the_app_in_spanish(
 
     spanish_browser.get(f"{app_url}/dead-letters")
     _wait_for_text(
-        spanish_browser, "Mensajes fallidos: 1", "Mensajes fallidos por motivo", table=True
+        spanish_browser,
+        "Mensajes fallidos en la lista: 1",
+        "Mensajes fallidos por motivo",
+        table=True,
     )
     save(spanish_browser, "dead-letters-es.png")
     assert spanish.count(1234) == "1.234"  # what a larger contest would show

@@ -230,7 +230,7 @@ def test_the_csv_holds_every_matching_vote(filled: Pipeline) -> None:
 
 def test_dead_letters_have_their_own_page_with_reasons(filled: Pipeline) -> None:
     app = _run(DEAD_LETTERS)
-    assert _matching(app, "Dead letters") == 2
+    assert _matching(app, "Dead letters listed") == 2
     letters = app.dataframe[0].value
     assert sorted(letters["rule"]) == ["not_in_catalog", "range"]
     assert set(letters["field"]) == {"name", "rank"}
@@ -319,7 +319,7 @@ def test_the_picker_turns_every_page_to_spanish(filled: Pipeline) -> None:
     assert shown["rank"] == spanish.decimal(newest["rank"])
 
     app.switch_page(DEAD_LETTERS).run()
-    assert _matching(app, "Mensajes fallidos") == 2
+    assert _matching(app, "Mensajes fallidos en la lista") == 2
     app.switch_page(AUDIT).run()
     app.button(key="audit_run").click().run()
     assert any("Redis y MongoDB coinciden" in s.value for s in app.success)
@@ -335,3 +335,22 @@ def test_a_refused_filter_is_explained_in_spanish(filled: Pipeline) -> None:
     assert [w.value for w in app.warning] == [
         "No se puede filtrar por hora de fin: el fin del intervalo es anterior a su inicio"
     ]
+
+
+def test_dead_letters_are_previewed_without_a_change(filled: Pipeline) -> None:
+    """Open on this machine: anyone may preview; nothing is written; nobody may replay."""
+    app = _run(DEAD_LETTERS)
+    assert app.button(key="dead_replay").disabled
+    assert any("needs an organiser signed in" in c.value for c in app.caption)
+    app.checkbox(key="dead_all").check().run()
+    assert not app.button(key="dead_preview").disabled
+    assert app.button(key="dead_replay").disabled
+    app.button(key="dead_preview").click().run()
+    assert not app.exception
+    summary = next(m.value for m in app.markdown if "would stay a dead letter" in m.value)
+    assert summary == "would stay a dead letter: **2**"  # rank 101, and a band not in the catalog
+    outcomes = app.dataframe[1].value  # the letters, the outcomes, the replays recorded
+    assert sorted(outcomes["outcome"]) == ["would stay a dead letter"] * 2
+    assert filled.db["dead_letters"].count_documents({"status": "replayed"}) == 0
+    assert filled.db["dead_letter_replays"].count_documents({}) == 0
+    assert _metrics(_run())["Dead letters"] == "2"

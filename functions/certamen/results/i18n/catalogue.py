@@ -131,7 +131,6 @@ class DeadLetterTexts:
     by_reason: str
     reason: str
     count: str
-    matching: str
     none_yet: str
     failed_at: str
     field: str
@@ -145,6 +144,8 @@ class DeadLetterTexts:
     status_replayed: str
     show_put_right: str
     listed: str
+    select: str
+    select_all: str
     select_help: str
     preview_button: str
     replay_button: str
@@ -204,7 +205,10 @@ class AuditTexts:
     counter_total: str
     counter_dead_letters: str
     all_votes: str
-    all_dead_letters: str
+    dead_open: str
+    dead_rule: str
+    dead_replayed: str
+    dead_replayed_logged: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

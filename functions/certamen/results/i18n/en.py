@@ -129,7 +129,6 @@ MESSAGES = Messages(
         by_reason="Dead letters by reason",
         reason="Reason",
         count="Dead letters",
-        matching="Dead letters: **{count}** — page {page} of {pages}",
         none_yet="No dead letters: every event was counted.",
         failed_at="Failed",
         field="Field",
@@ -143,6 +142,8 @@ MESSAGES = Messages(
         status_replayed="put right",
         show_put_right="Also show letters put right",
         listed="Dead letters listed: **{count}**",
+        select="Letters to preview or replay",
+        select_all="All listed",
         select_help=(
             "Select letters in the table, preview what a replay would do (nothing is written), "
             "then replay them once their cause is fixed (a catalog corrected, an album added)."
@@ -207,7 +208,10 @@ MESSAGES = Messages(
         counter_total="total",
         counter_dead_letters="dead letters",
         all_votes="all votes",
-        all_dead_letters="all",
+        dead_open="not put right",
+        dead_rule="not put right, rule {rule}",
+        dead_replayed="put right by a replay",
+        dead_replayed_logged="put right: their votes in the log",
     ),
     contest_dashboard=ContestDashboardTexts(
         title="Certamen — contest",

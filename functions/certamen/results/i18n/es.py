@@ -134,7 +134,6 @@ MESSAGES = Messages(
         by_reason="Mensajes fallidos por motivo",
         reason="Motivo",
         count="Mensajes fallidos",
-        matching="Mensajes fallidos: **{count}** — página {page} de {pages}",
         none_yet="No hay mensajes fallidos: se contaron todos los eventos.",
         failed_at="Falló",
         field="Campo",
@@ -148,6 +147,8 @@ MESSAGES = Messages(
         status_replayed="corregido",
         show_put_right="Mostrar también los corregidos",
         listed="Mensajes fallidos en la lista: **{count}**",
+        select="Mensajes para la vista previa o el reenvío",
+        select_all="Todos los de la lista",
         select_help=(
             "Seleccione mensajes en la tabla, vea qué haría un reenvío (no se escribe nada) y "
             "reenvíelos cuando su causa esté corregida (un catálogo arreglado, un álbum añadido)."
@@ -219,7 +220,10 @@ MESSAGES = Messages(
         counter_total="total",
         counter_dead_letters="mensajes fallidos",
         all_votes="todos los votos",
-        all_dead_letters="todos",
+        dead_open="sin corregir",
+        dead_rule="sin corregir, regla {rule}",
+        dead_replayed="corregidos por un reenvío",
+        dead_replayed_logged="corregidos: sus votos en el registro",
     ),
     contest_dashboard=ContestDashboardTexts(
         title="Certamen — concurso",
