@@ -26,11 +26,12 @@ from grafana_foundation_sdk.models.dashboard import DashboardCursorSync, GridPos
 from grafana_foundation_sdk.models.piechart import PieChartLabels, PieChartType
 
 from certamen.adapters import redis_keys as keys
+from certamen.contract import CHANNELS
 from certamen.results.i18n import Language, messages
-from certamen.results.i18n.catalogue import ContestDashboardTexts
+from certamen.results.i18n.catalogue import ChannelTexts, ContestDashboardTexts
 from certamen.settings import Settings
 from grafana.datasources import REDIS, Redis
-from grafana.transforms import average_rank, hash_as_rows
+from grafana.transforms import average_rank, hash_as_rows, renamed
 
 UIDS: dict[Language, str] = {"en": "certamen-contest", "es": "certamen-contest-es"}
 REFRESH = "5s"  # Grafana's default minimum; the streaming panels update every second
@@ -42,7 +43,7 @@ TIMEZONE = Settings().timezone
 
 def dashboard(language: Language) -> Dashboard:
     """The contest dashboard in ``language``, panel by panel."""
-    texts = messages(language).contest_dashboard
+    texts, channels = messages(language).contest_dashboard, messages(language).channels
     return (
         Dashboard(texts.title)
         .uid(UIDS[language])
@@ -55,7 +56,7 @@ def dashboard(language: Language) -> Dashboard:
         .timepicker(TimePicker().refresh_intervals(["5s", "10s", "30s", "1m"]))
         .with_panel(_total_votes(texts))
         .with_panel(_dead_letters(texts))
-        .with_panel(_votes_by_channel(texts))
+        .with_panel(_votes_by_channel(texts, channels))
         .with_panel(_dead_letters_by_reason(texts))
         .with_panel(_votes_by_band(texts))
         .with_panel(_votes_per_second(texts))
@@ -109,7 +110,7 @@ def _dead_letters(texts: ContestDashboardTexts) -> stat.Panel:
     )
 
 
-def _votes_by_channel(texts: ContestDashboardTexts) -> piechart.Panel:
+def _votes_by_channel(texts: ContestDashboardTexts, channels: ChannelTexts) -> piechart.Panel:
     return (
         piechart.Panel()
         .title(texts.by_channel)
@@ -118,6 +119,7 @@ def _votes_by_channel(texts: ContestDashboardTexts) -> piechart.Panel:
         .with_target(
             Redis("hgetall", keys.BY_CHANNEL).streaming("DataFrame", interval_ms=STREAM_MS)
         )
+        .transformations([renamed({channel: channels.of(channel) for channel in CHANNELS})])
         .reduce_options(_last_value())
         .pie_type(PieChartType.DONUT)
         .display_labels([PieChartLabels.NAME, PieChartLabels.VALUE])

@@ -62,7 +62,8 @@ def standings_metrics(
     columns[0].metric(texts.total_votes, formats.count(standings.total))
     columns[1].metric(texts.votes_per_second, formats.decimal(per_second, 1))
     for column, (channel, count) in zip(columns[2:], standings.by_channel.items(), strict=False):
-        column.metric(texts.votes_via.format(channel=channel), formats.count(count))
+        named = reader.texts.channels.of(channel)
+        column.metric(texts.votes_via.format(channel=named), formats.count(count))
     columns[-1].metric(texts.dead_letters, formats.count(standings.dead_letters))
 
 
@@ -76,7 +77,8 @@ def standings_charts(reader: Reader, standings: Standings, rate: Sequence[tuple[
         {album: s.key, band: s.band, votes: s.votes, average: s.average_rank}
         for s in standings.by_album
     ]
-    channels = [{channel: c, votes: count} for c, count in standings.by_channel.items()]
+    named = reader.texts.channels.of
+    channels = [{channel: named(c), votes: count} for c, count in standings.by_channel.items()]
     left, right = st.columns([3, 1])
     with left:
         st.subheader(texts.votes_by_band)

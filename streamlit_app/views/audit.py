@@ -38,8 +38,8 @@ if st.button(texts.run, type="primary", key="audit_run"):
 
 
 def _counter(check: TotalCheck) -> tuple[str, str]:
-    """The kind of counter and its name, in the reader's language (bands and channels are
-    names, not words; the dead letters' rows are named by ``certamen.results.audit``)."""
+    """The kind of counter and its name, in the reader's language (bands are names, not
+    words; the dead letters' rows are named by ``certamen.results.audit``)."""
     kinds = {
         "band": texts.counter_band,
         "channel": texts.counter_channel,
@@ -49,6 +49,8 @@ def _counter(check: TotalCheck) -> tuple[str, str]:
     kind = kinds.get(check.counter, check.counter)
     if check.counter == "total":
         return kind, texts.all_votes
+    if check.counter == "channel":
+        return kind, me.texts.channels.of(check.label)
     if check.counter != "dead letters":
         return kind, check.label
     rows = {
@@ -57,7 +59,8 @@ def _counter(check: TotalCheck) -> tuple[str, str]:
         "put right: their votes logged": texts.dead_replayed_logged,
     }
     if check.label.startswith("rule "):
-        return kind, texts.dead_rule.format(rule=check.label.removeprefix("rule "))
+        rule = me.texts.rules.of(check.label.removeprefix("rule "))
+        return kind, texts.dead_rule.format(rule=rule)
     return kind, rows.get(check.label, check.label)
 
 

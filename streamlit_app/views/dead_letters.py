@@ -19,7 +19,6 @@ import streamlit as st
 from certamen.adapters.dead_letter_store import dead_letter_counts
 from certamen.dead_letters import (
     DeadLetter,
-    LetterOutcome,
     Outcome,
     ReplayReport,
     Selection,
@@ -40,17 +39,18 @@ NO_ACCOUNT = "app without sign-in"  # whom a preview is for when nobody signed i
 
 settings = resources.settings()
 me = reader.current()
-texts, formats = me.texts.dead_letters, me.formats
+texts, formats, rule_named = me.texts.dead_letters, me.formats, me.texts.rules.of
 
 
 def _said(reason: dict[str, str] | None) -> str:
-    """A reason as one line: ``field / rule: message``."""
+    """A reason as one line: ``field / rule in words (rule): message``."""
     if not reason:
         return ""
-    return f"{reason.get('field', '?')} / {reason.get('rule', '?')}: {reason.get('message', '')}"
+    rule = rule_named(reason.get("rule", "?"))
+    return f"{reason.get('field', '?')} / {rule}: {reason.get('message', '')}"
 
 
-def _outcome(outcome: LetterOutcome) -> str:
+def _outcome(outcome: Outcome, *, dry_run: bool) -> str:
     """What happened to a letter (or, in a preview, would happen), in the reader's words."""
     done = {
         Outcome.COUNTED: texts.outcome_counted,
@@ -67,16 +67,14 @@ def _outcome(outcome: LetterOutcome) -> str:
         Outcome.STILL_DEAD: texts.would_stay_dead,
         Outcome.SKIPPED: texts.would_skip,
     }
-    return (would if outcome.dry_run else done)[outcome.outcome]
+    return (would if dry_run else done)[outcome]
 
 
 def _recorded(outcome: str | None) -> str:
     """A recorded replay's outcome (stored as ``Outcome``'s value), in the reader's words."""
     try:
-        return _outcome(
-            LetterOutcome(letter_id="", outcome=Outcome(outcome), dry_run=False, detail="")
-        )
-    except ValueError:
+        return _outcome(Outcome(outcome), dry_run=False)
+    except ValueError:  # not finished (no outcome yet), or a value this app does not know
         return outcome or ""
 
 
@@ -97,6 +95,12 @@ def _run(chosen: tuple[str, ...], *, replay: bool) -> None:
     except SelectionError as e:
         st.session_state[REPORT_KEY] = str(e)
         return
+    except components.SERVER_ERRORS:  # nothing was decided: say so, as a page part would
+        servers, address = "MongoDB, Redis", settings.mongodb_uri_redacted
+        st.session_state[REPORT_KEY] = me.texts.app.server_unreachable.format(
+            server=servers, address=address
+        )
+        return
     st.session_state[REPORT_KEY] = (report, datetime.now(UTC))
     if replay:  # the letters put right leave the list: so does their choice
         st.session_state[CHOSEN_KEY] = []
@@ -106,12 +110,12 @@ def _run(chosen: tuple[str, ...], *, replay: bool) -> None:
 def _show_report(report: ReplayReport, when: datetime) -> None:
     title = texts.preview_title if report.dry_run else texts.replay_title
     st.subheader(title.format(by=report.by, when=formats.moment(when)))
-    said = Counter(_outcome(o) for o in report.outcomes)
+    said = Counter(_outcome(o.outcome, dry_run=o.dry_run) for o in report.outcomes)
     st.markdown(" · ".join(f"{words}: **{formats.count(n)}**" for words, n in said.items()))
     rows = [
         {
             "letter": o.letter_id,
-            "outcome": _outcome(o),
+            "outcome": _outcome(o.outcome, dry_run=o.dry_run),
             "reason": _said(o.reason),
             "previous": _said(o.previous_reason),
             "vote_id": o.vote_id,
@@ -149,7 +153,7 @@ def _letter_row(letter: DeadLetter) -> dict[str, Any]:
     return {
         "failed_at": formats.moment(letter.failed_at),
         "field": letter.reason.get("field"),
-        "rule": letter.reason.get("rule"),
+        "rule": rule_named(letter.reason.get("rule", "?")),
         "message": letter.reason.get("message"),
         "status": texts.status_replayed if letter.replayed else texts.status_open,
         "event_id": letter.event_id,
@@ -165,12 +169,18 @@ def dead_letters() -> None:
         by_rule = dict(sorted(counted.open_by_rule.items(), key=lambda item: (-item[1], item[0])))
         if by_rule:
             st.subheader(texts.by_reason)
-            reasons = [{texts.rule: rule, texts.count: n} for rule, n in by_rule.items()]
+            reasons = [
+                {texts.rule: rule_named(rule), texts.count: n} for rule, n in by_rule.items()
+            ]
             chart = components.bar_chart(me, reasons, texts.rule, texts.count)
             st.altair_chart(chart, width="stretch")
         first, second = st.columns([3, 1])
         rules = first.multiselect(
-            texts.reason, list(by_rule), placeholder=me.texts.app.choose, key="dead_rules"
+            texts.reason,
+            list(by_rule),
+            format_func=rule_named,
+            placeholder=me.texts.app.choose,
+            key="dead_rules",
         )
         put_right_too = second.toggle(texts.show_put_right, key="dead_put_right")
         try:
@@ -200,11 +210,13 @@ def dead_letters() -> None:
             texts.event_id,
             texts.data,
         )
-        _table([_letter_row(letter) for letter in letters], LETTER_COLUMNS, headers, "dead_table")
+        if letters:  # none: the sentence above says so
+            letter_rows = [_letter_row(letter) for letter in letters]
+            _table(letter_rows, LETTER_COLUMNS, headers, "dead_table")
 
         labels = {
             letter.letter_id: f"{formats.moment(letter.failed_at)} · "
-            f"{letter.reason.get('rule', '?')} · {letter.event_id}"
+            f"{rule_named(letter.reason.get('rule', '?'))} · {letter.event_id}"
             for letter in letters
             if letter.replayed is None
         }
@@ -267,7 +279,10 @@ def dead_letters() -> None:
             texts.reason_now,
             texts.vote_id,
         )
-        _table(rows, HISTORY_COLUMNS, history_headers, key="dead_history")
+        if rows:
+            _table(rows, HISTORY_COLUMNS, history_headers, key="dead_history")
+        else:
+            st.caption(texts.no_replays)
 
 
 st.title(texts.title)

@@ -70,7 +70,11 @@ def vote_log() -> None:
         texts.album, _options("album", bands), placeholder=choose, key="log_albums"
     )
     channels = third.multiselect(
-        texts.channel, list(CHANNELS), placeholder=choose, key="log_channels"
+        texts.channel,
+        list(CHANNELS),
+        format_func=me.texts.channels.of,
+        placeholder=choose,
+        key="log_channels",
     )
     first, second, third = st.columns(3)
     since = first.datetime_input(

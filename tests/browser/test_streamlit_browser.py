@@ -74,8 +74,9 @@ def test_results_page_shows_the_numbers_of_the_databases(
     metrics = shown["metrics"]
     assert metrics["Total votes"] == str(len(logged)) == "45"
     channels = Counter(d["channel"] for d in logged)
-    assert metrics["Votes via grpc"] == str(channels["grpc"])
-    assert metrics["Votes via wasm"] == str(channels["wasm"])
+    assert metrics["Votes via gRPC"] == str(channels["grpc"])
+    assert metrics["Votes via WebAssembly"] == str(channels["wasm"])
+    assert metrics["Votes via legacy producer"] == str(channels["legacy"]) == "15"
     assert metrics["Dead letters"] == "1"
     bands, albums = shown["tables"]
     per_band = Counter(d["name"] for d in logged)
@@ -144,6 +145,8 @@ def test_a_spanish_browser_gets_the_app_in_spanish(
     metrics = shown["metrics"]
     assert metrics["Votos en total"] == str(len(logged))
     assert metrics["Mensajes fallidos"] == "1"
+    legacy = sum(d["channel"] == "legacy" for d in logged)
+    assert legacy > 0 and metrics["Votos por productor anterior"] == str(legacy)
     _, albums = shown["tables"]
     spanish = formats_for("es", SPANISH, CONTEST_ZONE)
     averages = {row[3] for row in albums}

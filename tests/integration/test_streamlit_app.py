@@ -92,8 +92,10 @@ def test_results_show_what_the_databases_hold(filled: Pipeline) -> None:
     app = _run()
     metrics = _metrics(app)
     assert metrics["Total votes"] == str(len(logged)) == "45"
+    named = messages("en").channels.of
     for channel in CHANNELS:
-        assert metrics[f"Votes via {channel}"] == str(sum(d["channel"] == channel for d in logged))
+        shown = metrics[f"Votes via {named(channel)}"]
+        assert shown == str(sum(d["channel"] == channel for d in logged))
     assert metrics["Dead letters"] == "2"
 
     bands, albums = (table.value for table in app.table)
@@ -232,10 +234,13 @@ def test_dead_letters_have_their_own_page_with_reasons(filled: Pipeline) -> None
     app = _run(DEAD_LETTERS)
     assert _matching(app, "Dead letters listed") == 2
     letters = app.dataframe[0].value
-    assert sorted(letters["rule"]) == ["not_in_catalog", "range"]
+    assert sorted(letters["rule"]) == [
+        "not in the catalog (not_in_catalog)",
+        "out of range (range)",
+    ]
     assert set(letters["field"]) == {"name", "rank"}
     app.multiselect(key="dead_rules").set_value(["range"]).run()
-    assert list(app.dataframe[0].value["rule"]) == ["range"]
+    assert list(app.dataframe[0].value["rule"]) == ["out of range (range)"]
 
 
 def test_the_audit_runs_on_demand_and_finds_a_tampered_counter(filled: Pipeline) -> None:
@@ -303,7 +308,9 @@ def test_the_picker_turns_every_page_to_spanish(filled: Pipeline) -> None:
     metrics = _metrics(app)
     assert metrics["Votos en total"] == "45"
     assert metrics["Mensajes fallidos"] == "2"
-    assert metrics["Votos por grpc"] == str(sum(d["channel"] == "grpc" for d in logged))
+    assert metrics["Votos por gRPC"] == str(sum(d["channel"] == "grpc" for d in logged))
+    legacy = sum(d["channel"] == "legacy" for d in logged)
+    assert metrics["Votos por productor anterior"] == str(legacy) == "15"
     bands, _ = (table.value for table in app.table)
     assert list(bands.columns) == ["Banda", "Votos"]
 
@@ -320,6 +327,8 @@ def test_the_picker_turns_every_page_to_spanish(filled: Pipeline) -> None:
 
     app.switch_page(DEAD_LETTERS).run()
     assert _matching(app, "Mensajes fallidos en la lista") == 2
+    rules = sorted(app.dataframe[0].value["rule"])
+    assert rules == ["fuera de rango (range)", "no está en el catálogo (not_in_catalog)"]
     app.switch_page(AUDIT).run()
     app.button(key="audit_run").click().run()
     assert any("Redis y MongoDB coinciden" in s.value for s in app.success)
@@ -353,4 +362,5 @@ def test_dead_letters_are_previewed_without_a_change(filled: Pipeline) -> None:
     assert sorted(outcomes["outcome"]) == ["would stay a dead letter"] * 2
     assert filled.db["dead_letters"].count_documents({"status": "replayed"}) == 0
     assert filled.db["dead_letter_replays"].count_documents({}) == 0
+    assert "No replays yet." in [c.value for c in app.caption]
     assert _metrics(_run())["Dead letters"] == "2"

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import importlib
+import re
 import string
 from dataclasses import asdict, fields
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import get_type_hints
 
 import pytest
 
+from certamen.contract import CHANNELS
 from certamen.results.i18n import LANGUAGES, Messages, formats_for, language_of, messages
 from certamen.results.i18n.catalogue import AppTexts
 
 # Texts that are the same word in both languages (names of products, a code).
-SAME_IN_BOTH = {"audit.redis", "audit.mongodb", "audit.counter_total"}
+SAME_IN_BOTH = {
+    "audit.redis",
+    "audit.mongodb",
+    "audit.counter_total",
+    "channels.grpc",
+    "channels.wasm",
+}
 
 
 def _texts(catalogue: Messages) -> dict[str, str]:
@@ -64,6 +73,30 @@ def test_spanish_is_translated() -> None:
     english, spanish = _texts(messages("en")), _texts(messages("es"))
     untranslated = {key for key in english if english[key] == spanish[key]}
     assert untranslated == SAME_IN_BOTH
+
+
+VOTE_CONTRACT = Path(__file__).resolve().parents[2] / "docs" / "vote-contract.md"
+# The consumer's own rules besides the ballot's: an event of another type, a ballot
+# the catalog lacks, a vote id reused for another ballot.
+CONSUMER_RULES = {"unknown_type", "not_in_catalog", "conflict"}
+
+
+def _contract_rules() -> set[str]:
+    """Every rule in the contract's tables (the last column: `| check | ... | `rule` |`)."""
+    text = VOTE_CONTRACT.read_text(encoding="utf-8")
+    return set(re.findall(r"\| `([a-z_0-9]+)` \|$", text, flags=re.MULTILINE))
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_rule_and_channel_has_a_name(language: str) -> None:
+    texts = messages(language)  # type: ignore[arg-type]
+    rules = _contract_rules() | CONSUMER_RULES
+    assert "not_in_catalog" in rules and "precision" in rules, "the tables were read"
+    unnamed = {rule for rule in rules if texts.rules.of(rule) == rule}
+    assert unnamed == set()
+    assert texts.rules.of("no_such_rule") == "no_such_rule", "an unknown rule shows as its code"
+    assert all(texts.channels.of(channel) != "" for channel in CHANNELS)
+    assert texts.channels.of("legacy") != "legacy"
 
 
 @pytest.mark.parametrize(

@@ -162,6 +162,7 @@ class DeadLetterTexts:
     by: str
     started: str
     history: str
+    no_replays: str
     outcome_counted: str
     outcome_already_counted: str
     outcome_still_dead: str
@@ -263,11 +264,60 @@ class SystemDashboardTexts:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ChannelTexts:
+    """Each channel's name (``certamen.contract.CHANNELS``: the field is the stored value)."""
+
+    grpc: str
+    wasm: str
+    legacy: str
+
+    def of(self, channel: str) -> str:
+        """The name of ``channel``; a value that is not a channel is shown as stored."""
+        label = getattr(self, channel, None) if channel in self.__slots__ else None
+        return label if isinstance(label, str) else channel
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuleTexts:
+    """What each rule a vote can break means (the ``rule`` of ``{field, rule, message}``).
+
+    The rules of ``docs/vote-contract.md`` and the consumer's own (``unknown_type``,
+    ``not_in_catalog``, ``conflict``); a unit test checks the contract's tables
+    against these fields. A rule without a text is shown as its code.
+    """
+
+    too_large: str
+    utf8: str
+    json: str
+    type: str
+    duplicate: str
+    unknown_field: str
+    required: str
+    invalid_unicode: str
+    control_character: str
+    empty: str
+    too_long: str
+    format: str
+    range: str
+    precision: str
+    conflict: str
+    not_in_catalog: str
+    unknown_type: str
+
+    def of(self, rule: str) -> str:
+        """``rule`` in words, with its code: ``not in the catalog (not_in_catalog)``."""
+        label = getattr(self, rule, None) if rule in self.__slots__ else None
+        return f"{label} ({rule})" if isinstance(label, str) else rule
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Messages:
     """One language's catalogue."""
 
     app: AppTexts
     access: AccessTexts
+    channels: ChannelTexts
+    rules: RuleTexts
     results: ResultsTexts
     logs: LogsTexts
     filters: FilterTexts
