@@ -41,6 +41,13 @@ ORGANISER, VIEWER = "ana", "beto"
 NEW_BAND = "Nadie"  # not in the contest's catalog when its vote came: a dead letter
 # What only a signed-in visitor may see: the navigation and the contest's numbers.
 CONTEST_WORDS = ("Total votes", "Logs", "Audit", "Dead letters", "Matching votes")
+SPANISH_CONTEST_WORDS = (
+    "Votos en total",
+    "Registro",
+    "Auditoría",
+    "Mensajes fallidos",
+    "Votos que coinciden",
+)
 
 
 @dataclass(frozen=True)
@@ -107,8 +114,8 @@ def _sign_in_page(driver: webdriver.Chrome, button: str = "Sign in") -> str:
     return _body(driver)
 
 
-def _nothing_of_the_contest(page: str) -> None:
-    for words in CONTEST_WORDS:
+def _nothing_of_the_contest(page: str, contest_words: tuple[str, ...] = CONTEST_WORDS) -> None:
+    for words in contest_words:
         assert words not in page, words
 
 
@@ -130,8 +137,8 @@ def _button(label: str) -> str:
     return f"//button[normalize-space(.)='{label}']"
 
 
-def _sign_in(driver: webdriver.Chrome, app: SignedApp, login: str) -> None:
-    _click(driver, _button("Sign in"))
+def _sign_in(driver: webdriver.Chrome, app: SignedApp, login: str, button: str = "Sign in") -> None:
+    _click(driver, _button(button))
     sign_in_at_provider(driver, app.provider, login)  # waits to be at the provider first
     results_when(driver, settled, timeout_s=30)
 
@@ -181,25 +188,19 @@ def test_the_sign_in_page_speaks_the_browser_language(signed_app: SignedApp) -> 
         _nothing_of_the_contest(page)
 
 
-def _dead_letters_page(driver: webdriver.Chrome, app: SignedApp) -> None:
-    driver.find_element(
-        By.XPATH, "//*[@data-testid='stSidebarNav']//a[contains(., 'Dead letters')]"
-    ).click()
-    WebDriverWait(driver, 30, poll_frequency=0.1).until(
-        lambda d: "Dead letters listed: 2" in _body(d)
-    )
+def _dead_letters_page(
+    driver: webdriver.Chrome, page: str = "Dead letters", listed: str = "Dead letters listed: 2"
+) -> None:
+    _click(driver, f"//*[@data-testid='stSidebarNav']//a[contains(., '{page}')]")
+    WebDriverWait(driver, 30, poll_frequency=0.1).until(lambda d: listed in _body(d))
 
 
-def _click(driver: webdriver.Chrome, label: str) -> None:
-    driver.find_element(By.XPATH, f"//button[normalize-space(.)='{label}']").click()
-
-
-def _choose_all(driver: webdriver.Chrome) -> None:
-    box = "//*[@data-testid='stCheckbox']//label[contains(., 'All listed')]"
-    WebDriverWait(driver, 30, poll_frequency=0.1).until(lambda d: d.find_elements(By.XPATH, box))
-    driver.find_element(By.XPATH, box).click()
+def _choose_all(
+    driver: webdriver.Chrome, all_listed: str = "All listed", preview: str = "Preview"
+) -> None:
+    _click(driver, f"//*[@data-testid='stCheckbox']//label[contains(., '{all_listed}')]")
     WebDriverWait(driver, 10, poll_frequency=0.1).until(
-        lambda d: d.find_element(By.XPATH, "//button[normalize-space(.)='Preview']").is_enabled()
+        lambda d: d.find_element(By.XPATH, _button(preview)).is_enabled()
     )
 
 
@@ -216,14 +217,47 @@ def test_a_viewer_may_preview_but_not_replay(
     fresh_browser.get(signed_app.url)
     _sign_in_page(fresh_browser)
     _sign_in(fresh_browser, signed_app, VIEWER)
-    _dead_letters_page(fresh_browser, signed_app)
+    _dead_letters_page(fresh_browser)
     _choose_all(fresh_browser)
     replay = fresh_browser.find_element(By.XPATH, "//button[normalize-space(.)='Replay']")
     assert not replay.is_enabled()
     assert "Only organisers may replay dead letters; you may preview." in _body(fresh_browser)
-    _click(fresh_browser, "Preview")
+    _click(fresh_browser, _button("Preview"))
     _shown(fresh_browser, "would be counted: 1", "would stay a dead letter: 1")
     assert browser_contest.db["dead_letter_replays"].count_documents({}) == 0
+
+
+def test_in_spanish_pages_then_a_viewer_cannot_replay_then_signed_out_nothing(
+    signed_app: SignedApp, browser_contest: Pipeline
+) -> None:
+    """The whole way in a Spanish browser: sign-in page, provider, pages, no replay, sign-out."""
+    votes = browser_contest.db["votes"].count_documents({})
+    with headless_chromium("es") as driver:
+        driver.get(signed_app.url)
+        _nothing_of_the_contest(_sign_in_page(driver, "Iniciar sesión"), SPANISH_CONTEST_WORDS)
+        _sign_in(driver, signed_app, VIEWER, "Iniciar sesión")
+        shown = results_when(driver, settled, timeout_s=30)
+        assert shown["metrics"]["Votos en total"] == str(votes)
+        legacy = browser_contest.db["votes"].count_documents({"channel": "legacy"})
+        assert shown["metrics"]["Votos por productor anterior"] == str(legacy) == "15"
+        page = _body(driver)
+        assert f"Sesión iniciada como {email_of(VIEWER)}" in page
+        assert "Puede consultar; solo los organizadores reenvían mensajes fallidos." in page
+
+        _dead_letters_page(driver, "Mensajes fallidos", "Mensajes fallidos en la lista: 2")
+        _choose_all(driver, "Todos los de la lista", "Vista previa")
+        assert not driver.find_element(By.XPATH, _button("Reenviar")).is_enabled()
+        assert "Solo los organizadores reenvían mensajes fallidos" in _body(driver)
+        _click(driver, _button("Vista previa"))
+        _shown(driver, "se contaría: 1", "seguiría siendo un mensaje fallido: 1")
+        assert browser_contest.db["dead_letter_replays"].count_documents({}) == 0
+        save(driver, "dead-letters-preview-es.png")
+
+        _click(driver, _button("Cerrar sesión"))
+        confirm_sign_out_at_provider(driver, signed_app.provider)
+        _nothing_of_the_contest(_sign_in_page(driver, "Iniciar sesión"), SPANISH_CONTEST_WORDS)
+        driver.get(f"{signed_app.url}/dead-letters")
+        _nothing_of_the_contest(_sign_in_page(driver, "Iniciar sesión"), SPANISH_CONTEST_WORDS)
 
 
 def test_an_organiser_replays_and_the_replay_is_recorded_in_their_name(
@@ -233,11 +267,11 @@ def test_an_organiser_replays_and_the_replay_is_recorded_in_their_name(
     fresh_browser.get(signed_app.url)
     _sign_in_page(fresh_browser)
     _sign_in(fresh_browser, signed_app, ORGANISER)
-    _dead_letters_page(fresh_browser, signed_app)
+    _dead_letters_page(fresh_browser)
     _choose_all(fresh_browser)
-    _click(fresh_browser, "Preview")
+    _click(fresh_browser, _button("Preview"))
     _shown(fresh_browser, "would be counted: 1", "would stay a dead letter: 1")
-    _click(fresh_browser, "Replay")
+    _click(fresh_browser, _button("Replay"))
     page = _shown(fresh_browser, "Replayed by ana@example.org", "counted: put right: 1")
     assert "still a dead letter: 1" in page
     save(fresh_browser, "dead-letters-replayed.png")

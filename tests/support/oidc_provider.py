@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -104,7 +105,9 @@ def email_of(login: str) -> str:
 
 def sign_in_at_provider(driver: webdriver.Chrome, provider: Provider, login: str) -> None:
     """On the provider's pages: log in as ``login``, then allow the app its scopes."""
-    wait = WebDriverWait(driver, 30, poll_frequency=0.1)
+    wait = WebDriverWait(
+        driver, 30, poll_frequency=0.1, ignored_exceptions=[StaleElementReferenceException]
+    )
     wait.until(lambda d: d.current_url.startswith(f"{provider.issuer}/interaction/"))
     wait.until(lambda d: d.find_elements(By.NAME, "login"))
     driver.find_element(By.NAME, "login").send_keys(login)
@@ -116,7 +119,9 @@ def sign_in_at_provider(driver: webdriver.Chrome, provider: Provider, login: str
 
 def confirm_sign_out_at_provider(driver: webdriver.Chrome, provider: Provider) -> None:
     """On the provider's end-session page: yes, sign me out."""
-    wait = WebDriverWait(driver, 30, poll_frequency=0.1)
+    wait = WebDriverWait(
+        driver, 30, poll_frequency=0.1, ignored_exceptions=[StaleElementReferenceException]
+    )
     wait.until(lambda d: d.current_url.startswith(f"{provider.issuer}/session/end"))
     button = "//button[normalize-space(.)='Yes, sign me out']"
     wait.until(lambda d: d.find_elements(By.XPATH, button))
