@@ -1,8 +1,10 @@
 """Write (or check) the dashboards' JSON: ``python -m grafana.generate [--check]``.
 
-The JSON under ``grafana/dashboards/`` is committed so that Grafana's file
-provisioning can load it as is; ``--check`` (and a test) fails when it differs
-from what this code generates.
+Every dashboard exists once per language, from the same code: the JSON under
+``grafana/dashboards/<language>/`` is committed so that Grafana's file
+provisioning can load it as is (one provider, and so one Grafana folder, per
+language); ``--check`` (and a test) fails when it differs from what this code
+generates.
 """
 
 from __future__ import annotations
@@ -11,17 +13,20 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
+from certamen.results.i18n import LANGUAGES
 from grafana import contest, system
 
 OUTPUT = Path(__file__).resolve().parent / "dashboards"
 DASHBOARDS: dict[str, Callable[[], Dashboard]] = {
-    "contest.json": contest.dashboard,
-    "system.json": system.dashboard,
+    f"{language}/{name}.json": partial(build, language)
+    for language in LANGUAGES
+    for name, build in (("contest", contest.dashboard), ("system", system.dashboard))
 }
 
 
@@ -30,7 +35,7 @@ def render(build: Callable[[], Dashboard]) -> str:
     model = build().build()
     for number, panel in enumerate(model.panels or [], start=1):
         panel.id_val = number  # stable ids: links and alerts can point at a panel
-    return json.dumps(model, cls=JSONEncoder, sort_keys=True, indent=2) + "\n"
+    return json.dumps(model, cls=JSONEncoder, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
 
 def stale(output: Path = OUTPUT) -> list[str]:
@@ -38,8 +43,17 @@ def stale(output: Path = OUTPUT) -> list[str]:
     return [
         name
         for name, build in DASHBOARDS.items()
-        if not (output / name).is_file() or (output / name).read_text() != render(build)
+        if not (output / name).is_file()
+        or (output / name).read_text(encoding="utf-8") != render(build)
     ]
+
+
+def write(output: Path = OUTPUT) -> list[str]:
+    """Write every dashboard under ``output``; the names written."""
+    for name, build in DASHBOARDS.items():
+        (output / name).parent.mkdir(parents=True, exist_ok=True)
+        (output / name).write_text(render(build), encoding="utf-8")
+    return list(DASHBOARDS)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,9 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             print(f"grafana/dashboards/{name} is stale: run python -m grafana.generate")
         return 1 if names else 0
-    OUTPUT.mkdir(parents=True, exist_ok=True)
-    for name, build in DASHBOARDS.items():
-        (OUTPUT / name).write_text(render(build))
+    for name in write():
         print(f"wrote grafana/dashboards/{name}")
     return 0
 

@@ -4,7 +4,8 @@ Metric names are the ones the services export: ``certamen.producers.intake`` (pr
 ``certamen.source.status`` (the local KafkaSource) and ``certamen.consumer.metrics``.
 On the cluster Knative's KafkaSource delivers and exports no lag; Strimzi's Kafka
 Exporter does (``kafka_consumergroup_lag``), so the lag panels ask for both and
-show whichever exists.
+show whichever exists. One dashboard per language from the same panels (the message
+catalogue's ``system_dashboard``), each with its own uid.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from grafana_foundation_sdk.builders.prometheus import Dataquery as PromQuery
 from grafana_foundation_sdk.models.common import BigValueGraphMode, LegendDisplayMode
 from grafana_foundation_sdk.models.dashboard import DashboardCursorSync, GridPos
 
+from certamen.results.i18n import Language, messages
 from certamen.settings import Settings
 from grafana.datasources import PROMETHEUS
 
-UID = "certamen-system"
+UIDS: dict[Language, str] = {"en": "certamen-system", "es": "certamen-system-es"}
 RATE = "[1m]"
 
 PRODUCER_VOTES = "certamen_producer_votes_total"
@@ -41,36 +43,35 @@ GROUP_LAG = (
 )
 
 
-def dashboard() -> Dashboard:
-    """The system dashboard, panel by panel."""
+def dashboard(language: Language) -> Dashboard:
+    """The system dashboard in ``language``, panel by panel."""
+    texts = messages(language).system_dashboard
     return (
-        Dashboard("Certamen — system")
-        .uid(UID)
-        .description("Producers, source and consumer, from their Prometheus metrics.")
-        .tags(["certamen", "system"])
+        Dashboard(texts.title)
+        .uid(UIDS[language])
+        .description(texts.description)
+        .tags(["certamen", "system", language])
         .refresh("10s")
         .time("now-30m", "now")
-        .timezone("browser")
+        .timezone(_DEFAULTS.timezone)
         .tooltip(DashboardCursorSync.CROSSHAIR)
         .with_panel(
-            _stat("Accepted votes/s", f'sum(rate({PRODUCER_VOTES}{{outcome="accepted"}}{RATE}))', 0)
+            _stat(texts.accepted, f'sum(rate({PRODUCER_VOTES}{{outcome="accepted"}}{RATE}))', 0)
+        )
+        .with_panel(
+            _stat(texts.rejected, f'sum(rate({PRODUCER_VOTES}{{outcome="rejected"}}{RATE}))', 6)
         )
         .with_panel(
             _stat(
-                "Rejected ballots/s", f'sum(rate({PRODUCER_VOTES}{{outcome="rejected"}}{RATE}))', 6
-            )
-        )
-        .with_panel(
-            _stat(
-                "Refused or unknown votes/s",
+                texts.refused_or_unknown,
                 f'sum(rate({PRODUCER_VOTES}{{outcome=~"refused|unknown"}}{RATE}))',
                 12,
             )
         )
-        .with_panel(_stat("Source lag (records)", f"sum({SOURCE_LAG}) or sum({GROUP_LAG})", 18))
+        .with_panel(_stat(texts.lag, f"sum({SOURCE_LAG}) or sum({GROUP_LAG})", 18))
         .with_panel(
             _series(
-                "Producer outcomes by channel",
+                texts.outcomes,
                 f"sum by (channel, outcome) (rate({PRODUCER_VOTES}{RATE}))",
                 "{{channel}} {{outcome}}",
                 "reqps",
@@ -79,7 +80,7 @@ def dashboard() -> Dashboard:
         )
         .with_panel(
             _series(
-                "Rejected ballots by rule",
+                texts.rejected_by_rule,
                 f"sum by (field, rule) (rate({PRODUCER_REJECTED}{RATE}))",
                 "{{field}} {{rule}}",
                 "reqps",
@@ -88,7 +89,7 @@ def dashboard() -> Dashboard:
         )
         .with_panel(
             _series(
-                "Consumer throughput by outcome",
+                texts.consumer_throughput,
                 f"sum by (outcome) (rate({CONSUMER_EVENTS}{RATE}))",
                 "{{outcome}}",
                 "reqps",
@@ -97,7 +98,7 @@ def dashboard() -> Dashboard:
         )
         .with_panel(
             _series(
-                "Consumer failures (retried) by cause",
+                texts.consumer_failures,
                 f"sum by (cause) (rate({CONSUMER_FAILURES}{RATE}))",
                 "{{cause}}",
                 "reqps",
@@ -106,7 +107,7 @@ def dashboard() -> Dashboard:
         )
         .with_panel(
             _series(
-                "Source lag by partition",
+                texts.lag_by_partition,
                 f"sum by (topic, partition) ({SOURCE_LAG})",
                 "{{topic}}/{{partition}}",
                 "short",
@@ -116,7 +117,7 @@ def dashboard() -> Dashboard:
         )
         .with_panel(
             _series(
-                "Producer latency to Kafka ack (p50, p99)",
+                texts.latency,
                 _quantile(0.99),
                 "p99 {{channel}}",
                 "s",
@@ -129,7 +130,7 @@ def dashboard() -> Dashboard:
         )
         .with_panel(
             _series(
-                "Source retries by status",
+                texts.retries,
                 f"sum by (status) (rate({SOURCE_RETRIES}{RATE}))",
                 "{{status}}",
                 "reqps",

@@ -51,6 +51,11 @@ def average_rank(name: str, votes: str, rank_sum: str, average: str) -> list[Dat
     ]
 
 
+def renamed(names: dict[str, str]) -> DataTransformerConfig:
+    """Fields shown under other names (a hash's fields, as the dashboard's language says them)."""
+    return _organize(rename=names)
+
+
 def sort_by(field: str) -> DataTransformerConfig:
     """Rows sorted by ``field``, largest first."""
     return DataTransformerConfig(

@@ -15,9 +15,10 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeGuard
+from typing import Any, Literal, TypeGuard
 
 from certamen.contract import CHANNELS, format_timestamp
+from certamen.results.i18n import Formats, messages
 
 PAGE_SIZES = (20, 50, 100, 200, 500)
 MAX_PAGE_SIZE = PAGE_SIZES[-1]
@@ -25,7 +26,6 @@ MAX_CSV_ROWS = 50_000
 MAX_TEXT = 120  # the contract's longest band or album name
 MAX_CHOICES = 200
 VOTES_NEWEST_FIRST = [("received_at", -1), ("_id", -1)]
-DEAD_LETTERS_NEWEST_FIRST = [("failed_at", -1), ("_id", -1)]
 VOTE_COLUMNS = (
     "received_at",
     "name",
@@ -40,13 +40,36 @@ _RULE = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-class FilterError(ValueError):
-    """A filter value we refuse to query with; ``field`` names the filter."""
+# Which filter a value was refused for, and why: keys of the catalogue's FilterTexts
+# (``field_<field>`` and ``<problem>``), so that the page says it in the reader's language.
+FilterField = Literal[
+    "band", "album", "channel", "since", "until", "text", "rule", "page", "page_size"
+]
+FilterProblem = Literal[
+    "not_a_list",
+    "too_many",
+    "empty_choice",
+    "choice_too_long",
+    "unknown_channel",
+    "not_a_time",
+    "range_reversed",
+    "not_text",
+    "text_too_long",
+    "not_a_rule",
+    "not_whole",
+    "page_from_one",
+]
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+
+class FilterError(ValueError):
+    """A filter value we refuse to query with: which filter, why, and the numbers the why needs."""
+
+    def __init__(self, field: FilterField, problem: FilterProblem, **details: str | int) -> None:
+        english = messages("en").filters
+        super().__init__(f"{field}: {getattr(english, problem).format(**details)}")
+        self.field: FilterField = field
+        self.problem: FilterProblem = problem
+        self.details = details
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,14 +113,14 @@ def vote_filters(
     checked_channels = _names("channel", channels)
     for channel in checked_channels:
         if channel not in CHANNELS:
-            raise FilterError("channel", f"must be one of {', '.join(CHANNELS)}")
+            raise FilterError("channel", "unknown_channel", choices=", ".join(CHANNELS))
     start, end = _moment("since", since), _moment("until", until)
     if start is not None and end is not None and start > end:
-        raise FilterError("until", "the end of the time range is before its start")
+        raise FilterError("until", "range_reversed")
     if not isinstance(text, str):
-        raise FilterError("text", "must be text")
+        raise FilterError("text", "not_text")
     if len(text) > MAX_TEXT:
-        raise FilterError("text", f"at most {MAX_TEXT} characters")
+        raise FilterError("text", "text_too_long", limit=MAX_TEXT)
     return VoteFilters(
         bands=_names("band", bands),
         albums=_names("album", albums),
@@ -135,16 +158,16 @@ def dead_letter_query(rules: object = ()) -> dict[str, Any]:
     checked = _names("rule", rules)
     for rule in checked:
         if not _RULE.fullmatch(rule):
-            raise FilterError("rule", "a rule is a short lower-case word")
+            raise FilterError("rule", "not_a_rule")
     return {"reason.rule": {"$in": list(checked)}} if checked else {}
 
 
 def page_window(page: object, size: object) -> PageWindow:
     """A page of results: sizes are capped at :data:`MAX_PAGE_SIZE`, pages start at 1."""
     if not _is_int(size):
-        raise FilterError("page size", "must be a whole number")
+        raise FilterError("page_size", "not_whole")
     if not _is_int(page) or page < 1:
-        raise FilterError("page", "must be a whole number from 1")
+        raise FilterError("page", "page_from_one")
     return PageWindow(page=page, size=min(max(size, 1), MAX_PAGE_SIZE))
 
 
@@ -158,6 +181,26 @@ def vote_rows(documents: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [
         {column: _shown(document.get(column)) for column in VOTE_COLUMNS} for document in documents
     ]
+
+
+def vote_rows_shown(
+    documents: Iterable[Mapping[str, Any]], formats: Formats
+) -> list[dict[str, Any]]:
+    """The vote log's columns as a reader sees them: times in the contest's zone, ranks and
+    years written for the reader's language (the stored values are in :func:`vote_rows`)."""
+    shown = []
+    for row in vote_rows(documents):
+        rank = row["rank"]
+        shown.append(
+            {
+                **row,
+                "received_at": formats.moment(row["received_at"]),
+                "processed_at": formats.moment(row["processed_at"]),
+                "year": None if row["year"] is None else str(row["year"]),
+                "rank": formats.decimal(rank) if isinstance(rank, int | float) else rank,
+            }
+        )
+    return shown
 
 
 def _shown(value: object) -> object:
@@ -177,28 +220,28 @@ def votes_csv(documents: Iterable[Mapping[str, Any]]) -> str:
     return out.getvalue()
 
 
-def _names(field: str, values: object) -> tuple[str, ...]:
+def _names(field: FilterField, values: object) -> tuple[str, ...]:
     if values is None:
         return ()
     if isinstance(values, str | bytes | Mapping) or not isinstance(values, Iterable):
-        raise FilterError(field, "must be a list of names")
+        raise FilterError(field, "not_a_list")
     names = tuple(values)
     if len(names) > MAX_CHOICES:
-        raise FilterError(field, f"at most {MAX_CHOICES} choices")
+        raise FilterError(field, "too_many", limit=MAX_CHOICES)
     for name in names:
         if not isinstance(name, str) or not name.strip():
-            raise FilterError(field, "each choice must be non-empty text")
+            raise FilterError(field, "empty_choice")
         if len(name) > MAX_TEXT:
-            raise FilterError(field, f"each choice at most {MAX_TEXT} characters")
+            raise FilterError(field, "choice_too_long", limit=MAX_TEXT)
     return names
 
 
-def _moment(field: str, value: object) -> datetime | None:
+def _moment(field: FilterField, value: object) -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, datetime):
-        raise FilterError(field, "must be a date and time")
-    # Times on the page are UTC, like received_at.
+        raise FilterError(field, "not_a_time")
+    # A time without a zone is UTC, like received_at (the page converts what a reader picks).
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 

@@ -1,4 +1,4 @@
-"""What the app creates once per process: the settings, the Redis and MongoDB clients, the catalog.
+"""What the app creates once per process: the settings, how it is reached, the clients, the catalog.
 
 ``st.cache_resource`` keeps one of each for every session and rerun. The
 clients connect lazily with short timeouts, so a server that is down at
@@ -17,6 +17,8 @@ from pymongo.database import Database
 from certamen.adapters.mongo_store import make_mongo, vote_database
 from certamen.adapters.redis_store import make_redis
 from certamen.contract import Catalog, load_catalog
+from certamen.dead_letters import DeadLetters
+from certamen.results.access import Access, decide, read_auth, sign_in_configured
 from certamen.settings import Settings, load
 
 MONGODB_TIMEOUT_S = 1.5  # a page waits this long at most before saying MongoDB is away
@@ -26,6 +28,13 @@ MONGODB_TIMEOUT_S = 1.5  # a page waits this long at most before saying MongoDB 
 def settings() -> Settings:
     """The process's settings, read from the environment once."""
     return load()
+
+
+@st.cache_resource(show_spinner=False)
+def access() -> Access:
+    """Sign-in or open (``certamen.results.access``); raises AccessError when neither may be."""
+    webapp = settings().webapp
+    return decide(webapp, sign_in_configured(read_auth(webapp.secrets_files)))
 
 
 def _close_redis(client: redis.Redis) -> None:
@@ -46,6 +55,12 @@ def redis_client() -> redis.Redis:
 def mongo_database() -> Database[dict[str, Any]]:
     """The contest's MongoDB database, from the one client of the app."""
     return vote_database(make_mongo(settings(), timeout_s=MONGODB_TIMEOUT_S), settings())
+
+
+@st.cache_resource(show_spinner=False)
+def dead_letter_desk() -> DeadLetters:
+    """The dead letters and the one replay the command uses too, over the app's clients."""
+    return DeadLetters.from_settings(settings(), db=mongo_database(), redis=redis_client())
 
 
 @st.cache_resource(show_spinner=False)

@@ -6,9 +6,8 @@ from typing import Any
 
 from pymongo.database import Database
 
-from certamen.adapters.mongo_store import DEAD_LETTERS, VOTES
+from certamen.adapters.mongo_store import VOTES
 from streamlit_app.queries import (
-    DEAD_LETTERS_NEWEST_FIRST,
     MAX_CSV_ROWS,
     VOTES_NEWEST_FIRST,
     PageWindow,
@@ -41,27 +40,3 @@ def voted_names(db: Database[Document], field: str) -> list[str]:
     """The distinct bands or albums in the log (for an open contest without a catalog)."""
     values = db[VOTES].distinct(field)
     return sorted((v for v in values if isinstance(v, str)), key=str.casefold)[:MAX_OPTIONS]
-
-
-def count_dead_letters(db: Database[Document], query: Document) -> int:
-    """How many dead letters match."""
-    return db[DEAD_LETTERS].count_documents(query)
-
-
-def find_dead_letters(
-    db: Database[Document], query: Document, window: PageWindow
-) -> list[Document]:
-    """One page of matching dead letters, newest first."""
-    cursor = db[DEAD_LETTERS].find(query).sort(DEAD_LETTERS_NEWEST_FIRST)
-    return list(cursor.skip(window.skip).limit(window.limit))
-
-
-def dead_letter_rules(db: Database[Document]) -> dict[str, int]:
-    """How many dead letters each rule produced, most first."""
-    pipeline: list[Document] = [{"$group": {"_id": "$reason.rule", "count": {"$sum": 1}}}]
-    counts = {
-        str(row["_id"]): int(row["count"])
-        for row in db[DEAD_LETTERS].aggregate(pipeline)
-        if row["_id"] is not None
-    }
-    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_KAFKA = "127.0.0.1:9092"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
@@ -23,6 +24,9 @@ BackoffPolicy = Literal["linear", "exponential"]
 InitialOffset = Literal["earliest", "latest"]
 KafkaCompression = Literal["none", "gzip", "lz4"]
 LegacyRecords = Literal["reject", "accept"]
+# Who can reach the organisers' app: this machine only, the cluster only, or anyone.
+Visibility = Literal["local", "cluster-local", "public"]
+DEFAULT_TIMEZONE = "America/Guatemala"
 
 
 class SettingsError(ValueError):
@@ -66,6 +70,29 @@ class Ports:
 
 
 @dataclass(frozen=True, slots=True)
+class WebAppSettings:
+    """The organisers' app: who may reach it, where its sign-in is configured, who may replay.
+
+    Sign-in is Streamlit's own (``st.login``), configured by the ``[auth]`` section
+    of Streamlit's secrets files; ``certamen streamlit`` passes ``secrets_files``
+    to Streamlit so that the app and the check before it starts read the same files.
+    """
+
+    visibility: Visibility = "local"
+    # Streamlit's own default places, unless CERTAMEN_STREAMLIT_SECRETS names others.
+    secrets_files: tuple[Path, ...] = field(
+        default_factory=lambda: (
+            Path.home() / ".streamlit" / "secrets.toml",
+            Path(".streamlit") / "secrets.toml",
+        )
+    )
+    # E-mail addresses (lower case) of the accounts that may replay dead letters.
+    organisers: frozenset[str] = frozenset()
+    # Knative sets K_SERVICE in every container it runs.
+    on_knative: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything a Certamen process may need, typed and validated."""
 
@@ -92,6 +119,9 @@ class Settings:
     legacy_records: LegacyRecords = "reject"
     source: SourceSettings = field(default_factory=SourceSettings)
     ports: Ports = field(default_factory=Ports)
+    # The contest's time zone: times are stored in UTC and shown in this zone.
+    timezone: str = DEFAULT_TIMEZONE
+    webapp: WebAppSettings = field(default_factory=WebAppSettings)
     # Which servers the user pointed us at: those are used, never started.
     external: frozenset[str] = frozenset()
 
@@ -134,6 +164,18 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         backoff_delay_s=_float(env, "CERTAMEN_SOURCE_BACKOFF_DELAY", 0.2, low=0.0),
     )
     port = env.get("PORT")
+    on_knative = bool(env.get("K_SERVICE"))
+    secrets = env.get("CERTAMEN_STREAMLIT_SECRETS", "").strip()
+    webapp = WebAppSettings(
+        visibility=_visibility(env, on_knative),
+        secrets_files=(
+            tuple(Path(p).expanduser() for p in secrets.split(os.pathsep) if p.strip())
+            if secrets
+            else WebAppSettings().secrets_files
+        ),
+        organisers=_emails(env, "CERTAMEN_ORGANISERS"),
+        on_knative=on_knative,
+    )
     return Settings(
         kafka_bootstrap_servers=_text(env, "KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{ports.kafka}"),
         redis_url=_url(
@@ -161,6 +203,8 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         legacy_records=_choice(env, "CERTAMEN_LEGACY_RECORDS", ("reject", "accept"), "reject"),
         source=source,
         ports=ports,
+        timezone=_timezone(env, "CERTAMEN_TIMEZONE"),
+        webapp=webapp,
         external=external,
     )
 
@@ -233,6 +277,40 @@ def _float(env: Mapping[str, str], name: str, default: float, *, low: float) -> 
     if not value >= low:
         raise SettingsError(name, f"must be at least {low}, not {raw}")
     return value
+
+
+def _timezone(env: Mapping[str, str], name: str) -> str:
+    zone = _text(env, name, DEFAULT_TIMEZONE)
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(name, f"not a time zone of the tz database: {zone!r}") from None
+    return zone
+
+
+def _visibility(env: Mapping[str, str], on_knative: bool) -> Visibility:
+    visibility: Visibility = _choice(
+        env,
+        "CERTAMEN_STREAMLIT_VISIBILITY",
+        ("local", "cluster-local", "public"),
+        "public" if on_knative else "local",
+    )
+    if on_knative and visibility == "local":
+        raise SettingsError(
+            "CERTAMEN_STREAMLIT_VISIBILITY",
+            "on Knative (K_SERVICE is set) the app is reached through its route: "
+            "cluster-local or public",
+        )
+    return visibility
+
+
+def _emails(env: Mapping[str, str], name: str) -> frozenset[str]:
+    addresses = [a.strip() for a in env.get(name, "").split(",") if a.strip()]
+    for address in addresses:
+        local, at, domain = address.partition("@")
+        if not (local and at and domain) or "@" in domain or any(c.isspace() for c in address):
+            raise SettingsError(name, f"not an e-mail address: {address!r}")
+    return frozenset(a.lower() for a in addresses)
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> Any:

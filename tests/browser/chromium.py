@@ -46,11 +46,17 @@ return {metrics, tables, charts};
 
 
 @contextmanager
-def headless_chromium() -> Iterator[webdriver.Chrome]:
-    """Headless Chromium from Debian, as root, in a throw-away profile."""
+def headless_chromium(language: str = "en-US") -> Iterator[webdriver.Chrome]:
+    """Headless Chromium from Debian, as root, in a throw-away profile.
+
+    ``language`` is what the browser asks for (``navigator.language`` and
+    Accept-Language), as a person's browser set to that language would.
+    """
     profile = tempfile.mkdtemp(prefix="certamen-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
+    options.add_argument(f"--lang={language}")
+    options.add_experimental_option("prefs", {"intl.accept_languages": language})
     for flag in (
         "--headless",
         "--no-sandbox",
@@ -89,9 +95,7 @@ def results_when(
 def settled(snapshot: Snapshot) -> bool:
     """The first paint is over: numbers, both tables and the charts are on the page."""
     return bool(
-        snapshot["metrics"].get("Total votes")
-        and len(snapshot["tables"]) == 2
-        and snapshot["charts"] >= 5
+        len(snapshot["metrics"]) >= 4 and len(snapshot["tables"]) == 2 and snapshot["charts"] >= 5
     )
 
 

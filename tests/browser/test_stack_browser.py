@@ -105,7 +105,7 @@ def test_votes_sent_to_a_producer_show_on_results_without_a_reload(
     bands = dict(shown["tables"][0])
     assert int(bands["Alux Nahual"]) == 1
     assert int(bands["Viernes Verde"]) == 1  # the catalog's spelling, whatever the voter typed
-    assert int(shown["metrics"]["Votes via wasm"]) == len(BALLOTS)
+    assert int(shown["metrics"]["Votes via WebAssembly"]) == len(BALLOTS)
     browser.get(f"http://127.0.0.1:{stack.ports.streamlit}")  # a fresh, complete drawing
     results_when(browser, settled, timeout_s=60)
     save(browser, "results-live-stack.png")

@@ -1,41 +1,38 @@
 """The running app in Debian's headless Chromium: the numbers on screen are the databases' numbers.
 
 The app runs as ``certamen streamlit`` (the real entry point) on a free port in
-17000-17999, against a contest filled by the consumer's code. Screenshots of
-the pages go to docs/screenshots/. Waits are for elements and values, bounded;
+17000-17999, against a contest filled by the consumer's code, and is read by two
+browsers: one that asks for English and one that asks for Spanish. Screenshots
+of the pages go to docs/screenshots/. Waits are for elements and values, bounded;
 Chromium's first paint can be a skeleton, so nothing is read before it is there.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-import urllib.request
-import uuid
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
-import redis
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from certamen.adapters.mongo_store import make_mongo
+from certamen.results.i18n import formats_for
 from certamen.settings import Settings
-from tests.browser.chromium import LIVE_UPDATE_WAIT_S, results_when, save, settled
-from tests.support.own_stores import empty_redis
+from tests.browser.chromium import (
+    LIVE_UPDATE_WAIT_S,
+    headless_chromium,
+    results_when,
+    save,
+    settled,
+)
+from tests.browser.streamlit_run import running_app
 from tests.support.processes import free_port
 from tests.support.tally_fill import (
-    CATALOG_PATH,
     Pipeline,
     example_catalog,
-    pipeline,
     sample_votes,
 )
 
@@ -43,26 +40,15 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 PORTS = range(17500, 17600)
+SPANISH = "es"  # what a browser set to Spanish asks for
+CONTEST_ZONE = "America/Guatemala"
 
 
 @pytest.fixture(scope="module")
-def browser_contest(infra: Settings) -> Iterator[Pipeline]:
-    """A contest with 45 votes and a dead letter, for the whole module."""
-    isolated = replace(infra, mongodb_database=f"certamen_browser_{uuid.uuid4().hex[:10]}")
-    store = redis.Redis.from_url(isolated.redis_url)
-    empty_redis(store)
-    catalog = example_catalog()
-    try:
-        with pipeline(isolated) as pipe:
-            pipe.count(sample_votes(catalog, 45))
-            pipe.poison("letter-1", rank=101)
-            yield pipe
-    finally:
-        empty_redis(store)
-        store.close()
-        mongo = make_mongo(isolated)
-        mongo.drop_database(isolated.mongodb_database)
-        mongo.close()
+def spanish_browser() -> Iterator[webdriver.Chrome]:
+    """Headless Chromium whose language is Spanish."""
+    with headless_chromium(SPANISH) as driver:
+        yield driver
 
 
 @pytest.fixture(scope="module")
@@ -70,48 +56,9 @@ def app_url(
     browser_contest: Pipeline, infra: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """``certamen streamlit`` on a free port, pointed at the contest; stopped afterwards."""
-    port = free_port(PORTS)
-    env = {
-        **os.environ,
-        "PORT": str(port),
-        "REDIS_URL": infra.redis_url,
-        "MONGODB_URI": infra.mongodb_uri,
-        "MONGODB_DATABASE": browser_contest.db.name,
-        "CERTAMEN_CATALOG": str(CATALOG_PATH),
-    }
-    log = (tmp_path_factory.mktemp("streamlit") / "streamlit.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "certamen.operations.cli", "streamlit"],
-        env=env,
-        stdout=log,
-        stderr=log,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, process, timeout_s=60)
+    log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
+    with running_app(free_port(PORTS), infra, browser_contest.db.name, log) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[Any], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"certamen streamlit exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)  # the server is still starting: poll its readiness endpoint
-    raise TimeoutError(f"{url} not healthy after {timeout_s} s")
 
 
 def test_results_page_shows_the_numbers_of_the_databases(
@@ -127,8 +74,9 @@ def test_results_page_shows_the_numbers_of_the_databases(
     metrics = shown["metrics"]
     assert metrics["Total votes"] == str(len(logged)) == "45"
     channels = Counter(d["channel"] for d in logged)
-    assert metrics["Votes via grpc"] == str(channels["grpc"])
-    assert metrics["Votes via wasm"] == str(channels["wasm"])
+    assert metrics["Votes via gRPC"] == str(channels["grpc"])
+    assert metrics["Votes via WebAssembly"] == str(channels["wasm"])
+    assert metrics["Votes via legacy producer"] == str(channels["legacy"]) == "15"
     assert metrics["Dead letters"] == "1"
     bands, albums = shown["tables"]
     per_band = Counter(d["name"] for d in logged)
@@ -144,18 +92,24 @@ def test_logs_page_shows_the_matching_count(
 ) -> None:
     total = browser_contest.db["votes"].count_documents({})
     browser.get(f"{app_url}/logs")
-    WebDriverWait(browser, 30, poll_frequency=0.05).until(
-        lambda d: (
-            f"{total} matching votes" in d.find_element(By.TAG_NAME, "body").text
-            and d.find_elements(By.CSS_SELECTOR, '[data-testid="stDataFrame"]')
-        )
-    )
+    _wait_for_text(browser, f"Matching votes: {total}", table=True)
     save(browser, "logs.png")
-    browser.find_element(By.XPATH, "//*[@role='tab'][contains(., 'Dead letters')]").click()
-    WebDriverWait(browser, 10, poll_frequency=0.05).until(
-        lambda d: "1 dead letters" in d.find_element(By.TAG_NAME, "body").text
-    )
+    browser.get(f"{app_url}/dead-letters")
+    _wait_for_text(browser, "Dead letters listed: 1", table=True)
     save(browser, "dead-letters.png")
+
+
+def _wait_for_text(driver: webdriver.Chrome, *texts: str, table: bool = False) -> str:
+    """The page's text once it holds every one of ``texts`` (and a data table, if asked)."""
+    body: list[str] = []
+
+    def shown(d: webdriver.Chrome) -> bool:
+        body[:] = [d.find_element(By.TAG_NAME, "body").text]
+        has_table = bool(d.find_elements(By.CSS_SELECTOR, '[data-testid="stDataFrame"]'))
+        return all(text in body[0] for text in texts) and (has_table or not table)
+
+    WebDriverWait(driver, 30, poll_frequency=0.05).until(shown)
+    return body[0]
 
 
 def test_new_votes_show_on_results_without_a_reload(
@@ -177,3 +131,63 @@ def test_new_votes_show_on_results_without_a_reload(
     )
     elapsed = time.monotonic() - written
     print(f"\nnew votes on screen {elapsed:.2f} s after the write")
+
+
+def test_a_spanish_browser_gets_the_app_in_spanish(
+    spanish_browser: webdriver.Chrome, app_url: str, browser_contest: Pipeline
+) -> None:
+    """Titles, labels and numbers in Spanish, times in the contest's zone, on every page."""
+    logged = list(browser_contest.db["votes"].find())
+    spanish_browser.get(app_url)
+    shown = results_when(spanish_browser, settled, timeout_s=30)
+    body = spanish_browser.find_element(By.TAG_NAME, "body").text
+    assert "Resultados" in body and "Registro" in body and "Auditoría" in body  # navigation
+    metrics = shown["metrics"]
+    assert metrics["Votos en total"] == str(len(logged))
+    assert metrics["Mensajes fallidos"] == "1"
+    legacy = sum(d["channel"] == "legacy" for d in logged)
+    assert legacy > 0 and metrics["Votos por productor anterior"] == str(legacy)
+    _, albums = shown["tables"]
+    spanish = formats_for("es", SPANISH, CONTEST_ZONE)
+    averages = {row[3] for row in albums}
+    assert "aún sin votos" in averages  # the albums nobody voted for
+    assert any("," in average for average in averages), averages  # decimal comma
+    save(spanish_browser, "results-es.png")
+
+    spanish_browser.get(f"{app_url}/logs")
+    _wait_for_text(
+        spanish_browser,
+        f"Votos que coinciden: {len(logged)}",
+        f"Desde ({CONTEST_ZONE})",
+        "Buscar banda o álbum",
+        table=True,
+    )
+    save(spanish_browser, "logs-es.png")
+
+    spanish_browser.get(f"{app_url}/dead-letters")
+    _wait_for_text(
+        spanish_browser,
+        "Mensajes fallidos en la lista: 1",
+        "Mensajes fallidos por motivo",
+        table=True,
+    )
+    save(spanish_browser, "dead-letters-es.png")
+    assert spanish.count(1234) == "1.234"  # what a larger contest would show
+
+
+def test_the_picker_switches_a_spanish_browser_to_english(
+    spanish_browser: webdriver.Chrome, app_url: str
+) -> None:
+    spanish_browser.get(app_url)
+    results_when(spanish_browser, lambda s: "Votos en total" in s["metrics"], timeout_s=30)
+    spanish_browser.find_element(
+        By.XPATH, "//*[@data-testid='stSidebar']//button[normalize-space(.)='English']"
+    ).click()
+    results_when(spanish_browser, lambda s: "Total votes" in s["metrics"], timeout_s=30)
+    WebDriverWait(spanish_browser, 10).until(lambda d: "language=English" in d.current_url)
+    spanish_browser.get(spanish_browser.current_url)  # a reload keeps the choice
+    results_when(spanish_browser, lambda s: "Total votes" in s["metrics"], timeout_s=30)
+    spanish_browser.find_element(
+        By.XPATH, "//*[@data-testid='stSidebarNav']//a[contains(., 'Logs')]"
+    ).click()
+    _wait_for_text(spanish_browser, "Matching votes:", table=True)

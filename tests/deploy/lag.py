@@ -25,7 +25,7 @@ from tests.deploy.render import REPO, Manifest
 EXPORTER_ENDPOINT = Endpoint(9404, "/metrics")
 EXPORTER_PORT_NAME = "tcp-prometheus"
 GROUP_LAG = "kafka_consumergroup_lag"
-SYSTEM_DASHBOARD = REPO / "grafana" / "dashboards" / "system.json"
+SYSTEM_DASHBOARD = REPO / "grafana" / "dashboards" / "en" / "system.json"
 
 
 def exporter_name(kafka: Manifest) -> str:

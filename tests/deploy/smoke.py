@@ -17,7 +17,10 @@ substituted, each one named in :func:`local_environment`:
   points at port 1 of this machine, where nothing listens, just as nothing
   listens on a pod's own loopback: a workload that needs a variable its
   manifest lacks fails here as it would in the cluster;
-- listening on 0.0.0.0 becomes 127.0.0.1 (nothing here listens beyond loopback).
+- listening on 0.0.0.0 becomes 127.0.0.1 (nothing here listens beyond loopback);
+- the sign-in Secret ``streamlit-auth``, which the operator creates (docs/deploy.md,
+  "Sign-in"), is the example in tests/deploy/streamlit-auth/, laid out as the kubelet
+  mounts a Secret (``auth/<key>``): ``CERTAMEN_STREAMLIT_SECRETS`` points there.
 
 The process runs as ``nobody`` with no privileges (``setpriv``), in a private
 mount namespace where the whole filesystem is read-only and ``/tmp`` is a fresh
@@ -47,6 +50,8 @@ from tests.deploy.workloads import Workload
 from tests.support import processes
 
 PORT_RANGE = range(16000, 17000)
+# The sign-in Secret an operator creates, with example values, as its volume is laid out.
+SIGN_IN_SECRET = Path(__file__).resolve().parent / "streamlit-auth"
 NOBODY = "65534"
 # Servers whose unset address must lead nowhere (CERTAMEN_<PART>_PORT=1).
 SERVER_PARTS = ("kafka", "redis", "mongodb")
@@ -102,6 +107,7 @@ def local_environment(
         "CERTAMEN_TOPIC": local.votes_topic,
         "CERTAMEN_DLQ_TOPIC": local.dlq_topic,
         "CERTAMEN_BIND_HOST": "127.0.0.1",
+        "CERTAMEN_STREAMLIT_SECRETS": str(SIGN_IN_SECRET),
     }
     environment = {k: _moved(root, v) for k, v in image.env.items()}
     for name, value in workload.environment.items():

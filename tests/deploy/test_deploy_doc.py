@@ -109,10 +109,11 @@ def test_the_kn_route_finds_the_names_the_services_refer_to(
     for ksvc in default_render.of_kind("Service", "serving.knative.dev"):
         container = ksvc["spec"]["template"]["spec"]["containers"][0]
         referred |= {s["configMapRef"]["name"] for s in container.get("envFrom", [])}
-        referred |= {
+        referred |= {  # the generated Secrets; an optional one is the operator's (streamlit-auth)
             e["valueFrom"]["secretKeyRef"]["name"]
             for e in container.get("env", [])
             if "secretKeyRef" in e.get("valueFrom", {})
+            and not e["valueFrom"]["secretKeyRef"].get("optional")
         }
     assert len(found) == 3  # no image: render_tree's kustomization pins none by digest
     assert set(found) == referred

@@ -17,7 +17,7 @@ from tests.deploy.render import REPO, Manifest, Rendered
 
 SETTINGS = REPO / "functions" / "certamen" / "settings.py"
 # The settings helpers of settings.py: helper(env, "NAME", default, ...).
-_READERS = frozenset({"_text", "_int", "_float", "_choice", "_url"})
+_READERS = frozenset({"_text", "_int", "_float", "_choice", "_url", "_timezone", "_emails"})
 LOCAL_HOST = "127.0.0.1"
 
 
@@ -109,6 +109,8 @@ def container_environment(rendered: Rendered, container: dict[str, Any]) -> dict
             raise UnresolvedReference(
                 f"{env['name']}: only Secret and ConfigMap references resolve"
             )
+        if key_ref.get("optional") and not _exists(rendered, kind, key_ref["name"]):
+            continue  # an optional reference to an object the operator creates, or not
         data = _data(rendered, kind, key_ref["name"])
         if key_ref["key"] not in data:
             raise UnresolvedReference(
@@ -116,6 +118,10 @@ def container_environment(rendered: Rendered, container: dict[str, Any]) -> dict
             )
         environment[env["name"]] = data[key_ref["key"]]
     return environment
+
+
+def _exists(rendered: Rendered, kind: str, name: str) -> bool:
+    return any(o["metadata"]["name"] == name for o in rendered.of_kind(kind))
 
 
 def _data(rendered: Rendered, kind: str, name: str) -> dict[str, str]:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from certamen.contract import album_key
+from certamen.results.i18n import LANGUAGES, messages
 from certamen.settings import Settings
 from tests.support.grafana_frames import Frame, run_target, transform
 from tests.support.tally_fill import (
@@ -28,16 +29,20 @@ from tests.support.tally_fill import (
 
 pytestmark = pytest.mark.integration
 
-CONTEST = Path(__file__).resolve().parents[2] / "grafana" / "dashboards" / "contest.json"
+# The English board; the Spanish one has the same targets and transformations (a unit test),
+# its own texts (the channels' names among them: checked here too).
+BOARDS = Path(__file__).resolve().parents[2] / "grafana" / "dashboards"
+CHANNEL_NAMES = {language: messages(language).channels.of for language in LANGUAGES}
 
 
-def _panels() -> dict[str, dict[str, Any]]:
-    return {panel["title"]: panel for panel in json.loads(CONTEST.read_text())["panels"]}
+def _panels(language: str) -> dict[str, dict[str, Any]]:
+    board = json.loads((BOARDS / language / "contest.json").read_text())
+    return {panel["title"]: panel for panel in board["panels"]}
 
 
-def _answer(pipe: Pipeline, title: str) -> Frame:
+def _answer(pipe: Pipeline, title: str, language: str = "en") -> Frame:
     """What a panel shows: its targets run on Redis, then its transformations."""
-    panel = _panels()[title]
+    panel = _panels(language)[title]
     now_ms = int(time.time() * 1000)
     frames = [run_target(pipe.redis, t, now_ms - 15 * 60_000, now_ms) for t in panel["targets"]]
     result = transform(frames, panel.get("transformations", []))
@@ -77,7 +82,9 @@ def test_every_redis_panel_shows_what_the_vote_log_implies(store_contest: Settin
         assert _single_value(_answer(pipe, "Dead letters")) == len(letters)
 
         channels = _answer(pipe, "Votes by channel").rows[0]
-        assert channels == {c: float(n) for c, n in Counter(d["channel"] for d in logged).items()}
+        named = CHANNEL_NAMES["en"]
+        logged_by_channel = Counter(d["channel"] for d in logged)
+        assert channels == {named(c): float(n) for c, n in logged_by_channel.items()}
 
         reasons = [
             (r["Reason"], r["Dead letters"]) for r in _answer(pipe, "Dead letters by reason").rows
@@ -126,7 +133,10 @@ def test_an_unvoted_contest_has_every_bar_at_zero(store_contest: Settings) -> No
         assert {r["Band"]: r["Votes"] for r in bands.rows} == dict.fromkeys(catalog.bands, 0)
         albums = _answer(pipe, "Votes by album")
         assert len(albums.rows) == len(catalog.candidates)
-        assert _answer(pipe, "Votes by channel").rows[0] == {"grpc": 0, "wasm": 0, "legacy": 0}
+        zero = {"gRPC": 0, "WebAssembly": 0}
+        english, spanish = _answer(pipe, "Votes by channel"), _answer(pipe, "Votos por canal", "es")
+        assert english.rows[0] == {**zero, "legacy producer": 0}
+        assert spanish.rows[0] == {**zero, "productor anterior": 0}
         _assert_counters_from_zero(pipe)
 
 
@@ -134,7 +144,11 @@ def test_an_open_contest_starts_with_its_counters_at_zero(store_contest: Setting
     """No catalog: no band is known yet, but totals, channels, dead letters and the rate are."""
     with pipeline(store_contest, closed_contest=False) as pipe:
         assert _single_value(_answer(pipe, "Total votes")) == 0
-        assert _answer(pipe, "Votes by channel").rows[0] == {"grpc": 0, "wasm": 0, "legacy": 0}
+        assert _answer(pipe, "Votes by channel").rows[0] == {
+            "gRPC": 0,
+            "WebAssembly": 0,
+            "legacy producer": 0,
+        }
         _assert_counters_from_zero(pipe)
 
 

@@ -10,9 +10,10 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import streamlit as st
@@ -20,9 +21,9 @@ from streamlit.testing.v1 import AppTest
 
 from certamen.contract import CHANNELS, Vote, album_key
 from certamen.contract.vote import VOTE_FIELDS
+from certamen.results.i18n import formats_for, messages
 from certamen.settings import Settings
 from streamlit_app import store
-from streamlit_app.components import NO_RANK
 from streamlit_app.queries import votes_csv
 from tests.support.tally_fill import (
     CATALOG_PATH,
@@ -36,7 +37,10 @@ pytestmark = pytest.mark.integration
 
 APP = str(Path(__file__).resolve().parents[2] / "streamlit_app" / "app.py")
 LOGS = "views/logs.py"
+DEAD_LETTERS = "views/dead_letters.py"
 AUDIT = "views/audit.py"
+CONTEST_ZONE = "America/Guatemala"
+NO_RANK = messages("en").app.no_votes_yet
 DEAD_PORT = 17999  # nothing listens here: a server that is down
 
 
@@ -78,11 +82,11 @@ def _logged(pipe: Pipeline) -> list[dict[str, Any]]:
     return list(pipe.db["votes"].find())
 
 
-def _matching(app: AppTest) -> int:
-    shown = next(m.value for m in app.markdown if "matching votes" in m.value)
-    found = re.match(r"\*\*([\d,]+)\*\* matching votes", shown)
+def _matching(app: AppTest, words: str = "Matching votes") -> int:
+    shown = next(m.value for m in app.markdown if m.value.startswith(words))
+    found = re.match(rf"{words}: \*\*([\d,.]+)\*\*", shown)
     assert found, shown
-    return int(found.group(1).replace(",", ""))
+    return int(found.group(1).replace(",", "").replace(".", ""))
 
 
 def test_results_show_what_the_databases_hold(filled: Pipeline) -> None:
@@ -90,14 +94,16 @@ def test_results_show_what_the_databases_hold(filled: Pipeline) -> None:
     app = _run()
     metrics = _metrics(app)
     assert metrics["Total votes"] == str(len(logged)) == "45"
+    named = messages("en").channels.of
     for channel in CHANNELS:
-        assert metrics[f"Votes via {channel}"] == str(sum(d["channel"] == channel for d in logged))
+        shown = metrics[f"Votes via {named(channel)}"]
+        assert shown == str(sum(d["channel"] == channel for d in logged))
     assert metrics["Dead letters"] == "2"
 
     bands, albums = (table.value for table in app.table)
     per_band = Counter(d["name"] for d in logged)
     assert dict(zip(bands["Band"], bands["Votes"], strict=True)) == {
-        band: per_band.get(band, 0) for band in example_catalog().bands
+        band: str(per_band.get(band, 0)) for band in example_catalog().bands
     }
     votes: Counter[str] = Counter()
     ranks: dict[str, float] = defaultdict(float)
@@ -110,8 +116,12 @@ def test_results_show_what_the_databases_hold(filled: Pipeline) -> None:
     }
     assert len(shown) == len(example_catalog().candidates)  # unvoted albums show as zero rows
     for label, (count, average) in shown.items():
-        assert count == votes.get(label, 0)
-        expected = f"{ranks[label] / votes[label]:.2f}" if votes.get(label) else NO_RANK
+        assert count == str(votes.get(label, 0))
+        expected = (
+            f"{ranks[label] / votes[label]:.2f}".rstrip("0").rstrip(".")
+            if votes.get(label)
+            else NO_RANK
+        )
         assert average == expected
 
 
@@ -133,9 +143,9 @@ def test_an_open_contest_shows_what_was_voted(
     app = _run()
     assert _metrics(app)["Total votes"] == "12"
     bands, albums = (table.value for table in app.table)
-    assert dict(zip(bands["Band"], bands["Votes"], strict=True)) == Counter(
-        d["name"] for d in logged
-    )
+    assert dict(zip(bands["Band"], bands["Votes"], strict=True)) == {
+        band: str(n) for band, n in Counter(d["name"] for d in logged).items()
+    }
     assert sorted(zip(albums["Band"], albums["Album"], strict=True)) == sorted(
         {(d["name"], d["album"]) for d in logged}
     )
@@ -183,8 +193,11 @@ def test_filters_match_what_mongodb_holds(filled: Pipeline) -> None:
     app.text_input(key="log_text").input("").run()
     times = sorted(d["received_at"] for d in logged)
     since = datetime.strptime(times[10], "%Y-%m-%dT%H:%M:%S.%fZ").replace(second=0, microsecond=0)
-    app.datetime_input(key="log_since").set_value(since).run()
-    app.datetime_input(key="log_until").set_value(since + timedelta(minutes=1)).run()
+    # The pickers are in the contest's time zone (Guatemala: UTC-6), the log in UTC.
+    picked = since.replace(tzinfo=UTC).astimezone(ZoneInfo(CONTEST_ZONE)).replace(tzinfo=None)
+    assert picked == since - timedelta(hours=6)
+    app.datetime_input(key="log_since").set_value(picked).run()
+    app.datetime_input(key="log_until").set_value(picked + timedelta(minutes=1)).run()
     # The pickers have minutes: "to" includes its whole minute.
     low = since.strftime("%Y-%m-%dT%H:%M:%S.000Z")
     high = (since + timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
@@ -219,14 +232,17 @@ def test_the_csv_holds_every_matching_vote(filled: Pipeline) -> None:
     assert app.get("download_button")  # offered on the page
 
 
-def test_dead_letters_have_their_own_tab_with_reasons(filled: Pipeline) -> None:
-    app = _run(LOGS)
-    assert [t.label for t in app.tabs] == ["Votes", "Dead letters"]
-    letters = app.dataframe[1].value
-    assert sorted(letters["rule"]) == ["not_in_catalog", "range"]
+def test_dead_letters_have_their_own_page_with_reasons(filled: Pipeline) -> None:
+    app = _run(DEAD_LETTERS)
+    assert _matching(app, "Dead letters listed") == 2
+    letters = app.dataframe[0].value
+    assert sorted(letters["rule"]) == [
+        "not in the catalog (not_in_catalog)",
+        "out of range (range)",
+    ]
     assert set(letters["field"]) == {"name", "rank"}
     app.multiselect(key="dead_rules").set_value(["range"]).run()
-    assert list(app.dataframe[1].value["rule"]) == ["range"]
+    assert list(app.dataframe[0].value["rule"]) == ["out of range (range)"]
 
 
 def test_a_key_reused_for_another_ballot_shows_as_a_conflict_letter(filled: Pipeline) -> None:
@@ -252,7 +268,7 @@ def test_the_audit_runs_on_demand_and_finds_a_tampered_counter(filled: Pipeline)
     band = _logged(filled)[0]["name"]
     filled.redis.hincrby("votes:by_band", band, 1)  # a counter that no longer matches the log
     app.button(key="audit_run").click().run()
-    assert any("1 counter(s) differ" in e.value for e in app.error)
+    assert any("differ between Redis and MongoDB: 1**" in e.value for e in app.error)
     totals = app.dataframe[1].value
     wrong = totals[~totals["agree"]]
     assert list(wrong["name"]) == [band]
@@ -292,3 +308,71 @@ def test_a_bad_setting_is_shown_not_raised(
     app = AppTest.from_file(APP, default_timeout=30).run()
     assert not app.exception
     assert any("bad configuration" in e.value for e in app.error)
+
+
+def test_the_picker_turns_every_page_to_spanish(filled: Pipeline) -> None:
+    """English first (AppTest's browser names no language), Spanish once picked, on every page."""
+    logged = _logged(filled)
+    app = _run()
+    assert app.title[0].value == "Results"
+    app.button_group(key="language").set_value("es").run()
+    assert app.title[0].value == "Resultados"
+    metrics = _metrics(app)
+    assert metrics["Votos en total"] == "45"
+    assert metrics["Mensajes fallidos"] == "2"
+    assert metrics["Votos por gRPC"] == str(sum(d["channel"] == "grpc" for d in logged))
+    legacy = sum(d["channel"] == "legacy" for d in logged)
+    assert metrics["Votos por productor anterior"] == str(legacy) == "15"
+    bands, _ = (table.value for table in app.table)
+    assert list(bands.columns) == ["Banda", "Votos"]
+
+    app.switch_page(LOGS).run()
+    assert app.title[0].value == "Registro de votos"
+    assert app.button_group(key="language").value == "es", "the choice holds across pages"
+    assert _matching(app, "Votos que coinciden") == 45
+    assert app.datetime_input(key="log_since").label == f"Desde ({CONTEST_ZONE})"
+    newest = max(logged, key=lambda d: (d["received_at"], d["_id"]))
+    shown = app.dataframe[0].value.iloc[0]
+    spanish = formats_for("es", None, CONTEST_ZONE)
+    assert shown["received_at"] == spanish.moment(newest["received_at"])
+    assert shown["rank"] == spanish.decimal(newest["rank"])
+
+    app.switch_page(DEAD_LETTERS).run()
+    assert _matching(app, "Mensajes fallidos en la lista") == 2
+    rules = sorted(app.dataframe[0].value["rule"])
+    assert rules == ["fuera de rango (range)", "no está en el catálogo (not_in_catalog)"]
+    app.switch_page(AUDIT).run()
+    app.button(key="audit_run").click().run()
+    assert any("Redis y MongoDB coinciden" in s.value for s in app.success)
+    assert _metrics(app)["Votos en MongoDB"] == "45"
+
+
+def test_a_refused_filter_is_explained_in_spanish(filled: Pipeline) -> None:
+    app = _run(LOGS)
+    app.button_group(key="language").set_value("es").run()
+    moment = datetime(2026, 11, 26, 12, 0)
+    app.datetime_input(key="log_since").set_value(moment).run()
+    app.datetime_input(key="log_until").set_value(moment - timedelta(hours=1)).run()
+    assert [w.value for w in app.warning] == [
+        "No se puede filtrar por hora de fin: el fin del intervalo es anterior a su inicio"
+    ]
+
+
+def test_dead_letters_are_previewed_without_a_change(filled: Pipeline) -> None:
+    """Open on this machine: anyone may preview; nothing is written; nobody may replay."""
+    app = _run(DEAD_LETTERS)
+    assert app.button(key="dead_replay").disabled
+    assert any("needs an organiser signed in" in c.value for c in app.caption)
+    app.checkbox(key="dead_all").check().run()
+    assert not app.button(key="dead_preview").disabled
+    assert app.button(key="dead_replay").disabled
+    app.button(key="dead_preview").click().run()
+    assert not app.exception
+    summary = next(m.value for m in app.markdown if "would stay a dead letter" in m.value)
+    assert summary == "would stay a dead letter: **2**"  # rank 101, and a band not in the catalog
+    outcomes = app.dataframe[1].value  # the letters, the outcomes, the replays recorded
+    assert sorted(outcomes["outcome"]) == ["would stay a dead letter"] * 2
+    assert filled.db["dead_letters"].count_documents({"status": "replayed"}) == 0
+    assert filled.db["dead_letter_replays"].count_documents({}) == 0
+    assert "No replays yet." in [c.value for c in app.caption]
+    assert _metrics(_run())["Dead letters"] == "2"

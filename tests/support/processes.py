@@ -14,6 +14,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -61,6 +62,26 @@ def launch(command: Sequence[str], env: Mapping[str, str], log: Path) -> subproc
     """Start ``command`` with stdout and stderr both into ``log`` (read it when a test fails)."""
     with log.open("wb") as out:
         return subprocess.Popen(command, env=dict(env), stdout=out, stderr=subprocess.STDOUT)
+
+
+@contextmanager
+def serving(
+    command: Sequence[str],
+    env: Mapping[str, str],
+    log: Path,
+    *,
+    ready: Callable[[], bool],
+    within_s: float,
+    what: str,
+    grace_s: float,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A server for the length of a block: launched, waited for until ``ready``, then stopped."""
+    process = launch(command, env, log)
+    try:
+        wait_for(ready, process, log, within_s=within_s, what=what)
+        yield process
+    finally:
+        stop(process, grace_s=grace_s)
 
 
 def stop(process: subprocess.Popen[bytes], *, grace_s: float) -> None:

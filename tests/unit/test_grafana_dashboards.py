@@ -1,4 +1,5 @@
-"""Dashboards as code: the committed JSON is the generator's, fits its schema, reads real keys."""
+"""Dashboards as code: the committed JSON is the generator's, fits its schema, reads real keys;
+every dashboard in each language, with the same panels and its own uid and folder."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from grafana_foundation_sdk.models.dashboard import Dashboard
 from prometheus_client import CollectorRegistry
 
 from certamen.adapters import redis_keys
-from grafana import datasources, generate
+from certamen.results.i18n import LANGUAGES, messages
+from grafana import contest, datasources, generate, system
 
 ROOT = Path(__file__).resolve().parents[2]
 PROVISIONING = ROOT / "grafana" / "provisioning"
@@ -24,7 +26,10 @@ ALLOWED_TRANSFORMATIONS = {"merge", "reduce", "organize", "calculateField", "sor
 
 
 def _dashboards() -> dict[str, dict[str, Any]]:
-    return {name: json.loads((generate.OUTPUT / name).read_text()) for name in generate.DASHBOARDS}
+    return {
+        name: json.loads((generate.OUTPUT / name).read_text(encoding="utf-8"))
+        for name in generate.DASHBOARDS
+    }
 
 
 def _panels() -> list[tuple[str, dict[str, Any]]]:
@@ -36,11 +41,41 @@ def test_the_committed_json_is_what_the_generator_writes() -> None:
 
 
 def test_a_changed_file_is_reported_stale(tmp_path: Path) -> None:
-    for name, build in generate.DASHBOARDS.items():
-        (tmp_path / name).write_text(generate.render(build))
+    generate.write(tmp_path)
     assert generate.stale(tmp_path) == []
-    (tmp_path / "contest.json").write_text("{}\n")
-    assert generate.stale(tmp_path) == ["contest.json"]
+    (tmp_path / "es" / "contest.json").write_text("{}\n")
+    assert generate.stale(tmp_path) == ["es/contest.json"]
+
+
+def test_every_dashboard_exists_in_both_languages_with_its_own_uid() -> None:
+    boards = _dashboards()
+    assert sorted(boards) == sorted(
+        f"{language}/{name}.json" for language in LANGUAGES for name in ("contest", "system")
+    )
+    uids = [board["uid"] for board in boards.values()]
+    assert len(set(uids)) == len(uids)
+    assert boards["es/contest.json"]["uid"] == contest.UIDS["es"]
+    assert boards["es/system.json"]["uid"] == system.UIDS["es"]
+    assert boards["es/contest.json"]["title"] == messages("es").contest_dashboard.title
+    assert boards["es/system.json"]["title"] == messages("es").system_dashboard.title
+
+
+@pytest.mark.parametrize("name", ["contest", "system"])
+def test_the_languages_differ_in_their_texts_only(name: str) -> None:
+    """Same panels, queries, places and units: the Spanish board is the English one, translated."""
+    english, spanish = (_dashboards()[f"{language}/{name}.json"] for language in ("en", "es"))
+    assert len(english["panels"]) == len(spanish["panels"])
+    for en, es in zip(english["panels"], spanish["panels"], strict=True):
+        for key in ("type", "gridPos", "targets", "datasource"):
+            assert en[key] == es[key], (en["title"], key)
+        assert en["fieldConfig"]["defaults"].get("unit") == es["fieldConfig"]["defaults"].get(
+            "unit"
+        )
+        assert [t["id"] for t in en.get("transformations", [])] == [
+            t["id"] for t in es.get("transformations", [])
+        ]
+        assert en["title"] != es["title"]
+    assert english["timezone"] == spanish["timezone"] == "America/Guatemala"
 
 
 @pytest.mark.parametrize("name", list(generate.DASHBOARDS))
@@ -108,10 +143,12 @@ def test_every_panel_has_a_provisioned_datasource_and_a_query() -> None:
                 assert target["expr"].strip()
 
 
-def test_live_panels_stream_and_no_panel_hides_zero_rows() -> None:
-    contest = {p["title"]: p for p in _dashboards()["contest.json"]["panels"]}
-    for title in ("Total votes", "Votes by band", "Votes by album", "Votes by channel"):
-        (target,) = contest[title]["targets"]
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_live_panels_stream_and_no_panel_hides_zero_rows(language: str) -> None:
+    board = {p["title"]: p for p in _dashboards()[f"{language}/contest.json"]["panels"]}
+    texts = messages(language).contest_dashboard
+    for title in (texts.total_votes, texts.by_band, texts.by_album, texts.by_channel):
+        (target,) = board[title]["targets"]
         assert target["streaming"] is True
         assert target["streamingInterval"] <= 2000
     for _, panel in _panels():
@@ -157,16 +194,18 @@ def test_the_system_dashboard_reads_metrics_the_services_export() -> None:
                 assert metric in exported, (panel["title"], metric)
 
 
-def test_the_lag_panels_read_the_local_source_and_the_kafka_exporter() -> None:
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_lag_panels_read_the_local_source_and_the_kafka_exporter(language: str) -> None:
     """Locally the stand-in exports the lag, on the cluster Strimzi's Kafka Exporter does:
     each lag panel asks for both, so it shows whichever exists (tests/deploy/test_lag.py
     checks the exporter's group against the KafkaSource)."""
     lag_panels = [
         panel
-        for _, panel in _panels()
+        for panel in _dashboards()[f"{language}/system.json"]["panels"]
         if any("certamen_source_lag" in t.get("expr", "") for t in panel["targets"])
     ]
-    assert [p["title"] for p in lag_panels] == ["Source lag (records)", "Source lag by partition"]
+    texts = messages(language).system_dashboard
+    assert [p["title"] for p in lag_panels] == [texts.lag, texts.lag_by_partition]
     for panel in lag_panels:
         exprs = " ".join(t["expr"] for t in panel["targets"])
         assert "kafka_consumergroup_lag{" in exprs, panel["title"]
@@ -192,11 +231,21 @@ def test_datasources_take_addresses_and_secrets_from_the_environment() -> None:
     assert re.fullmatch(r"\$\{[A-Z_]+\}", prometheus["url"])
 
 
-def test_the_dashboard_provider_loads_files() -> None:
+def test_the_dashboard_providers_load_each_language_into_its_own_folder() -> None:
     (document,) = [
-        yaml.safe_load(p.read_text()) for p in (PROVISIONING / "dashboards").glob("*.yaml")
+        yaml.safe_load(p.read_text(encoding="utf-8"))
+        for p in (PROVISIONING / "dashboards").glob("*.yaml")
     ]
-    (provider,) = document["providers"]
     assert document["apiVersion"] == 1
-    assert provider["type"] == "file"
-    assert provider["options"]["path"].startswith("/")
+    providers = document["providers"]
+    assert len(providers) == len(LANGUAGES)
+    paths = [provider["options"]["path"] for provider in providers]
+    assert sorted(path.rsplit("/", 1)[1] for path in paths) == sorted(LANGUAGES)
+    for provider in providers:
+        assert provider["type"] == "file"
+        assert provider["options"]["path"].startswith("/")
+    for key in ("name", "folder", "folderUid"):
+        assert len({provider[key] for provider in providers}) == len(providers), key
+    # No provider's path holds another's: Grafana reads a provider's folder recursively.
+    for path in paths:
+        assert not [other for other in paths if other != path and other.startswith(path + "/")]

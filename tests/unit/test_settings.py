@@ -124,6 +124,11 @@ def test_overrides_are_read() -> None:
         ("CERTAMEN_SOURCE_BACKOFF_DELAY", "-1"),
         ("CERTAMEN_SOURCE_BACKOFF_DELAY", "nan"),
         ("CERTAMEN_KAFKA_TIMEOUT", "0"),
+        ("CERTAMEN_TIMEZONE", "Guatemala City"),
+        ("CERTAMEN_TIMEZONE", "../../etc/passwd"),
+        ("CERTAMEN_STREAMLIT_VISIBILITY", "everyone"),
+        ("CERTAMEN_ORGANISERS", "ana@example.org, not-an-address"),
+        ("CERTAMEN_ORGANISERS", "ana @example.org"),
         ("CERTAMEN_LEGACY_RECORDS", "yes"),
     ],
 )
@@ -162,3 +167,34 @@ def test_settings_show_redacted_addresses() -> None:
     assert "s3cret" not in settings.redis_url_redacted
     assert "hunter2" not in settings.mongodb_uri_redacted
     assert settings.redis_url == "redis://:s3cret@cache.example:6379/0", "the real one still works"
+
+
+def test_times_are_shown_in_the_contest_time_zone_by_default() -> None:
+    assert load({}).timezone == "America/Guatemala"
+    assert load({"CERTAMEN_TIMEZONE": "Europe/Madrid"}).timezone == "Europe/Madrid"
+
+
+def test_the_app_is_local_off_knative_and_public_on_it() -> None:
+    assert load({}).webapp.visibility == "local"
+    on_knative = load({"K_SERVICE": "streamlit"}).webapp
+    assert (on_knative.visibility, on_knative.on_knative) == ("public", True)
+    explicit = {"K_SERVICE": "streamlit", "CERTAMEN_STREAMLIT_VISIBILITY": "cluster-local"}
+    assert load(explicit).webapp.visibility == "cluster-local"
+
+
+def test_a_knative_service_is_never_local() -> None:
+    with pytest.raises(SettingsError, match="CERTAMEN_STREAMLIT_VISIBILITY: on Knative"):
+        load({"K_SERVICE": "streamlit", "CERTAMEN_STREAMLIT_VISIBILITY": "local"})
+
+
+def test_organisers_and_secrets_files_are_read() -> None:
+    webapp = load(
+        {
+            "CERTAMEN_ORGANISERS": " Ana@Example.org ,bo@example.gt,",
+            "CERTAMEN_STREAMLIT_SECRETS": "/etc/a/secrets.toml:/etc/certamen/streamlit",
+        }
+    ).webapp
+    assert webapp.organisers == frozenset({"ana@example.org", "bo@example.gt"})
+    assert webapp.secrets_files == (Path("/etc/a/secrets.toml"), Path("/etc/certamen/streamlit"))
+    default = load({}).webapp.secrets_files
+    assert default == (Path.home() / ".streamlit" / "secrets.toml", Path(".streamlit/secrets.toml"))

@@ -193,3 +193,18 @@ def test_streamlit_listens_locally_without_telemetry(tmp_path: Path) -> None:
     assert flags["--server.port"] == "8501"
     assert flags["--browser.gatherUsageStats"] == "false"
     assert flags["--client.showErrorDetails"] == "none"
+
+
+def test_every_refused_filter_can_be_said_in_both_languages() -> None:
+    """Each field and problem a FilterError names has its text in the catalogue."""
+    from typing import get_args
+
+    from certamen.results.i18n import LANGUAGES, messages
+    from streamlit_app.queries import FilterField, FilterProblem
+
+    for language in LANGUAGES:
+        texts = messages(language).filters
+        for field in get_args(FilterField):
+            assert getattr(texts, f"field_{field}")
+        for problem in get_args(FilterProblem):
+            assert getattr(texts, problem)

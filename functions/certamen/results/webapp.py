@@ -2,7 +2,10 @@
 
 The process becomes ``streamlit run`` (exec, so signals and the exit status are
 Streamlit's own). It listens on 127.0.0.1 at ``PORT`` (Knative) or the local
-default port; on Kubernetes the pod's queue-proxy reaches it there.
+default port; on Kubernetes the pod's queue-proxy reaches it there. Before
+that it refuses to start an app reachable beyond this machine without sign-in
+(``certamen.results.access``), and it hands Streamlit the secrets places it
+checked, so that both read the same ``[auth]``.
 """
 
 from __future__ import annotations
@@ -10,8 +13,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
+from certamen.results.access import AccessError, decide, read_auth, sign_in_configured
 from certamen.settings import Settings, child_environment
 
 APP_FOLDER = "streamlit_app"
@@ -36,8 +41,10 @@ def find_app(package_dir: Path | None = None) -> Path:
     )
 
 
-def streamlit_command(app: Path, port: int) -> list[str]:
-    """The ``streamlit run`` command line: local address, no telemetry, no tracebacks shown."""
+def streamlit_command(app: Path, port: int, secrets: Sequence[Path] = ()) -> list[str]:
+    """The ``streamlit run`` command line: local address, no telemetry, no tracebacks shown,
+    Streamlit's secrets (and so its ``[auth]``) read from ``secrets``."""
+    places = [arg for place in secrets for arg in ("--secrets.files", str(place))]
     return [
         sys.executable,
         "-m",
@@ -58,6 +65,7 @@ def streamlit_command(app: Path, port: int) -> list[str]:
         "none",
         "--client.toolbarMode",
         "viewer",
+        *places,
     ]
 
 
@@ -68,11 +76,18 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     except AppNotFound as e:
         print(f"certamen streamlit: {e}", file=sys.stderr)
         return 2
+    webapp = settings.webapp
+    try:
+        access = decide(webapp, sign_in_configured(read_auth(webapp.secrets_files)))
+    except AccessError as e:
+        print(f"certamen streamlit: refusing to start: {e}", file=sys.stderr)
+        return 2
+    print(f"certamen streamlit: {access}", file=sys.stderr)
     port = settings.port or settings.ports.streamlit
     env = child_environment({})
     # The app imports ``streamlit_app.*``: the folder holding it must be importable.
     env["PYTHONPATH"] = os.pathsep.join(
         part for part in (str(app.parent.parent), env.get("PYTHONPATH", "")) if part
     )
-    command = streamlit_command(app, port)
+    command = streamlit_command(app, port, webapp.secrets_files)
     os.execve(command[0], command, env)
