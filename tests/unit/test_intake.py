@@ -35,11 +35,12 @@ class FakeProducer:
         self._silent = silent
 
     def send(self, topic: str, message: KafkaMessage, on_delivery: Delivered) -> None:
-        key = message.key.encode() if isinstance(message.key, str) else message.key or b""
-        self.sent.append((topic, key, dict(message.headers)))
-        if key in self._failing:
+        vote_id = message.headers["ce_id"]  # records have no key (sticky partitioning)
+        assert message.key is None
+        self.sent.append((topic, vote_id, dict(message.headers)))
+        if vote_id in self._failing:
             on_delivery("NOT_ENOUGH_REPLICAS")
-        elif key not in self._silent:
+        elif vote_id not in self._silent:
             on_delivery(None)
 
 
@@ -85,8 +86,12 @@ def test_a_cast_vote_is_sent_once_with_our_event_and_counted() -> None:
         channel="grpc",
         received_at="2026-11-26T17:25:44.123Z",
     )
-    ((topic, key, headers),) = producer.sent
-    assert (topic, key, headers["ce_id"]) == ("votes-test", b"client-key-0001", b"client-key-0001")
+    ((topic, vote_id, headers),) = producer.sent
+    assert (topic, vote_id, headers["ce_type"]) == (
+        "votes-test",
+        b"client-key-0001",
+        b"gt.certamen.vote.cast.v1",
+    )
     assert _count(registry, "certamen_producer_votes_total", outcome="accepted") == 1
     assert _count(registry, "certamen_producer_cast_seconds_count") == 1
 
