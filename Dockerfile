@@ -1,15 +1,18 @@
 # syntax=docker/dockerfile:1
-# One image for every Certamen workload on Knative; each Knative Service picks its
-# entrypoint: `certamen producer-grpc | producer-wasm | consumer | streamlit`.
-#   docker build -t dev.local/certamen:0.1.0 .
+# One image per Certamen workload on Knative, each with only what it runs: the package
+# and the extra of pyproject.toml named after the workload, which is also its Knative
+# Service, its image and its entrypoint (`certamen <workload>`):
+#   docker build --build-arg WORKLOAD=producer-grpc -t dev.local/certamen-producer-grpc:0.1.0 .
+#   (WORKLOAD: producer-grpc | producer-wasm | consumer | streamlit)
 # The base is pinned by digest (python:3.11-slim-bookworm, the digest recorded
 # on 2026-08-24). To move to a newer patch release, look the digest up with
 #   docker buildx imagetools inspect python:3.11-slim-bookworm
 # and pass it with --build-arg PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:...
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:2e32f7d302adc1c37428355c1e646897c0c53f4fd60b6a551245fb90ee129f91
 
-# ---- build: gRPC stubs from proto/, the package and its dependencies in a venv
+# ---- build: gRPC stubs from proto/, the package and the workload's dependencies in a venv
 FROM ${PYTHON_IMAGE} AS build
+ARG WORKLOAD
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
@@ -24,20 +27,22 @@ COPY proto ./proto
 COPY functions ./functions
 COPY streamlit_app ./streamlit_app
 # 1. the stubs into functions/certamen/_generated (never committed);
-# 2. the package (with the stubs and the committed WebAssembly kernel) and its
-#    pinned dependencies; 3. the Streamlit app beside the package, where
-#    `certamen streamlit` looks for it; 4. bytecode now, since at run time the
-#    root filesystem is read-only.
-RUN /opt/protoc/bin/python functions/certamen/producers/grpc/build.py \
- && /opt/venv/bin/pip install . \
+# 2. the package (with the stubs and the committed WebAssembly kernel) and the
+#    pinned dependencies of the workload's extra; 3. for streamlit, the app beside
+#    the package, where `certamen streamlit` looks for it; 4. bytecode now, since
+#    at run time the root filesystem is read-only.
+RUN test -n "${WORKLOAD}" || { echo "--build-arg WORKLOAD=<producer-grpc|producer-wasm|consumer|streamlit> is required" >&2; exit 1; } \
+ && /opt/protoc/bin/python functions/certamen/producers/grpc/build.py \
+ && /opt/venv/bin/pip install ".[${WORKLOAD}]" \
  && site="$(/opt/venv/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" \
- && cp -r streamlit_app "$site/streamlit_app" \
+ && if [ "${WORKLOAD}" = streamlit ]; then cp -r streamlit_app "$site/streamlit_app"; fi \
  && /opt/venv/bin/python -m compileall -q "$site"
 
 # ---- run: the venv, the example contest catalog and an unprivileged user
 FROM ${PYTHON_IMAGE}
-LABEL org.opencontainers.image.title="certamen" \
-      org.opencontainers.image.description="Certamen workloads: gRPC and WebAssembly producers, consumer function, Streamlit app" \
+ARG WORKLOAD
+LABEL org.opencontainers.image.title="certamen-${WORKLOAD}" \
+      org.opencontainers.image.description="Certamen's ${WORKLOAD} workload (producer-grpc, producer-wasm, consumer or streamlit)" \
       org.opencontainers.image.licenses="MIT"
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \

@@ -39,6 +39,7 @@ from certamen.operations.loadgen.replay import (
     report_paths,
 )
 from certamen.operations.stack import runner
+from certamen.operations.stack.parts import SERVERS
 from certamen.operations.votefiles import (
     catalog_for,
     expected_tally,
@@ -49,7 +50,7 @@ from certamen.operations.votefiles import (
 from certamen.settings import Settings, load
 
 PARTS = ("consumer", "source", "producer-grpc", "producer-wasm")
-PIPELINE = ("kafka", "redis", "mongodb", *PARTS)
+PIPELINE = (*SERVERS, *PARTS)
 GOAL_RATE = 2_000.0
 GOAL_P99_MS = 1_000.0
 

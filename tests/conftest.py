@@ -36,10 +36,16 @@ def settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def infra(settings: Settings) -> Settings:
-    """Kafka, Redis and the MongoDB-protocol server, running and reachable."""
-    from certamen.operations.stack.infra import ensure_infra
+    """Kafka, Redis and the MongoDB-protocol server, running and reachable.
 
-    ensure_infra(settings)
+    External servers (their variable set) are only checked; the others are started
+    with the same code as ``certamen up`` when they are not running yet.
+    """
+    from certamen.operations.stack import runner
+    from certamen.operations.stack.console import make_console
+    from certamen.operations.stack.parts import SERVERS
+
+    runner.start(settings, SERVERS, make_console(stderr=True))
     return settings
 
 

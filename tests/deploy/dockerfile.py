@@ -1,7 +1,7 @@
 """Read the Dockerfile's final stage: what a container of the image starts with.
 
 Enough of the Dockerfile grammar for our own file (line continuations, stages,
-ENV/COPY/USER/WORKDIR/ENTRYPOINT, exec-form JSON); it is not a general parser.
+ARG/ENV/COPY/USER/WORKDIR/ENTRYPOINT, exec-form JSON); it is not a general parser.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class Stage:
     base: str
     name: str | None
     env: dict[str, str] = field(default_factory=dict)
+    args: dict[str, str] = field(default_factory=dict)  # build arguments and their defaults
     copies: list[Copy] = field(default_factory=list)
     runs: list[str] = field(default_factory=list)
     user: str | None = None
@@ -90,7 +91,10 @@ def final_stage(path: Path = DOCKERFILE) -> Stage:
 
 
 def _apply(stage: Stage, word: str, rest: str) -> None:
-    if word == "ENV":
+    if word == "ARG":
+        name, _, default = rest.partition("=")
+        stage.args[name] = default
+    elif word == "ENV":
         for pair in shlex.split(rest):
             key, _, value = pair.partition("=")
             stage.env[key] = re.sub(

@@ -1,16 +1,18 @@
-"""Build the image's filesystem on this machine by running the Dockerfile's own steps.
+"""Build a workload's image filesystem on this machine by running the Dockerfile's own steps.
 
 There is no container engine here, so the image is approximated by a folder
 that stands for its root: the build stage's COPY and RUN instructions run as
-written, with every absolute path moved under that folder (``/opt/venv`` becomes
-``<root>/opt/venv``); the final stage's COPY instructions run too. What is not
-reproduced: the base image itself (this machine's CPython 3.11 stands in for
-the python:3.11-slim one) and the final stage's RUN (it creates the user that
-``nobody`` stands in for here).
+written, with the build argument ``WORKLOAD`` set as ``docker build --build-arg``
+would set it and every absolute path moved under that folder (``/opt/venv``
+becomes ``<root>/opt/venv``); the final stage's COPY instructions run too. What
+is not reproduced: the base image itself (this machine's CPython 3.11 stands in
+for the python:3.11-slim one) and the final stage's RUN (it creates the user
+that ``nobody`` stands in for here).
 
-The result is cached under /var/cache/certamen/image-root/<hash of the inputs>, so a second
-run with the same Dockerfile and sources takes no time; a change to any of them
-builds a new root (a minute or two with pip's cache) and removes the old one.
+The result is cached under /var/cache/certamen/image-root/<workload>-<hash of the
+inputs>, so a second run with the same Dockerfile and sources takes no time; a
+change to any of them builds a new root (a minute or two with pip's cache) and
+removes the workload's old one.
 """
 
 from __future__ import annotations
@@ -36,12 +38,13 @@ class ImageBuildError(RuntimeError):
     """A Dockerfile step failed on this machine."""
 
 
-def image_root() -> Path:
-    """The folder standing for the image's root filesystem, built on first use."""
-    root = CACHE / _inputs_hash()
+def image_root(workload: str) -> Path:
+    """The folder standing for ``workload``'s image root filesystem, built on first use."""
+    build_args = {"WORKLOAD": workload}
+    root = CACHE / f"{workload}-{_inputs_hash(build_args)}"
     if (root / READY).exists():
         return root
-    for stale in CACHE.glob("*"):  # roots of older sources: ~600 MB each
+    for stale in CACHE.glob(f"{workload}-*"):  # the workload's roots of older sources
         shutil.rmtree(stale)
     shim = root / ".base-bin"
     shim.mkdir(parents=True)
@@ -56,7 +59,7 @@ def image_root() -> Path:
             _copy(copy, root, stage)
         if not final:
             for command in stage.runs:
-                _run(command, root, stage, shim)
+                _run(command, root, stage, shim, build_args)
     (root / READY).touch()
     return root
 
@@ -66,9 +69,16 @@ def in_image(root: Path, path: str) -> str:
     return str(root / path.lstrip("/"))
 
 
-def _inputs_hash() -> str:
-    """Dockerfile, base interpreter and every file the COPY instructions send."""
+def site_packages(root: Path) -> Path:
+    """The image venv's site-packages in a root built by :func:`image_root`."""
+    (found,) = Path(in_image(root, "/opt/venv/lib")).glob("python3*/site-packages")
+    return found
+
+
+def _inputs_hash(build_args: dict[str, str]) -> str:
+    """Dockerfile, build arguments, base interpreter and every file the COPY instructions send."""
     digest = hashlib.sha256(DOCKERFILE.read_bytes())
+    digest.update(repr(sorted(build_args.items())).encode())
     digest.update(str(BASE_PYTHON.resolve()).encode())
     for stage in stages():
         for copy in stage.copies:
@@ -110,11 +120,15 @@ def _copy(copy: Copy, root: Path, stage: Stage) -> None:
             shutil.copy2(origin, dest)
 
 
-def _run(command: str, root: Path, stage: Stage, shim: Path) -> None:
+def _run(command: str, root: Path, stage: Stage, shim: Path, build_args: dict[str, str]) -> None:
     moved = command
     for top in ("/opt/", "/srv/", "/src/"):
         moved = moved.replace(top, f"{root}{top}")
     environment = dict(stage.env)
+    # A declared ARG is in a RUN's environment: the --build-arg value, else its default.
+    environment.update(
+        {name: build_args.get(name, default) for name, default in stage.args.items()}
+    )
     environment["PATH"] = f"{shim}:{stage.env['PATH']}"
     environment["HOME"] = str(root / ".home")
     environment["PIP_CACHE_DIR"] = str(Path.home() / ".cache" / "pip")

@@ -47,8 +47,8 @@ def _knative_port(settings: Settings) -> Endpoint:
 
 
 # Where each workload's code serves its Prometheus registry, given its settings:
-# producer_grpc/server.py (a port of its own: the container port speaks gRPC),
-# producer_wasm/app.py (its own app, on PORT), consumer/main.py (a port of its
+# producers/grpc/server.py (a port of its own: the container port speaks gRPC),
+# producers/wasm/app.py (its own app, on PORT), consumer/function.py (a port of its
 # own: the CloudEvent app routes POST only). Streamlit exports no metrics.
 SERVED: dict[str, Callable[[Settings], Endpoint | None]] = {
     "producer-grpc": lambda s: Endpoint(s.ports.producer_grpc_metrics),

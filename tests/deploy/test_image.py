@@ -55,6 +55,25 @@ def test_manifests_start_the_image_entrypoint_with_a_known_subcommand(
         assert importlib.util.find_spec(module) is not None, f"{workload.name}: no {module}"
 
 
+def test_each_workload_image_is_built_with_the_extra_named_after_it(
+    default_render: Rendered,
+) -> None:
+    """The image of workload W is certamen-W, built with --build-arg WORKLOAD=W, which
+    installs the package with pyproject's extra W: the dependencies W runs, no more."""
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "optional-dependencies"
+    ]
+    build = stages()[0]
+    assert "WORKLOAD" in build.args and not build.args["WORKLOAD"], "WORKLOAD has no default"
+    assert any('pip install ".[${WORKLOAD}]"' in run for run in build.runs)
+    for workload in certamen_workloads(default_render):
+        assert workload.name in extras, f"no extra {workload.name!r} in pyproject.toml"
+        assert (
+            workload.container["image"].rpartition("/")[2].startswith(f"certamen-{workload.name}:")
+        ), workload.container["image"]
+        assert workload.container["args"][0] == workload.name
+
+
 def test_files_the_dockerfile_copies_are_in_the_build_context() -> None:
     for stage in stages():
         for copy in stage.copies:

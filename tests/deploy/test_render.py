@@ -96,10 +96,10 @@ def test_generated_names_are_filled_in_inside_knative_services(default_render: R
         assert set(refs) <= names, ksvc["metadata"]["name"]
 
 
-def test_the_certamen_image_is_set_for_every_workload(default_render: Rendered) -> None:
+def test_each_workload_runs_the_image_built_for_it(default_render: Rendered) -> None:
     for ksvc in default_render.of_kind("Service", "serving.knative.dev"):
         image = ksvc["spec"]["template"]["spec"]["containers"][0]["image"]
-        assert image.startswith("dev.local/certamen:"), image
+        assert image.startswith(f"dev.local/certamen-{ksvc['metadata']['name']}:"), image
 
 
 def _listed_files(kustomization: Path) -> set[Path]:

@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from certamen.settings import Settings
 from grafana.system import CONSUMER_EVENTS, PRODUCER_VOTES
 from tests.deploy.dockerfile import final_stage
-from tests.deploy.image import image_root, in_image
+from tests.deploy.image import image_root, in_image, site_packages
 from tests.deploy.metrics import annotated_endpoint
 from tests.deploy.render import Rendered
 from tests.deploy.smoke import (
@@ -55,10 +55,15 @@ DASHBOARD_SERIES: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
 CLUSTER_NAMES = ("certamen-kafka-bootstrap", "@redis:", "@mongodb:", ".svc")
 
 
-@pytest.fixture(scope="module")
-def root() -> Path:
-    """The image's filesystem, built by the Dockerfile's steps (cached)."""
-    return image_root()
+# The operator's side (load generation, the stack's Kafka client and console): in no image.
+OPERATORS_PACKAGES = ("locust", "gevent", "kafka", "rich")
+# What each image runs, found in its own site-packages and in no other workload's.
+OWN_PACKAGES = {
+    "producer-grpc": ("grpc_health", "grpc_reflection"),
+    "producer-wasm": ("wasmtime",),
+    "consumer": ("functions_framework", "pymongo"),
+    "streamlit": ("streamlit", "streamlit_app"),
+}
 
 
 def _workdir(root: Path) -> str:
@@ -78,9 +83,10 @@ def _uid(pid: int) -> str:
 
 @pytest.mark.parametrize("name", WORKLOADS)
 def test_entrypoint_starts_as_in_the_cluster(
-    default_render: Rendered, contest: Settings, root: Path, name: str, tmp_path: Path
+    default_render: Rendered, contest: Settings, name: str, tmp_path: Path
 ) -> None:
     workload = _workload(default_render, name)
+    root = image_root(name)
     environment, port = local_environment(workload, final_stage(), root, contest, free_ports())
     leftovers = {k: v for k, v in environment.items() if any(c in v for c in CLUSTER_NAMES)}
     assert not leftovers, f"cluster addresses left in the local run: {leftovers}"
@@ -107,9 +113,10 @@ def test_entrypoint_starts_as_in_the_cluster(
 
 
 def test_a_missing_variable_fails_the_smoke_run(
-    default_render: Rendered, contest: Settings, root: Path, tmp_path: Path
+    default_render: Rendered, contest: Settings, tmp_path: Path
 ) -> None:
     """Without MONGODB_URI the consumer must not find the dev server by luck (127.0.0.1)."""
+    root = image_root("consumer")
     consumer = _workload(default_render, "consumer")
     environment = {k: v for k, v in consumer.environment.items() if k != "MONGODB_URI"}
     crippled = dataclasses.replace(consumer, environment=environment)
@@ -120,3 +127,18 @@ def test_a_missing_variable_fails_the_smoke_run(
             wait_ready(started, local, 60.0)
     finally:
         stop(started, grace_s=10.0)
+
+
+def test_each_image_carries_only_what_its_workload_runs() -> None:
+    """The extras split: neither Streamlit (with pyarrow, pandas) nor Locust beside a producer
+    or the consumer, and no workload's own dependencies in another's image."""
+    for name in WORKLOADS:
+        packages = {p.name for p in site_packages(image_root(name)).iterdir()}
+        assert set(OWN_PACKAGES[name]) <= packages, f"{name} lacks what it runs"
+        others = {p for other, own in OWN_PACKAGES.items() if other != name for p in own}
+        if name == "streamlit":
+            others.discard("pymongo")  # the app reads the vote log too
+        else:
+            others.add("pyarrow")
+        unexpected = (others | set(OPERATORS_PACKAGES)) & packages
+        assert not unexpected, f"{name}'s image carries {sorted(unexpected)}"

@@ -28,12 +28,12 @@ from pymongo import MongoClient
 from certamen.adapters.kafka import make_admin, make_producer
 from certamen.adapters.kafka import send_message as send_kafka_message
 from certamen.contract import Vote, event_from_kafka, parse_ballot, vote_from_event, vote_to_kafka
+from certamen.operations.stack.parts import SERVERS
 from certamen.settings import Settings, load
 from tests.support.topics import make_consumer, message_from_record
 
 pytestmark = pytest.mark.integration
 
-INFRA = ("kafka", "redis", "mongodb")
 _PORT_NAMES = ("KAFKA", "KAFKA_CONTROLLER", "REDIS", "MONGODB")
 _CERTAMEN = Path(sys.executable).with_name("certamen")
 _UP_TIMEOUT_S = 900  # a first run may still fetch Kafka and build FerretDB
@@ -117,14 +117,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     env.update({f"CERTAMEN_{name}_PORT": str(base + i) for i, name in enumerate(_PORT_NAMES)})
     env["CERTAMEN_STATE_DIR"] = str(state_dir)
     created = Stack(env, load(env), state_dir)
-    created.up(*INFRA)
+    created.up(*SERVERS)
     yield created
     created.certamen("down", "--wipe", timeout=120)
 
 
 def test_up_starts_the_infrastructure_and_status_shows_it(stack: Stack) -> None:
     rows = stack.status()
-    for part in INFRA:
+    for part in SERVERS:
         assert rows[part]["state"] == "running", rows[part]
         assert isinstance(rows[part]["pid"], int) and _running(rows[part]["pid"])
         assert Path(str(rows[part]["log"])).is_file()
@@ -144,10 +144,10 @@ def test_up_creates_the_contest_topics(stack: Stack) -> None:
 
 
 def test_up_twice_is_harmless(stack: Stack) -> None:
-    before = {part: stack.pid(part) for part in INFRA}
-    again = stack.up(*INFRA)
+    before = {part: stack.pid(part) for part in SERVERS}
+    again = stack.up(*SERVERS)
     assert "already running" in again.stdout
-    assert {part: stack.pid(part) for part in INFRA} == before
+    assert {part: stack.pid(part) for part in SERVERS} == before
 
 
 def test_a_vote_event_survives_kafka_with_its_attributes(stack: Stack) -> None:
@@ -220,7 +220,7 @@ def test_a_killed_server_is_reported_down_and_restarted_by_up(stack: Stack, part
 
     assert stack.status()[part]["state"] == "down"
 
-    stack.up(*INFRA)
+    stack.up(*SERVERS)
     restarted = stack.pid(part)
     assert restarted != victim
     assert _running(restarted)
@@ -253,7 +253,7 @@ def test_a_port_taken_by_another_program_is_a_clear_error(tmp_path: Path, stack:
 
 
 def test_down_stops_every_process_and_keeps_the_data(stack: Stack) -> None:
-    pids = {part: stack.pid(part) for part in INFRA}
+    pids = {part: stack.pid(part) for part in SERVERS}
     done = stack.certamen("down", timeout=120)
     assert done.returncode == 0, done.stderr
     assert [part for part, pid in pids.items() if _running(pid)] == []

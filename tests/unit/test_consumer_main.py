@@ -1,8 +1,8 @@
 """The statuses the consumer answers, through functions-framework's own ASGI app for it.
 
 The app is the one ``functions-framework --asgi --signature-type=cloudevent`` serves,
-built from ``certamen.consumer.main``; the stores are replaced by a handler that
-answers as told (real stores: tests/integration/test_consumer_exactly_once.py).
+built from ``certamen.consumer.main``; the worker's function is built with stores
+whose handler answers as told (real stores: tests/integration/test_consumer_exactly_once.py).
 """
 
 from __future__ import annotations
@@ -14,12 +14,15 @@ from typing import Any
 import pytest
 from cloudevents.abstract import AnyCloudEvent
 from functions_framework.aio import create_asgi_app_from_module
+from prometheus_client import CollectorRegistry
 
 import certamen.consumer.main as main
 from certamen.adapters.errors import StoreUnavailable
 from certamen.consumer import Outcome
+from certamen.consumer.function import CountVote
 from certamen.consumer.serve import FUNCTION_SOURCE, TARGET
 from certamen.logs import Sparing
+from certamen.settings import Settings, load
 
 HEADERS = [
     (b"ce-specversion", b"1.0"),
@@ -78,8 +81,20 @@ def _post(headers: list[tuple[bytes, bytes]], body: bytes) -> tuple[int, bytes]:
 def answering(monkeypatch: pytest.MonkeyPatch) -> _Answering:
     handler = _Answering(Outcome.COUNTED)
     stores: Any = type("FakeStores", (), {"handler": handler})()
-    monkeypatch.setattr(main, "_opened", stores)
+    monkeypatch.setattr(main, "_worker", CountVote(load(), lambda *_, **__: stores))
     return handler
+
+
+def test_importing_the_function_module_builds_nothing() -> None:
+    """gunicorn's master imports it: no settings, clients or metrics before a worker exists."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("fresh_consumer_main", FUNCTION_SOURCE)
+    assert spec is not None and spec.loader is not None
+    fresh = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fresh)
+    built = (Settings, CollectorRegistry, asyncio.Lock, CountVote)
+    assert [name for name, value in vars(fresh).items() if isinstance(value, built)] == []
 
 
 def test_count_vote_is_registered_as_a_cloudevent_function() -> None:
@@ -107,12 +122,14 @@ def test_a_store_away_is_503_so_that_the_source_retries(answering: _Answering) -
 def test_a_store_away_is_said_once_not_for_every_event(
     answering: _Answering, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(main, "_store_warnings", Sparing(every_s=60.0))
+    monkeypatch.setattr(main.worker_function(), "_store_warnings", Sparing(every_s=60.0))
     answering.answer = StoreUnavailable("mongodb", "connection refused")
     with caplog.at_level(logging.INFO):
         statuses = [_post(HEADERS, b"{}")[0] for _ in range(5)]
     assert statuses == [503] * 5
-    warnings = [r for r in caplog.records if r.name == "certamen.consumer"]
+    warnings = [
+        r for r in caplog.records if r.name == "certamen.consumer" and r.levelno >= logging.WARNING
+    ]
     assert len(warnings) == 1 and "mongodb" in warnings[0].getMessage()
     assert not warnings[0].exc_info
 

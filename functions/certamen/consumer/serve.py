@@ -14,7 +14,7 @@ per instance. On Knative an instance is the unit of scale (the autoscaler adds
 pods), and locally the machine's cores are shared with Kafka, Redis, MongoDB and
 the source; a second worker would also open a second set of clients, halve the
 batches and split the Prometheus metrics (and find their port taken: each worker
-serves its registry on ``Ports.consumer_metrics``, main.py says why).
+serves its registry on ``Ports.consumer_metrics``, function.py says why).
 
 The process is replaced (``exec``) by functions-framework, so signals and the pid
 are gunicorn's: SIGTERM lets in-flight requests finish.
@@ -29,13 +29,14 @@ import time
 from pathlib import Path
 
 from certamen.adapters.errors import StoreUnavailable
+from certamen.consumer import main
 from certamen.consumer.startup import open_stores
 from certamen.contract import CatalogError
 from certamen.settings import Settings, child_environment
 
 WORKERS = 1
 FUNCTION_SOURCE = Path(__file__).with_name("main.py")
-TARGET = "count_vote"
+TARGET = main.count_vote.__name__
 STARTUP_WAIT_S = 30.0  # a store that restarts is normal operation: wait for it, then give up
 
 

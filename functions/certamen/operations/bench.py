@@ -43,13 +43,12 @@ from rich.console import Console
 
 from certamen.operations.stack import runner
 from certamen.operations.stack.console import make_console
+from certamen.operations.stack.parts import SERVERS
 from certamen.settings import Settings
 
 LOAD_DIR = Path("load")
 # Producers first (they need only Kafka), the whole pipeline last.
 ORDER = ("producer_wasm", "producer_grpc", "consumer", "audit", "end_to_end")
-# Started (or reused) before the scripts run; a script starts Certamen's own processes.
-INFRASTRUCTURE = ["kafka", "redis", "mongodb"]
 TIMEOUT_S = 45 * 60
 QUICK_TIMEOUT_S = 10 * 60
 # (label, numerator key, denominator key): each a ratio of two figures of this run.
@@ -101,7 +100,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     if not scripts:
         out.print(f"certamen bench: no load/bench_*.py matches {args.only or 'anything'}")
         return 2
-    runner.start(settings, INFRASTRUCTURE, out)
+    runner.start(settings, SERVERS, out)  # a script starts Certamen's own processes
     work = settings.state_dir.resolve() / "bench"
     work.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC)

@@ -18,6 +18,9 @@ from certamen.operations.stack import builds, kafka_node, probes, tools
 from certamen.operations.stack.errors import StackError
 from certamen.settings import Settings, child_environment
 
+# The servers the system stores and queues votes in; Certamen's own processes come after.
+SERVERS = ("kafka", "redis", "mongodb")
+
 
 @dataclass(frozen=True, slots=True)
 class Launch:
