@@ -101,7 +101,7 @@ def _votes_by_channel() -> piechart.Panel:
     return (
         piechart.Panel()
         .title("Votes by channel")
-        .description(f"HGETALL {keys.BY_CHANNEL}: gRPC and WebAssembly producers.")
+        .description(f"HGETALL {keys.BY_CHANNEL}: gRPC and WebAssembly producers, legacy records.")
         .datasource(REDIS)
         .with_target(
             Redis("hgetall", keys.BY_CHANNEL).streaming("DataFrame", interval_ms=STREAM_MS)

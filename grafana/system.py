@@ -62,8 +62,8 @@ def dashboard() -> Dashboard:
         )
         .with_panel(
             _stat(
-                "Failed votes/s (Kafka)",
-                f'sum(rate({PRODUCER_VOTES}{{outcome="failed"}}{RATE}))',
+                "Refused or unknown votes/s",
+                f'sum(rate({PRODUCER_VOTES}{{outcome=~"refused|unknown"}}{RATE}))',
                 12,
             )
         )

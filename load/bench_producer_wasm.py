@@ -52,6 +52,7 @@ wrk.body = '{BALLOT.decode()}'
 wrk.headers["Content-Type"] = "application/json"
 """
 PORTS = (15401, 15402)
+METRICS_PORT = 15403  # producer-wasm's own metrics port, out of everyone else's way
 
 
 async def noop_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -258,6 +259,7 @@ def main() -> int:
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
         "CERTAMEN_TOPIC": topic,
+        "CERTAMEN_PRODUCER_WASM_METRICS_PORT": str(METRICS_PORT),
     }
     results: dict[str, Any] = {"topic": topic, "load_average_at_start": load_at_start}
     try:

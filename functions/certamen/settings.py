@@ -22,6 +22,7 @@ Ordering = Literal["ordered", "unordered"]
 BackoffPolicy = Literal["linear", "exponential"]
 InitialOffset = Literal["earliest", "latest"]
 KafkaCompression = Literal["none", "gzip", "lz4"]
+LegacyRecords = Literal["reject", "accept"]
 
 
 class SettingsError(ValueError):
@@ -61,6 +62,7 @@ class Ports:
     source_metrics: int = 9464
     producer_grpc_metrics: int = 9465
     consumer_metrics: int = 9466
+    producer_wasm_metrics: int = 9467
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,12 @@ class Settings:
     bind_host: str = "127.0.0.1"
     kafka_timeout_s: float = 5.0
     kafka_compression: KafkaCompression = "none"
+    # Calls a producer process lets wait for Kafka at once; past it, UNAVAILABLE / 503.
+    producer_max_in_flight: int = 4096
+    # How much less CPU priority `certamen up` gives the counting side (nice 0-19).
+    counting_nice: int = 10
+    # Records of the original Go producer: dead letters, or votes of channel legacy.
+    legacy_records: LegacyRecords = "reject"
     source: SourceSettings = field(default_factory=SourceSettings)
     ports: Ports = field(default_factory=Ports)
     # Which servers the user pointed us at: those are used, never started.
@@ -146,6 +154,11 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         kafka_compression=_choice(
             env, "CERTAMEN_KAFKA_COMPRESSION", ("none", "gzip", "lz4"), "none"
         ),
+        producer_max_in_flight=_int(
+            env, "CERTAMEN_PRODUCER_MAX_IN_FLIGHT", 4096, low=1, high=1_000_000
+        ),
+        counting_nice=_int(env, "CERTAMEN_COUNTING_NICE", 10, low=0, high=19),
+        legacy_records=_choice(env, "CERTAMEN_LEGACY_RECORDS", ("reject", "accept"), "reject"),
         source=source,
         ports=ports,
         external=external,

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 import pymongo
 import streamlit as st
 
-from certamen.adapters.mongo_store import count_dead_letters, recount_votes
+from certamen.adapters.dead_letter_store import dead_letter_counts
+from certamen.adapters.mongo_store import recount_votes
 from certamen.results.audit import AUDIT_TIMEOUT_S, AuditReport, compare
 from certamen.results.tally import read_standings
 from streamlit_app import components, resources
@@ -33,7 +34,7 @@ if st.button("Run the audit", type="primary", key="audit_run"):
             db = resources.mongo_database()
             db.command("ping")  # fail fast when MongoDB is away; the long timeout is for the work
             with pymongo.timeout(AUDIT_TIMEOUT_S):  # a big log takes FerretDB a while to group
-                report = compare(standings, recount_votes(db), dead_letters=count_dead_letters(db))
+                report = compare(standings, recount_votes(db), dead_letters=dead_letter_counts(db))
             st.session_state["audit_report"] = (datetime.now(UTC), report)
 
 

@@ -43,7 +43,9 @@ BALLOTS = (
 def stack(infra: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """``certamen up`` in its own state folder, on free ports; ``certamen down`` afterwards."""
     suffix = uuid.uuid4().hex[:8]
-    grpc, wasm, consumer, streamlit, metrics, consumer_metrics = take_free_ports(PORTS, 6)
+    grpc, wasm, consumer, streamlit, metrics, consumer_metrics, wasm_metrics = take_free_ports(
+        PORTS, 7
+    )
     env = child_environment(
         {
             "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
@@ -57,6 +59,7 @@ def stack(infra: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             "CERTAMEN_CATALOG": str(CATALOG_PATH),
             "CERTAMEN_PRODUCER_GRPC_PORT": str(grpc),
             "CERTAMEN_PRODUCER_WASM_PORT": str(wasm),
+            "CERTAMEN_PRODUCER_WASM_METRICS_PORT": str(wasm_metrics),
             "CERTAMEN_CONSUMER_PORT": str(consumer),
             "CERTAMEN_CONSUMER_METRICS_PORT": str(consumer_metrics),
             "CERTAMEN_STREAMLIT_PORT": str(streamlit),

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from tests.deploy.knative_webhook import validator
 from tests.deploy.render import Rendered, kustomization_roots, prepare_tree, render
 from tests.deploy.schemas import CustomKind, Schema, crd_directory, load_crds
 
 
 @pytest.fixture(scope="session")
-def renders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Rendered]:
+def render_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the render inputs with the example secrets in place."""
+    return prepare_tree(tmp_path_factory.mktemp("render"))
+
+
+@pytest.fixture(scope="session")
+def renders(render_tree: Path) -> dict[str, Rendered]:
     """Every kustomization (knative/ and its overlays), rendered by kubectl."""
-    tree = prepare_tree(tmp_path_factory.mktemp("render"))
-    return {root: render(tree, root) for root in kustomization_roots()}
+    return {root: render(render_tree, root) for root in kustomization_roots()}
 
 
 @pytest.fixture(scope="session")
@@ -25,3 +33,9 @@ def default_render(renders: dict[str, Rendered]) -> Rendered:
 def crds() -> dict[CustomKind, Schema]:
     """The real CRDs from tests/deploy/crds/, closed against unknown fields."""
     return load_crds(crd_directory())
+
+
+@pytest.fixture(scope="session")
+def knative_validator() -> Path:
+    """Our Go program that runs Knative's own admission code (rebuilt if its sources changed)."""
+    return validator()

@@ -11,12 +11,15 @@ that ``nobody`` stands in for here).
 
 The result is cached under /var/cache/certamen/image-root/<workload>-<hash of the
 inputs>, so a second run with the same Dockerfile and sources takes no time; a
-change to any of them builds a new root (a minute or two with pip's cache) and
-removes the workload's old one.
+change to any of them builds a new root (a minute or two with pip's cache). A
+workload's roots are built under a lock and only its oldest are removed (the
+newest :data:`KEPT` stay), so clones of other commits testing at the same time on
+this machine never build into, or delete, a root another one is using.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import shutil
 import subprocess
@@ -32,6 +35,8 @@ CACHE = Path("/var/cache/certamen/image-root")
 # A CPython 3.11 that any user may run, standing in for the base image's.
 BASE_PYTHON = Path("/usr/bin/python3.11")
 READY = ".complete"
+# Complete roots kept per workload: those of other clones' sources stay usable.
+KEPT = 3
 
 
 class ImageBuildError(RuntimeError):
@@ -44,8 +49,18 @@ def image_root(workload: str) -> Path:
     root = CACHE / f"{workload}-{_inputs_hash(build_args)}"
     if (root / READY).exists():
         return root
-    for stale in CACHE.glob(f"{workload}-*"):  # the workload's roots of older sources
-        shutil.rmtree(stale)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with (CACHE / f".{workload}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another clone may be building this very root
+        if not (root / READY).exists():
+            shutil.rmtree(root, ignore_errors=True)  # a build that was cut short
+            _build(root, build_args)
+            (root / READY).touch()
+        _prune(workload)
+    return root
+
+
+def _build(root: Path, build_args: dict[str, str]) -> None:
     shim = root / ".base-bin"
     shim.mkdir(parents=True)
     (shim / "python").symlink_to(BASE_PYTHON)
@@ -60,8 +75,14 @@ def image_root(workload: str) -> Path:
         if not final:
             for command in stage.runs:
                 _run(command, root, stage, shim, build_args)
-    (root / READY).touch()
-    return root
+
+
+def _prune(workload: str) -> None:
+    """Remove the workload's complete roots but the newest few (older sources')."""
+    complete = [r for r in CACHE.glob(f"{workload}-*") if (r / READY).exists()]
+    complete.sort(key=lambda r: (r / READY).stat().st_mtime, reverse=True)
+    for stale in complete[KEPT:]:
+        shutil.rmtree(stale)
 
 
 def in_image(root: Path, path: str) -> str:

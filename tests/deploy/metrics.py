@@ -41,18 +41,13 @@ class Endpoint:
     path: str = DEFAULT_PATH
 
 
-def _knative_port(settings: Settings) -> Endpoint:
-    assert settings.port is not None, "Knative always sets PORT"
-    return Endpoint(settings.port)
-
-
-# Where each workload's code serves its Prometheus registry, given its settings:
-# producers/grpc/server.py (a port of its own: the container port speaks gRPC),
-# producers/wasm/app.py (its own app, on PORT), consumer/function.py (a port of its
-# own: the CloudEvent app routes POST only). Streamlit exports no metrics.
+# Where each workload's code serves its Prometheus registry, given its settings,
+# each on a port of its own, never the container port that takes requests:
+# producers/grpc/server.py, producers/wasm/server.py, consumer/function.py.
+# Streamlit exports no metrics.
 SERVED: dict[str, Callable[[Settings], Endpoint | None]] = {
     "producer-grpc": lambda s: Endpoint(s.ports.producer_grpc_metrics),
-    "producer-wasm": _knative_port,
+    "producer-wasm": lambda s: Endpoint(s.ports.producer_wasm_metrics),
     "consumer": lambda s: Endpoint(s.ports.consumer_metrics),
     "streamlit": lambda s: None,
 }

@@ -52,6 +52,18 @@ class Rendered:
         return found[0]
 
 
+def revision_template(ksvc: Manifest) -> dict[str, Any]:
+    """A Knative Service's revision template (``spec.template``)."""
+    template: dict[str, Any] = ksvc["spec"]["template"]
+    return template
+
+
+def user_container(ksvc: Manifest) -> dict[str, Any]:
+    """The one container of a Knative Service's revision template."""
+    container: dict[str, Any] = revision_template(ksvc)["spec"]["containers"][0]
+    return container
+
+
 def api_group_of(obj: Manifest) -> str:
     """The API group of an object ('' for the core group)."""
     api_version: str = obj["apiVersion"]

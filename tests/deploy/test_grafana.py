@@ -60,6 +60,22 @@ def test_plugin_of_every_provisioned_data_source_is_installed(default_render: Re
     assert types - BUILT_IN_TYPES <= installed
 
 
+def test_the_plugin_setting_the_provisioning_names_is_the_one_the_manifest_uses(
+    default_render: Rendered,
+) -> None:
+    """A GF_PLUGINS_*=value its comments (or the dashboards doc) give is what Grafana gets."""
+    environment = container_environment(default_render, _grafana_container(default_render))
+    texts = [p.read_text(encoding="utf-8") for p in sorted(PROVISIONING.rglob("*.y*ml"))]
+    texts.append((REPO / "docs" / "dashboards.md").read_text(encoding="utf-8"))
+    named = {
+        m
+        for text in texts
+        for m in re.findall(r"\b(GF_PLUGINS_\w+|GF_INSTALL_PLUGINS)=([\w.@-]+)", text)
+    }
+    assert named, "the provisioning says how the plugin is installed"
+    assert {name: environment.get(name) for name, _ in named} == dict(named)
+
+
 def test_dashboards_are_mounted_where_the_provider_reads_them(default_render: Rendered) -> None:
     paths = {
         provider["options"]["path"]

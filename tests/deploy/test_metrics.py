@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.knative_rules import RESERVED_CONTAINER_NAMES
 from tests.deploy.metrics import (
     MONITORING,
     PATH,
@@ -26,6 +25,7 @@ from tests.deploy.metrics import (
     annotated_endpoint,
     annotation_label,
     annotation_mismatch,
+    container_port,
     matches,
     pod_job,
     relabelled,
@@ -82,11 +82,11 @@ def test_annotations_name_where_each_workload_serves_metrics(
 
 
 def test_the_expected_endpoints(default_render: Rendered) -> None:
-    """In the cluster: producer-grpc :9465, producer-wasm on its container port, consumer :9466."""
+    """In the cluster: producer-grpc :9465, consumer :9466, producer-wasm :9467."""
     found = {w.name: annotated_endpoint(w) for w in certamen_workloads(default_render)}
     assert found == {
         "producer-grpc": Endpoint(9465, "/metrics"),
-        "producer-wasm": Endpoint(8080, "/metrics"),
+        "producer-wasm": Endpoint(9467, "/metrics"),
         "consumer": Endpoint(9466, "/metrics"),
         "streamlit": None,
     }
@@ -99,6 +99,7 @@ def test_the_expected_endpoints(default_render: Rendered) -> None:
         ("producer-grpc", {PORT: "8080"}),  # the gRPC port
         ("consumer", {PORT: "8080"}),  # the CloudEvent port: POST only
         ("producer-wasm", {PATH: "/metrics/"}),
+        ("producer-wasm", {PORT: "8080"}),  # the vote port: it serves no metrics
         ("consumer", {SCRAPE: "false"}),
         ("streamlit", {SCRAPE: "true", PORT: "8080"}),  # Streamlit serves no metrics
     ],
@@ -139,6 +140,18 @@ def test_monitoring_reaches_exactly_the_annotated_ports(
         endpoint = annotated_endpoint(workload)
         expected = frozenset({endpoint.port} if endpoint else ())
         assert admitted_ports(_policies(rendered), workload, MONITORING) == expected, workload.name
+
+
+@pytest.mark.parametrize("root", kustomization_roots())
+def test_monitoring_never_reaches_the_port_that_takes_requests(
+    renders: dict[str, Rendered], root: str
+) -> None:
+    """What may scrape metrics may not post votes or events past the queue-proxy."""
+    rendered = renders[root]
+    for workload in certamen_workloads(rendered):
+        admitted = admitted_ports(_policies(rendered), workload, MONITORING)
+        assert admitted is not None, workload.name
+        assert container_port(workload.container) not in admitted, workload.name
 
 
 def test_knative_and_this_namespace_still_reach_every_port(default_render: Rendered) -> None:
@@ -191,8 +204,8 @@ def test_the_job_drops_the_queue_proxy_targets() -> None:
         if r["source_labels"] == ["__meta_kubernetes_pod_container_name"]
     ]
     assert len(drop) == 1
-    for name in RESERVED_CONTAINER_NAMES:
-        assert matches(drop[0], {"__meta_kubernetes_pod_container_name": name})
+    # The name of the sidecar Knative adds to every pod (a reserved container name).
+    assert matches(drop[0], {"__meta_kubernetes_pod_container_name": "queue-proxy"})
     assert not matches(drop[0], {"__meta_kubernetes_pod_container_name": "consumer"})
 
 

@@ -49,6 +49,7 @@ class WasmServer:
 
     process: subprocess.Popen[bytes]
     port: int
+    metrics_port: int
     log: Path
 
     def request(
@@ -79,6 +80,18 @@ class WasmServer:
             return Answer(
                 response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
             )
+        finally:
+            connection.close()
+
+    def metrics(self) -> str:
+        """GET /metrics on the metrics port (the vote port does not serve it)."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.metrics_port, timeout=30)
+        try:
+            connection.request("GET", "/metrics")
+            response = connection.getresponse()
+            assert response.status == 200, response.status
+            assert response.getheader("content-type", "").startswith("text/plain")
+            return response.read().decode()
         finally:
             connection.close()
 
@@ -117,12 +130,13 @@ def wasm_server(
     settings: Settings, log_dir: Path, extra_env: Mapping[str, str] | None = None
 ) -> Iterator[WasmServer]:
     """Start producer-wasm for ``settings``' Kafka and topic; stop it afterwards."""
-    port = free_port()
+    port, metrics_port = processes.take_free_ports(PORTS, 2)
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
         "CERTAMEN_TOPIC": settings.votes_topic,
         "PORT": str(port),
+        "CERTAMEN_PRODUCER_WASM_METRICS_PORT": str(metrics_port),
         "CERTAMEN_KAFKA_TIMEOUT": "3",
         **(extra_env or {}),
     }
@@ -130,7 +144,7 @@ def wasm_server(
     process = processes.launch(
         [sys.executable, "-m", "certamen.operations.cli", "producer-wasm"], env, log
     )
-    server = WasmServer(process, port, log)
+    server = WasmServer(process, port, metrics_port, log)
     try:
         server.wait_ready(within_s=30.0)
         yield server

@@ -7,12 +7,10 @@ disagree.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
@@ -20,22 +18,11 @@ import redis
 from certamen.adapters import redis_keys as keys
 from certamen.contract import album_key, load_catalog
 from certamen.settings import Settings
-from tests.support.pipeline import consumer, environment, free_port, isolated
+from tests.support.pipeline import consumer, environment, free_port, isolated, run_cli
 
 pytestmark = pytest.mark.integration
 
 CATALOG = Path(__file__).resolve().parents[2] / "load" / "data" / "catalog.yaml"
-
-
-def _audit(settings: Settings) -> tuple[int, dict[str, Any]]:
-    done = subprocess.run(
-        [sys.executable, "-m", "certamen.operations.cli", "audit", "--json"],
-        env=environment(settings),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return done.returncode, json.loads(done.stdout) if done.stdout else {}
 
 
 def test_catalog_counters_start_at_zero_and_the_audit_flags_a_difference(
@@ -49,18 +36,18 @@ def test_catalog_counters_start_at_zero_and_the_audit_flags_a_difference(
         albums = store.hgetall(keys.BY_ALBUM)
         assert albums == {album_key(c.band, c.album): "0" for c in catalog.candidates}
         assert store.hgetall(keys.BY_BAND) == dict.fromkeys(catalog.bands, "0")
-        assert store.hgetall(keys.BY_CHANNEL) == {"grpc": "0", "wasm": "0"}
+        assert store.hgetall(keys.BY_CHANNEL) == {"grpc": "0", "wasm": "0", "legacy": "0"}
         assert set(store.hgetall(keys.RANK_SUM)) == set(albums)
         assert store.get(keys.TOTAL) == "0"
 
-        code, report = _audit(settings)
+        code, report = run_cli(settings, "audit")
         assert (code, report["ok"], report["differences"]) == (0, True, 0)
         assert len(report["albums"]) == len(catalog.candidates)
 
         first = catalog.candidates[0]
         store.hincrby(keys.BY_ALBUM, album_key(first.band, first.album), 1)
         store.incr(keys.TOTAL)
-        code, report = _audit(settings)
+        code, report = run_cli(settings, "audit")
     finally:
         service.stop()
         store.close()

@@ -54,7 +54,7 @@ def test_5000_votes_are_counted_once_and_the_audit_passes(
         standings = read_standings(store)
         expected = Counter(album_key(v.name, v.album) for v in votes)
         assert {s.key: s.votes for s in standings.by_album} == expected
-        assert standings.by_channel == {"grpc": 2500, "wasm": 2500}
+        assert standings.by_channel == {"grpc": 2500, "wasm": 2500, "legacy": 0}
         assert standings.dead_letters == 0
         status = source_status(status_port)
         assert (status["delivered"], status["dead_lettered"]) == (5000, 0)

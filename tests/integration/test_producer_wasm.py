@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 from pathlib import Path
 
@@ -75,7 +76,7 @@ def test_every_bad_input_gets_its_status_and_error_and_nothing_reaches_the_topic
         assert server.request("GET", "/votes").status == 405
         assert server.request("GET", "/nowhere").status == 404
 
-        metrics = server.request("GET", "/metrics").body.decode()
+        metrics = server.metrics()
         rejected = len(BAD_INPUTS) + 1
         counted = f'certamen_producer_votes_total{{channel="wasm",outcome="rejected"}} {rejected}.0'
         assert counted in metrics
@@ -102,7 +103,7 @@ def test_an_accepted_vote_is_on_the_topic_once_as_a_cloudevent(
         [receipt["vote_id"], inserted.json()["vote_id"]]
     )
     (record,) = [r for r in records if r.headers["ce_id"].decode() == receipt["vote_id"]]
-    assert record.key == receipt["vote_id"].encode()
+    assert record.key is None  # keyless, sticky partitioning (docs/vote-contract.md)
     assert record.headers["ce_type"] == VOTE_EVENT_TYPE.encode()
     assert record.headers["ce_source"] == b"/producers/wasm"
     assert record.headers["ce_subject"] == b"Bohemia Suburbana"
@@ -156,11 +157,9 @@ def test_health_readiness_and_metrics(contest: Settings, tmp_path: Path) -> None
         server.vote(GOOD)
         health = server.request("GET", "/healthz")
         ready = server.request("GET", "/readyz")
-        metrics = server.request("GET", "/metrics")
+        text = server.metrics()
     assert (health.status, health.json()) == (200, {"alive": True})
     assert (ready.status, ready.json()) == (200, {"ready": True})
-    assert metrics.headers["content-type"].startswith("text/plain")
-    text = metrics.body.decode()
     assert 'certamen_producer_votes_total{channel="wasm",outcome="accepted"} 1.0' in text
     assert 'certamen_producer_kafka_ready{channel="wasm"} 1.0' in text
     assert 'certamen_producer_cast_seconds_count{channel="wasm"} 1.0' in text
@@ -178,3 +177,19 @@ def test_with_a_catalog_only_candidates_are_accepted_in_its_spelling(
     assert casefolded.status == 202
     (record,) = read_topic(contest)
     assert Vote.from_json(record.value).name == "Bohemia Suburbana"
+
+
+def test_metrics_and_votes_are_on_ports_of_their_own(contest: Settings, tmp_path: Path) -> None:
+    """Whoever may scrape the metrics port cannot vote there; the vote port serves no metrics."""
+    with wasm_server(contest, tmp_path) as server:
+        on_vote_port = server.request("GET", "/metrics")
+        connection = http.client.HTTPConnection("127.0.0.1", server.metrics_port, timeout=30)
+        try:
+            connection.request("POST", "/votes", json.dumps(GOOD).encode(), JSON)
+            on_metrics_port = connection.getresponse()
+            on_metrics_port.read()
+        finally:
+            connection.close()
+    assert on_vote_port.status == 404
+    assert not 200 <= on_metrics_port.status < 300
+    assert read_topic(contest) == []

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,20 +41,25 @@ def test_kafka_stopped_means_503_and_not_ready_then_recovery(
 
         stop_kafka(own_kafka)
 
-        # A burst right after: every answer is 503, none waits past the request deadline.
-        def timed(key: str) -> tuple[int, float, str | None]:
+        # A burst right after: never 2xx. Until the probe notices, a vote handed to Kafka's
+        # client ends when the client gives up on it (504, outcome unknown); once Kafka is
+        # known to be away, 503 at once (not taken). None waits past the Kafka timeout.
+        def timed(key: str) -> tuple[int, float, Any]:
             started = time.monotonic()
             answer = server.vote(GOOD, key=key)
-            return answer.status, time.monotonic() - started, answer.json().get("vote_id")
+            return answer.status, time.monotonic() - started, answer.json()
 
         keys = [f"burst-{n:04d}" for n in range(32)]
         with ThreadPoolExecutor(len(keys)) as pool:
             burst = list(pool.map(timed, keys))
-        assert [status for status, _, _ in burst] == [503] * len(keys)
-        assert [vote_id for _, _, vote_id in burst] == keys
-        assert max(seconds for _, seconds, _ in burst) < 2 * KAFKA_TIMEOUT_S + 2.5
+        assert {status for status, _, _ in burst} <= {503, 504}
+        assert [document["vote_id"] for _, _, document in burst] == keys
+        rules = {503: "unavailable", 504: "unknown_outcome"}
+        assert all(document["error"]["rule"] == rules[status] for status, _, document in burst)
+        assert max(seconds for _, seconds, _ in burst) < KAFKA_TIMEOUT_S + 2.5
 
-        # Then every answer is 503 with Retry-After and the id to retry with, within the timeout.
+        # Then every answer is 503 with Retry-After and the id to retry with, at once.
+        server.wait_ready(False, within_s=10.0)
         for attempt in range(4):
             key = f"while-down-{attempt:04d}"
             started = time.monotonic()
@@ -63,8 +69,7 @@ def test_kafka_stopped_means_503_and_not_ready_then_recovery(
             assert answer.headers["retry-after"] == "1"
             assert answer.json()["vote_id"] == key
             assert answer.json()["error"]["rule"] == "unavailable"
-            assert seconds < KAFKA_TIMEOUT_S + 1.5
-        server.wait_ready(False, within_s=10.0)
+            assert seconds < 0.5
         started = time.monotonic()
         assert server.vote(GOOD).status == 503
         assert time.monotonic() - started < 0.5  # known down: no waiting

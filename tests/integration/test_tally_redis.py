@@ -53,7 +53,7 @@ def test_an_empty_open_contest_reads_as_zeros(store_contest: Settings) -> None:
     assert standings.total == 0
     assert standings.by_band == {}
     assert standings.by_album == []
-    assert standings.by_channel == {"grpc": 0, "wasm": 0}
+    assert standings.by_channel == {"grpc": 0, "wasm": 0, "legacy": 0}
 
 
 def test_rate_lists_every_second_of_the_window(store_contest: Settings) -> None:

@@ -70,6 +70,7 @@ def environment(settings: Settings, **extra: str) -> dict[str, str]:
             "CERTAMEN_SOURCE_RETRY": str(source.retry),
             "CERTAMEN_SOURCE_BACKOFF_POLICY": source.backoff_policy,
             "CERTAMEN_SOURCE_BACKOFF_DELAY": str(source.backoff_delay_s),
+            "CERTAMEN_LEGACY_RECORDS": settings.legacy_records,
             "PYTHONUNBUFFERED": "1",
             **extra,
         }
@@ -169,6 +170,38 @@ def source(settings: Settings, sink: str, metrics_port: int, log_dir: Path) -> S
         log_dir / "source.log",
         lambda: _answers(f"http://127.0.0.1:{metrics_port}/metrics"),
     )
+
+
+def deliver(settings: Settings, expected: int, log_dir: Path, timeout_s: float = 90) -> None:
+    """Run a consumer and a source until the source delivered ``expected`` records, then stop."""
+    consumer_port, status_port = free_port(), free_port()
+    services = [
+        consumer(settings, consumer_port, log_dir),
+        source(settings, f"http://127.0.0.1:{consumer_port}", status_port, log_dir),
+    ]
+    try:
+        for service in services:
+            service.start()
+        wait_until(
+            lambda: source_status(status_port)["delivered"] >= expected,
+            timeout_s,
+            f"{expected} records delivered",
+        )
+    finally:
+        for service in reversed(services):
+            service.stop()
+
+
+def run_cli(settings: Settings, *args: str, timeout_s: float = 120) -> tuple[int, Any]:
+    """``certamen ARGS --json`` for ``settings``: its exit status and its JSON output."""
+    done = subprocess.run(
+        [sys.executable, "-m", "certamen.operations.cli", *args, "--json"],
+        env=environment(settings),
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+    return done.returncode, json.loads(done.stdout) if done.stdout else {}
 
 
 def server(name: str, command: list[str], port: int, log_dir: Path) -> Service:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import unicodedata
 from pathlib import Path
 
 import pytest
 import wasmtime
 
 from certamen.contract import InvalidVote, parse_ballot
+from certamen.contract.nfc import UNIDATA_VERSION
 from certamen.producers.wasm.kernel import (
     FUEL_PER_CALL,
     MEMORY_LIMIT_BYTES,
@@ -122,13 +122,33 @@ def test_a_module_with_another_abi_is_refused(tmp_path: Path) -> None:
         BallotKernel(wat)
 
 
-def test_the_kernel_normalizes_with_pythons_unicode_version(kernel: BallotKernel) -> None:
-    assert kernel.unidata_version == unicodedata.unidata_version
+def test_a_module_with_other_unicode_tables_is_refused(tmp_path: Path) -> None:
+    wat = tmp_path / "unicode15.wat"
+    wat.write_text(
+        '(module (memory (export "memory") 1) (data (i32.const 64) "15.0.0\\00")'
+        ' (func (export "ballot") (param i32 i32) (result i32) i32.const 0)'
+        ' (func (export "input_ptr") (result i32) i32.const 0)'
+        ' (func (export "output_ptr") (result i32) i32.const 0)'
+        ' (func (export "unidata_version") (result i32) i32.const 64)'
+        ' (func (export "abi_version") (result i32) i32.const 1))'
+    )
+    with pytest.raises(KernelFault) as caught:
+        BallotKernel(wat)
+    assert str(caught.value) == (
+        "ballot.wasm normalizes with Unicode 15.0.0, the Python contract with 14.0.0"
+    )
+
+
+def test_the_kernel_normalizes_with_the_contracts_pinned_unicode_version(
+    kernel: BallotKernel,
+) -> None:
+    assert kernel.unidata_version == UNIDATA_VERSION == "14.0.0"
     header = (KERNEL_DIR / "unicode_tables.h").read_text(encoding="utf-8")
-    assert f'#define UNIDATA_VERSION "{unicodedata.unidata_version}"' in header
+    assert f'#define UNIDATA_VERSION "{UNIDATA_VERSION}"' in header
 
 
-def test_the_committed_unicode_tables_match_this_python() -> None:
+def test_the_kernels_tables_are_the_contracts() -> None:
+    """The header is rendered from contract/unicode_tables.json; on 3.11 that is unicodedata's."""
     run = subprocess.run(
         [sys.executable, str(KERNEL_DIR / "gen_unicode.py"), "--check"],
         capture_output=True,

@@ -1,4 +1,4 @@
-"""The kernel's build and fuzzing, as CI runs them: reproducible bytes, a bounded fuzz run."""
+"""The kernel's build and fuzzing: reproducible bytes, a bounded fuzz run, a long run recorded."""
 
 from __future__ import annotations
 
@@ -34,3 +34,9 @@ def test_a_bounded_fuzz_run_finds_no_failure(tmp_path: Path) -> None:
     run = _run([str(KERNEL_DIR / "fuzz.sh"), str(FUZZ_SECONDS), str(tmp_path)], timeout=300)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
     assert "no failure" in run.stdout
+
+
+def test_a_long_fuzz_run_vouches_for_the_kernels_sources() -> None:
+    """CI's 15 s run is a smoke check: the kernel's C was fuzzed for an hour before it."""
+    run = _run([sys.executable, str(KERNEL_DIR / "fuzz_corpus.py"), "check-record"], timeout=60)
+    assert run.returncode == 0, run.stdout + run.stderr

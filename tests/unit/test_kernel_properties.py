@@ -181,3 +181,49 @@ def test_normalization_of_names(kernel: BallotKernel, text: str) -> None:
         "utf-8", "surrogatepass"
     )
     assert _kernel(kernel, body) == _python(body)
+
+
+# A letter, precomposed or not, then combining marks of mixed classes in any order: the
+# case where NFC must decompose the letter, sort every mark and compose again. Classes:
+# 220 below, 230 above, 202 attached below, 216 attached above right, 1 overlay, 240 iota,
+# 7 nukta, 9 virama, 8 kana voicing, 232 above right; U+0F73 and U+0344 decompose to marks.
+_BASE = st.one_of(
+    st.characters(min_codepoint=0x41, max_codepoint=0x7A),
+    st.characters(min_codepoint=0xC0, max_codepoint=0x2FF),  # precomposed Latin below U+0300
+    st.characters(min_codepoint=0x1E00, max_codepoint=0x1EFF),  # Latin extended additional
+    st.characters(min_codepoint=0x1F00, max_codepoint=0x1FFF),  # Greek extended
+    st.sampled_from("\u0391\u03b1\u0415\u0435\u0418\u0928\u0915\u304b\u30cf\u1100\uac00\uac01"),
+)
+_MARK = st.sampled_from(
+    "\u0300\u0301\u0302\u0303\u0304\u0306\u0307\u0308\u030a\u030c\u031b\u0323\u0324"
+    "\u0325\u0327\u0328\u032d\u0331\u0334\u0338\u0342\u0344\u0345\u093c\u094d\u0f73"
+    "\u3099\u302a\u0315\u1161\u11a8"
+)
+_CLUSTERS = st.lists(
+    st.tuples(_BASE, st.lists(_MARK, max_size=4)).map(lambda c: c[0] + "".join(c[1])),
+    min_size=1,
+    max_size=8,
+).map("".join)
+
+
+def _name_body(text: str) -> bytes:
+    return ('{"name":' + _plain_key(text) + ',"album":"x","year":2000,"rank":1}').encode(
+        "utf-8", "surrogatepass"
+    )
+
+
+@EXAMPLES
+@given(text=_CLUSTERS)
+def test_letters_with_marks_in_any_order(kernel: BallotKernel, text: str) -> None:
+    body = _name_body(text)
+    assert _kernel(kernel, body) == _python(body)
+
+
+@EXAMPLES
+@given(text=st.one_of(_CLUSTERS, st.text(_TRICKY, min_size=1, max_size=60)))
+def test_a_canonical_ballot_is_its_own_canonical_form(kernel: BallotKernel, text: str) -> None:
+    """kernel(canonical(x)) == canonical(x), and the same for the Python contract."""
+    for judge in (lambda body: _kernel(kernel, body), _python):
+        canonical = judge(_name_body(text))
+        if isinstance(canonical, bytes):
+            assert judge(canonical) == canonical

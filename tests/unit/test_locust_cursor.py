@@ -153,3 +153,17 @@ def test_the_burst_idles_ramps_holds_drops_and_comes_back() -> None:
 def test_a_burst_without_users_is_refused() -> None:
     with pytest.raises(ValueError):
         BurstPlan(peak_users=0)
+
+
+def test_an_index_handed_back_is_handed_out_again_before_the_replay_ends() -> None:
+    cursor = ReplayCursor(total=2)
+    first, second = cursor.take(), cursor.take()
+    assert (first, second) == (0, 1)
+    cursor.done()
+
+    cursor.give_back(1)  # its user was stopped in the middle of the vote
+
+    assert not cursor.finished
+    assert cursor.take() == 1
+    cursor.done()
+    assert cursor.take() is None and cursor.finished

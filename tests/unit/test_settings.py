@@ -24,6 +24,7 @@ def test_defaults_are_the_local_stack() -> None:
     assert settings.external == frozenset()
     assert settings.source.sink == "http://127.0.0.1:8081"
     assert (settings.source.initial_offset, settings.source.ordering) == ("earliest", "unordered")
+    assert settings.legacy_records == "reject"
 
 
 def test_default_ports_match_the_design() -> None:
@@ -91,6 +92,7 @@ def test_overrides_are_read() -> None:
             "CERTAMEN_SOURCE_BACKOFF_POLICY": "linear",
             "CERTAMEN_TOPIC": "t",
             "CERTAMEN_DLQ_TOPIC": "t-dlq",
+            "CERTAMEN_LEGACY_RECORDS": "accept",
         }
     )
     assert settings.port == 9000
@@ -101,6 +103,7 @@ def test_overrides_are_read() -> None:
     assert settings.source.window == 7
     assert settings.source.backoff_policy == "linear"
     assert (settings.votes_topic, settings.dlq_topic) == ("t", "t-dlq")
+    assert settings.legacy_records == "accept"
 
 
 @pytest.mark.parametrize(
@@ -121,6 +124,7 @@ def test_overrides_are_read() -> None:
         ("CERTAMEN_SOURCE_BACKOFF_DELAY", "-1"),
         ("CERTAMEN_SOURCE_BACKOFF_DELAY", "nan"),
         ("CERTAMEN_KAFKA_TIMEOUT", "0"),
+        ("CERTAMEN_LEGACY_RECORDS", "yes"),
     ],
 )
 def test_a_bad_value_names_its_variable(variable: str, value: str) -> None:

@@ -179,18 +179,26 @@ def client_config(bootstrap_servers: str, role: str) -> dict[str, Any]:
 
 
 def producer_config(
-    bootstrap_servers: str, *, compression: str, role: str, **overrides: Any
+    bootstrap_servers: str,
+    *,
+    compression: str,
+    role: str,
+    delivery_timeout_s: float,
+    **overrides: Any,
 ) -> dict[str, Any]:
-    """librdkafka settings for votes: acks=all, idempotent, small linger, bounded delivery."""
+    """librdkafka settings for votes: acks=all, idempotent, small linger, bounded delivery.
+
+    ``delivery_timeout_s`` is ``message.timeout.ms``: every record's delivery report
+    comes within it (acknowledged, or given up), and a record given up is never sent
+    again, so whoever waits for the report knows the record's fate by then.
+    """
     config: dict[str, Any] = {
         **client_config(bootstrap_servers, role),
         "acks": "all",
         "enable.idempotence": True,
         "linger.ms": 5,
         "compression.type": compression,
-        # A record not delivered within 2 minutes fails (it was answered UNAVAILABLE long
-        # before); the client retries with the same vote_id.
-        "message.timeout.ms": 120_000,
+        "message.timeout.ms": int(delivery_timeout_s * 1000),
     }
     config.update(overrides)
     return config

@@ -33,6 +33,7 @@ Document = dict[str, Any]
 
 VOTES = "votes"
 DEAD_LETTERS = "dead_letters"
+DEAD_LETTER_REPLAYS = "dead_letter_replays"  # one record per replay of a dead letter
 # Short by default: a consumer that cannot reach MongoDB answers 503 quickly and is retried.
 DEFAULT_TIMEOUT_S = 2.0
 _DUPLICATE_KEY = 11000
@@ -49,6 +50,11 @@ VOTE_INDEXES = (
 DEAD_LETTER_INDEXES = (
     IndexModel([("failed_at", DESCENDING)], name="failed_at_desc"),
     IndexModel([("reason.rule", ASCENDING), ("failed_at", DESCENDING)], name="rule_failed_at"),
+    IndexModel([("status", ASCENDING), ("failed_at", DESCENDING)], name="status_failed_at"),
+)
+REPLAY_INDEXES = (
+    IndexModel([("started_at", DESCENDING)], name="started_at_desc"),
+    IndexModel([("letter_id", ASCENDING), ("attempt", ASCENDING)], name="letter_attempt"),
 )
 
 
@@ -107,9 +113,14 @@ def ensure_indexes(db: Database[Document]) -> None:
     ``$natural`` order), so a secondary index never serves a read there, while every
     insert pays for keeping it (each is a JSON expression index in SQLite).
     """
+    indexed = (
+        (VOTES, VOTE_INDEXES),
+        (DEAD_LETTERS, DEAD_LETTER_INDEXES),
+        (DEAD_LETTER_REPLAYS, REPLAY_INDEXES),
+    )
     with unavailable_as_store_error():
         unused = _is_ferretdb_v1(db)
-        for collection, models in ((VOTES, VOTE_INDEXES), (DEAD_LETTERS, DEAD_LETTER_INDEXES)):
+        for collection, models in indexed:
             existing = {index["name"] for index in db[collection].list_indexes()}
             for model in models:
                 name = model.document["name"]
@@ -224,12 +235,6 @@ def _grouped(
         ]
         for row in db[VOTES].aggregate(pipeline, allowDiskUse=True)
     }
-
-
-def count_dead_letters(db: Database[Document]) -> int:
-    """How many dead letters the log holds."""
-    with unavailable_as_store_error():
-        return db[DEAD_LETTERS].count_documents({})
 
 
 def _first_line(error: Exception) -> str:

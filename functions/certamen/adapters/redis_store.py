@@ -6,6 +6,11 @@ once for the batch it was given (one call per group commit). A
 redelivered or concurrent copy of a vote finds the marker and changes nothing, so
 "count again" is always safe (docs/exactly-once.md). Key names live in
 ``redis_keys``; docs/redis-keys.md describes each one.
+
+Dead letters likewise: each letter's state (open under a rule, or replayed) is a
+field of one hash, and the scripts that count a letter, put it right or move it to
+a new rule change the counters only when they change that state
+(docs/dead-letters.md).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any
 
 import redis
 from redis.backoff import ExponentialBackoff
+from redis.commands.core import Script
 from redis.retry import Retry
 
 from certamen.adapters import redis_keys as keys
@@ -101,15 +107,73 @@ _COUNTERS = (
     keys.RATE_SEALED,
 )
 
-# KEYS: marker dead_letters by_reason   ARGV: ttl rule
-_COUNT_DEAD_LETTER = """
-if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+# The dead-letter scripts share KEYS: state dead_letters by_reason replayed old_marker, and
+# start alike: ``state`` is the letter's field in the state hash, ``counted`` the rule it is
+# counted open under (false if it is not counted open). A letter counted before the state
+# hash existed has only its old marker (votes:dead_lettered:<sha1>, with a TTL): it is
+# counted open under the rule the caller knows (ARGV[2]).
+_LETTER_STATE = """
+local state = redis.call('HGET', KEYS[1], ARGV[1])
+local counted = false
+if state and state ~= 'replayed' then
+  counted = string.sub(state, 6)
+elseif not state and redis.call('EXISTS', KEYS[5]) == 1 then
+  counted = ARGV[2]
+end
+"""
+
+# The consumer dead-letters an event: count it once.   ARGV: field rule
+_COUNT_DEAD_LETTER = (
+    _LETTER_STATE
+    + """
+if state or counted then
+  if not state then
+    redis.call('HSET', KEYS[1], ARGV[1], 'open:' .. counted)
+  end
   return 0
 end
+redis.call('HSET', KEYS[1], ARGV[1], 'open:' .. ARGV[2])
 redis.call('INCR', KEYS[2])
 redis.call('HINCRBY', KEYS[3], ARGV[2], 1)
 return 1
 """
+)
+
+# A replay counted the letter's vote: it leaves the open letters, once.   ARGV: field rule
+_RESOLVE_DEAD_LETTER = (
+    _LETTER_STATE
+    + """
+if state == 'replayed' then
+  return 0
+end
+redis.call('HSET', KEYS[1], ARGV[1], 'replayed')
+redis.call('INCR', KEYS[4])
+if counted then
+  redis.call('DECR', KEYS[2])
+  redis.call('HINCRBY', KEYS[3], counted, -1)
+end
+return 1
+"""
+)
+
+# A replay found the letter breaking a rule again: it is open under that rule, once.
+# ARGV: field rule_before rule_now
+_RECLASSIFY_DEAD_LETTER = (
+    _LETTER_STATE
+    + """
+if state == 'replayed' or state == 'open:' .. ARGV[3] then
+  return 0
+end
+redis.call('HSET', KEYS[1], ARGV[1], 'open:' .. ARGV[3])
+if counted then
+  redis.call('HINCRBY', KEYS[3], counted, -1)
+else
+  redis.call('INCR', KEYS[2])
+end
+redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
+return 1
+"""
+)
 
 
 def make_redis(settings: Settings) -> redis.Redis:
@@ -140,6 +204,8 @@ class TallyWriter:
         self._client = client
         self._count_votes_script = client.register_script(_COUNT_VOTES)
         self._count_dead_letter = client.register_script(_COUNT_DEAD_LETTER)
+        self._resolve_dead_letter = client.register_script(_RESOLVE_DEAD_LETTER)
+        self._reclassify_dead_letter = client.register_script(_RECLASSIFY_DEAD_LETTER)
 
     def ping(self) -> None:
         """Check that Redis answers (at start-up)."""
@@ -172,16 +238,37 @@ class TallyWriter:
 
     def count_dead_letter(self, letter_id: str, rule: str) -> bool:
         """Count a dead letter under its rule, once per letter id; True when counted now."""
-        marker = keys.DEAD_LETTER_MARKER_PREFIX + hashlib.sha1(letter_id.encode()).hexdigest()
-        script_keys = [marker, keys.DEAD_LETTERS, keys.DEAD_LETTERS_BY_REASON]
+        return self._dead_letter(self._count_dead_letter, letter_id, rule)
+
+    def resolve_dead_letter(self, letter_id: str, rule: str) -> bool:
+        """A replay counted the letter's vote: take the letter out of the open ones (from
+        the rule Redis has for it; ``rule`` only for a letter counted under the old
+        marker), once; True when done now."""
+        return self._dead_letter(self._resolve_dead_letter, letter_id, rule)
+
+    def reclassify_dead_letter(self, letter_id: str, rule_before: str, rule_now: str) -> bool:
+        """A replay found the letter breaking ``rule_now``: count it open under that rule
+        (counting it if it was not yet), once per change; True when changed now."""
+        return self._dead_letter(self._reclassify_dead_letter, letter_id, rule_before, rule_now)
+
+    def _dead_letter(self, script: Script, letter_id: str, *rules: str) -> bool:
+        field = hashlib.sha1(letter_id.encode()).hexdigest()
+        script_keys = [
+            keys.DEAD_LETTERS_STATE,
+            keys.DEAD_LETTERS,
+            keys.DEAD_LETTERS_BY_REASON,
+            keys.DEAD_LETTERS_REPLAYED,
+            keys.DEAD_LETTER_MARKER_PREFIX + field,
+        ]
         with unavailable_as_store_error():
-            return bool(self._count_dead_letter(keys=script_keys, args=[MARKER_TTL_S, rule]))
+            return bool(script(keys=script_keys, args=[field, *rules]))
 
     def seed_candidates(self, catalog: Catalog) -> None:
         """Create every candidate's counters at 0 (never touching existing counts)."""
         pipe = self._client.pipeline(transaction=True)
         pipe.setnx(keys.TOTAL, 0)
         pipe.setnx(keys.DEAD_LETTERS, 0)
+        pipe.setnx(keys.DEAD_LETTERS_REPLAYED, 0)
         for channel in CHANNELS:
             pipe.hsetnx(keys.BY_CHANNEL, channel, 0)
         for candidate in catalog.candidates:

@@ -16,6 +16,7 @@ from urllib.parse import unquote
 
 from cloudevents.abstract import AnyCloudEvent
 
+from certamen.adapters.dead_letter_store import OPEN
 from certamen.contract import InvalidVote, Vote
 from certamen.contract.foreign import Origin
 from certamen.contract.vote import VOTE_FIELDS
@@ -76,6 +77,8 @@ def dead_letter_document(
         "topic": origin.topic,
         "partition": origin.partition,
         "offset": origin.offset,
+        "status": OPEN,  # until a replay puts it right (docs/dead-letters.md)
+        "attempts": 0,
     }
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import enum
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -31,7 +30,8 @@ from certamen.consumer.documents import (
     vote_document,
     vote_from_document,
 )
-from certamen.contract import Ballot, Catalog, InvalidVote, Vote, vote_from_event
+from certamen.consumer.rules import Rules
+from certamen.contract import Catalog, InvalidVote, Vote
 from certamen.contract.foreign import kafka_origin
 
 
@@ -78,12 +78,13 @@ class Handler:
         *,
         catalog: Catalog | None,
         clock: Callable[[], datetime],
+        accept_legacy: bool = False,
         max_batch: int = 1,
         on_batch: Callable[[int], object] = lambda size: None,
     ) -> None:
         self._vote_log = vote_log
         self._tally = tally
-        self._catalog = catalog
+        self._rules = Rules(catalog, accept_legacy=accept_legacy, clock=clock)
         self._clock = clock
         self._group: GroupCommit[Vote, Outcome] = GroupCommit(
             self.commit, max_batch=max_batch, on_batch=on_batch
@@ -96,7 +97,7 @@ class Handler:
         anything that is no CloudEvent): JSON data decoded, other data as bytes.
         """
         try:
-            vote = self._vote(event)
+            vote = self.judge(event)
         except InvalidVote as error:
             return await asyncio.to_thread(self._dead_letter, event, error)
         return await self._group.submit(vote)
@@ -120,13 +121,12 @@ class Handler:
         """Finish the group commit being written."""
         self._group.close()
 
-    def _vote(self, event: AnyCloudEvent) -> Vote:
-        """The event's vote, checked against the contract and, if there is one, the catalog."""
-        vote = vote_from_event(event)
-        if self._catalog is None:
-            return vote
-        ballot = self._catalog.check(Ballot(vote.name, vote.album, vote.year, vote.rank))
-        return replace(vote, name=ballot.name, album=ballot.album)
+    def judge(self, event: AnyCloudEvent) -> Vote:
+        """The event's vote by the consumer's rules (``rules.Rules``), or ``InvalidVote``.
+
+        Public for the replay of dead letters, which judges a stored event the same way.
+        """
+        return self._rules.vote(event)
 
     def _dead_letter(self, event: AnyCloudEvent, error: InvalidVote) -> Outcome:
         """Store the event as received, with why; a foreign record keeps where it was."""

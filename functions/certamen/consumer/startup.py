@@ -17,7 +17,7 @@ from certamen.adapters.mongo_store import (
     vote_database,
 )
 from certamen.adapters.redis_store import TallyWriter, make_redis
-from certamen.consumer.handler import Handler
+from certamen.consumer.handler import Handler, Tally, VoteStore
 from certamen.contract import Catalog, load_catalog
 from certamen.settings import Settings
 
@@ -55,7 +55,7 @@ def open_stores(
     Raises ``StoreUnavailable`` when a store does not answer, ``CatalogError`` for a
     bad catalog: the caller reports either and does not start.
     """
-    catalog = _catalog(settings)
+    catalog = load_consumer_catalog(settings)
     client = make_redis(settings)
     mongo = make_mongo(settings)
     try:
@@ -71,18 +71,36 @@ def open_stores(
         client.close()
         mongo.close()
         raise
-    handler = Handler(
-        vote_log,
-        tally,
-        catalog=catalog,
-        clock=utc_now,
-        max_batch=MAX_BATCH,
-        on_batch=on_batch,
+    handler = make_handler(
+        settings, vote_log, tally, catalog=catalog, max_batch=MAX_BATCH, on_batch=on_batch
     )
     return Stores(redis=client, mongo=mongo, handler=handler)
 
 
-def _catalog(settings: Settings) -> Catalog | None:
+def make_handler(
+    settings: Settings,
+    vote_log: VoteStore,
+    tally: Tally,
+    *,
+    catalog: Catalog | None,
+    max_batch: int = 1,
+    on_batch: Callable[[int], object] = lambda size: None,
+) -> Handler:
+    """The consumer's Handler as the settings say (the catalog, legacy records): for the
+    consumer's workers and for the replay of dead letters, which must judge alike."""
+    return Handler(
+        vote_log,
+        tally,
+        catalog=catalog,
+        clock=utc_now,
+        accept_legacy=settings.legacy_records == "accept",
+        max_batch=max_batch,
+        on_batch=on_batch,
+    )
+
+
+def load_consumer_catalog(settings: Settings) -> Catalog | None:
+    """The catalog the settings name, if any; ``CatalogError`` when it cannot be used."""
     if settings.catalog_path is None:
         return None
     return load_catalog(settings.catalog_path, year_now=utc_now().year)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from certamen.contract.errors import InvalidVote
+from certamen.contract.nfc import nfc
 
 MAX_BODY_BYTES = 4096
 MAX_DEPTH = 32
@@ -103,7 +103,7 @@ def text_field(field: str, value: object) -> str:
         raise InvalidVote(field, "invalid_unicode", "contains a lone surrogate")
     if _CONTROL.search(value):
         raise InvalidVote(field, "control_character", "contains a control character")
-    value = _WHITESPACE.sub(" ", unicodedata.normalize("NFC", value)).strip(" ")
+    value = _WHITESPACE.sub(" ", nfc(value)).strip(" ")
     if not value:
         raise InvalidVote(field, "empty", "must not be empty")
     if len(value) > MAX_TEXT:
@@ -179,11 +179,20 @@ def _parse_json(text: str) -> object:
 
 
 def _depth(value: object) -> int:
-    if isinstance(value, _Object):
-        return 1 + max((_depth(v) for _, v in value), default=0)
-    if isinstance(value, list):
-        return 1 + max((_depth(v) for v in value), default=0)
-    return 0
+    """How deep arrays and objects nest; without recursion, since Python 3.13's json module
+    parses far deeper than the interpreter's recursion limit lets a recursive walk go."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, _Object):
+            stack.extend((v, depth + 1) for _, v in item)
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+        else:
+            continue
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def _required(values: dict[str, object], field: str) -> object:

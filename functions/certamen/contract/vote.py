@@ -20,8 +20,9 @@ from certamen.contract.ballot import (
 )
 from certamen.contract.errors import InvalidVote
 
-Channel = Literal["grpc", "wasm"]
-CHANNELS: tuple[Channel, ...] = ("grpc", "wasm")
+# The route a vote came by: a producer, or the original system's records (contract.legacy).
+Channel = Literal["grpc", "wasm", "legacy"]
+CHANNELS: tuple[Channel, ...] = ("grpc", "wasm", "legacy")
 VOTE_FIELDS = ("vote_id", "name", "album", "year", "rank", "channel", "received_at")
 _RECEIVED_AT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 

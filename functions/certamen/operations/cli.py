@@ -36,6 +36,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "source": ("certamen.source.runner", "run the local KafkaSource: Kafka -> consumer"),
     "streamlit": ("certamen.results.webapp", "serve the Streamlit app"),
     "audit": ("certamen.operations.audit", "recount MongoDB and compare with every Redis counter"),
+    "dead-letters": (
+        "certamen.operations.dead_letters",
+        "list the dead letters, or replay them through the consumer once fixed",
+    ),
     "demo": ("certamen.operations.demo", "the main job: stack up, a burst of votes, the tally"),
     "generate-votes": ("certamen.operations.votefiles", "write a vote file for a catalog"),
     "bench": ("certamen.operations.bench", "run the benchmark suite and write load/RESULTS.md"),
@@ -56,10 +60,32 @@ def build_parser() -> argparse.ArgumentParser:
     commands["logs"].add_argument("-f", "--follow", action="store_true")
     commands["audit"].add_argument("--json", action="store_true", help="machine-readable output")
 
+    actions = commands["dead-letters"].add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    listing = actions.add_parser("list", help="the dead letters not yet put right")
+    replay = actions.add_parser("replay", help="re-drive dead letters through the consumer")
+    for action in (listing, replay):
+        action.add_argument("--reason", metavar="RULE", help="only letters breaking RULE now")
+        action.add_argument(
+            "--since", metavar="T", help="failed since T: 2026-11-26T17:00Z, or an age: 30m, 2h, 1d"
+        )
+        action.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.add_argument("--all", action="store_true", help="also the letters put right")
+    listing.add_argument("--limit", type=int, default=500, help="at most this many (500)")
+    replay.add_argument("--id", action="append", default=[], metavar="ID", help="this letter")
+    replay.add_argument("--dry-run", action="store_true", help="say what would happen only")
+    replay.add_argument("--by", help="who replays (default: the user running the command)")
+
     demo = commands["demo"]
     demo.add_argument("--file", help="a vote file (JSON array); default: a generated contest")
     demo.add_argument("--votes", type=int, default=10_000, help="size of the generated contest")
-    demo.add_argument("--users", type=int, default=50, help="concurrent Locust users")
+    demo.add_argument("--users", type=int, default=50, help="Locust users at a burst's peak")
+    demo.add_argument("--bursts", type=int, default=3, help="the contest is sent in this many")
+    demo.add_argument(
+        "--burst-rate", type=float, default=1000.0, help="votes/s a burst sends (both routes)"
+    )
+    demo.add_argument("--burst-gap", type=float, default=5.0, help="seconds between bursts")
     demo.add_argument("--grpc-weight", type=int, default=1)
     demo.add_argument("--wasm-weight", type=int, default=1)
     demo.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for counts")

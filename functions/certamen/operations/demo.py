@@ -25,12 +25,19 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from certamen.adapters import redis_keys as keys
+from certamen.adapters.dead_letter_store import dead_letter_counts
 from certamen.adapters.errors import StoreUnavailable
-from certamen.adapters.mongo_store import DEAD_LETTERS, VOTES, count_dead_letters, recount_votes
+from certamen.adapters.mongo_store import (
+    DEAD_LETTER_REPLAYS,
+    DEAD_LETTERS,
+    VOTES,
+    recount_votes,
+)
 from certamen.adapters.redis_store import TallyWriter
 from certamen.contract import Catalog, ContractError, load_catalog
 from certamen.operations.demo_report import DemoResult, print_report, write_json
-from certamen.operations.loadgen import new_run_id
+from certamen.operations.loadgen import BurstPlan, new_run_id
+from certamen.operations.loadgen.burstlog import BurstLog, Sample
 from certamen.operations.loadgen.locust_run import LocustPlan
 from certamen.operations.loadgen.replay import Progress as ReplayProgress
 from certamen.operations.loadgen.replay import (
@@ -93,6 +100,10 @@ def _check_args(args: argparse.Namespace) -> None:
         raise DemoError("--grpc-weight and --wasm-weight must be 0 or more, not both 0")
     if args.timeout <= 0:
         raise DemoError(f"--timeout must be more than 0 s, not {args.timeout}")
+    if args.bursts < 1:
+        raise DemoError(f"--bursts must be at least 1, not {args.bursts}")
+    if args.burst_rate <= 0 or args.burst_gap < 0:
+        raise DemoError("--burst-rate must be more than 0 votes/s and --burst-gap 0 s or more")
 
 
 def _demo(settings: Settings, args: argparse.Namespace, out: Console) -> int:
@@ -111,6 +122,7 @@ def _demo(settings: Settings, args: argparse.Namespace, out: Console) -> int:
         out.print("--fresh: the contest's counters, markers and vote log were emptied")
     run_id = new_run_id()
     ledger_dir, report_prefix = report_paths(settings.state_dir.resolve() / "demo" / run_id)
+    bursts = _bursts(args, votes=len(votes))
     plan = LocustPlan(
         votes_file=votes.path,
         run_id=run_id,
@@ -119,14 +131,19 @@ def _demo(settings: Settings, args: argparse.Namespace, out: Console) -> int:
         grpc_target=f"127.0.0.1:{settings.ports.producer_grpc}",
         ledger_dir=ledger_dir,
         report_prefix=report_prefix,
-        run_time_s=args.timeout,
+        run_time_s=bursts.duration_s + args.timeout,
         grpc_weight=args.grpc_weight,
         wasm_weight=args.wasm_weight,
+        user_rate=args.burst_rate / bursts.peak_users,
+        burst=bursts,
     )
     out.print(
-        f"replaying {len(votes)} votes of {votes.path} once, {plan.users} Locust users, "
-        f"gRPC:HTTP users {args.grpc_weight}:{args.wasm_weight}, run {run_id}"
+        f"replaying {len(votes)} votes of {votes.path} once as {bursts.bursts} Locust bursts "
+        f"of {bursts.peak_users} users at {args.burst_rate:,.0f} votes/s, "
+        f"{bursts.gap_s:g} s apart, gRPC:HTTP users {args.grpc_weight}:{args.wasm_weight}, "
+        f"run {run_id}"
     )
+    burst_log = BurstLog(bursts)
     columns = (
         TextColumn("{task.description:<24}"),
         BarColumn(),
@@ -138,6 +155,7 @@ def _demo(settings: Settings, args: argparse.Namespace, out: Console) -> int:
         counted = bars.add_task("counted / acknowledged", total=None)
 
         def show(now: ReplayProgress) -> None:
+            burst_log.add(Sample(now.elapsed_s, now.acknowledged, now.refused, now.counted))
             bars.update(sent, completed=now.done)
             bars.update(counted, completed=now.counted, total=max(now.acknowledged, 1))
 
@@ -158,6 +176,7 @@ def _demo(settings: Settings, args: argparse.Namespace, out: Console) -> int:
         outcome=outcome,
         audit=audit,
         report=Path(f"{report_prefix}.html"),
+        bursts=burst_log.bursts(),
         streamlit=f"http://127.0.0.1:{settings.ports.streamlit}",
         stopping=args.down,
     )
@@ -165,6 +184,25 @@ def _demo(settings: Settings, args: argparse.Namespace, out: Console) -> int:
     if args.json:
         write_json(result, Path(args.json))
     return 0 if outcome.verdict.ok and audit.ok else 1
+
+
+def _bursts(args: argparse.Namespace, *, votes: int) -> BurstPlan:
+    """The shape of the contest: ``--bursts`` bursts at ``--burst-rate``, sized to the file.
+
+    The last burst holds until the file is sent (the replay then ends the run), so a
+    machine slower than ``--burst-rate`` still sends every vote.
+    """
+    ramp_s = 1.0
+    hold_s = max(0.5, votes / (args.bursts * args.burst_rate) - ramp_s / 2)
+    return BurstPlan(
+        idle_s=1.0,
+        ramp_s=ramp_s,
+        peak_users=min(args.users, votes),
+        hold_s=round(hold_s, 1),
+        gap_s=args.burst_gap,
+        bursts=args.bursts,
+        last_hold_s=round(hold_s, 1) + args.timeout,
+    )
 
 
 def _vote_file(settings: Settings, args: argparse.Namespace, catalog: Catalog) -> VoteFile:
@@ -188,13 +226,14 @@ def _reset_contest(stores: Stores, catalog: Catalog) -> None:
         stores.redis.delete(*batch)
     stores.db[VOTES].delete_many({})
     stores.db[DEAD_LETTERS].delete_many({})
+    stores.db[DEAD_LETTER_REPLAYS].delete_many({})
     TallyWriter(stores.redis).seed_candidates(catalog)
 
 
 def _audit(stores: Stores, standings: Standings) -> AuditReport:
     """Every Redis counter against MongoDB's recount (Redis read first, as the audit does)."""
     groups = recount_votes(stores.db)
-    return compare(standings, groups, dead_letters=count_dead_letters(stores.db))
+    return compare(standings, groups, dead_letters=dead_letter_counts(stores.db))
 
 
 def _year() -> int:

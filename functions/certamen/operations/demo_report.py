@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from certamen.operations.loadgen.burstlog import Burst
 from certamen.operations.loadgen.locust_run import RouteStats
 from certamen.operations.loadgen.replay import ReplayOutcome
 from certamen.operations.loadgen.verdict import Verdict
@@ -34,6 +35,7 @@ class DemoResult:
     report: Path
     streamlit: str
     stopping: bool
+    bursts: list[Burst] = field(default_factory=list)
 
     @property
     def delta(self) -> Counter[AlbumId]:
@@ -75,6 +77,8 @@ def print_report(result: DemoResult, out: Console) -> None:
             f"votes before it and holds {after.total} now (`--fresh` starts from zero)."
         )
     out.print(_locust_table(result.outcome.routes))
+    if result.bursts:
+        out.print(_bursts_table(result.bursts))
     ledger = result.outcome.ledger
     out.print(
         f"votes: {ledger.accepted_total} acknowledged "
@@ -139,6 +143,17 @@ def summary(result: DemoResult) -> dict[str, Any]:
             for band, album, votes, average, file in result.standings()
         ],
         "bands": result.bands(),
+        "bursts": [
+            {
+                "burst": b.number,
+                "accepted": b.accepted,
+                "refused": b.refused,
+                "lag_at_end": b.lag_at_end,
+                "max_lag": b.max_lag,
+                "caught_up_s": b.caught_up_s,
+            }
+            for b in result.bursts
+        ],
         "locust": [
             {
                 "name": r.name,
@@ -172,6 +187,22 @@ def write_json(result: DemoResult, path: Path) -> None:
     """Write :func:`summary` to ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(summary(result), indent=2, ensure_ascii=False) + "\n", "utf-8")
+
+
+def _bursts_table(bursts: list[Burst]) -> Table:
+    table = Table(
+        title="Bursts: the ingress takes them, the counting lags in Kafka and catches up",
+        caption="refused: answers 503 / UNAVAILABLE or unknown, each retried with its key",
+    )
+    for name in ("burst", "accepted", "refused", "lag at its end", "most lag", "caught up after"):
+        table.add_column(name, justify="right")
+    for b in bursts:
+        caught = "-" if b.caught_up_s is None else f"{b.caught_up_s:.1f} s"
+        table.add_row(
+            str(b.number), f"{b.accepted:,}", f"{b.refused:,}", f"{b.lag_at_end:,} votes",
+            f"{b.max_lag:,} votes", caught,
+        )  # fmt: skip
+    return table
 
 
 def _bands_table(result: DemoResult) -> Table:

@@ -1,32 +1,35 @@
 """From a valid ballot to a vote that Kafka has acknowledged: the one path both producers share.
 
-A producer answers success only after :meth:`Intake.cast` returned, that is after
-Kafka acknowledged the record with ``acks=all``. Anything else is an error.
+A producer answers success only once Kafka acknowledged the vote (``acks=all``).
+Otherwise its answer says which of two things happened (docs/grpc.md, "Answers"):
 
-Public API used by producer-grpc and producer-wasm (keep it stable; owner: the
-producer-grpc maintainer):
+- :class:`Refused`, "not taken": decided before the vote was handed to Kafka (Kafka is
+  known to be away, too many calls are in flight, the caller's deadline cannot be met)
+  or Kafka's client would not queue it. The vote is never counted; the client may
+  send it again after ``retry_after_s``.
+- :class:`OutcomeUnknown`: the vote was handed to Kafka and Kafka's client gave up on it
+  without an acknowledgement. It may have been written just before, so it may be
+  counted; sent again with its vote id it counts at most once.
 
-- :func:`make_intake_producer` — the process's one Kafka producer (librdkafka, see
-  :mod:`certamen.adapters.kafka_producer`), tuned for votes; ``flush(timeout=)``,
-  ``close(timeout=)`` at shutdown.
-- :class:`Intake` (``cast``/``cast_many`` blocking, ``cast_async``/``cast_many_async``
-  for asyncio servers: no thread held while Kafka acknowledges; ``stamp``, ``reject``,
-  ``year_now``) and :class:`Unavailable`; ``Intake(..., readiness=...)`` answers
-  Unavailable at once while Kafka is known to be unreachable.
+One timeout: librdkafka's own delivery timeout (``message.timeout.ms`` =
+``CERTAMEN_KAFKA_TIMEOUT``). Every vote handed to Kafka gets its delivery report within
+it, so Intake waits for that report and keeps no timer of its own; an unknown outcome
+is answered when Kafka's client has given up on the record, after which it can no
+longer be written (but for a produce request the broker already held).
+
+Public API used by producer-grpc and producer-wasm:
+
+- :func:`make_intake_producer`: the process's one Kafka producer, tuned for votes.
+- :class:`Intake`: ``cast`` (one vote), ``cast_many`` (a batch), ``stamp``, ``reject``,
+  ``year_now``; :class:`Refused`, :class:`OutcomeUnknown`, :class:`KeyConflict`.
 - :class:`IntakeMetrics`: ``certamen_producer_votes_total{channel,outcome}``,
+  ``certamen_producer_refused_total{channel,reason}``,
   ``certamen_producer_rejected_total{channel,field,rule}``,
-  ``certamen_producer_cast_seconds{channel}``, ``certamen_producer_kafka_ready{channel}``.
-- :class:`KafkaReadiness` + :func:`kafka_check` (from :mod:`certamen.producers.readiness`): the
-  background Kafka probe behind gRPC health and HTTP ``/readyz``; read
-  ``readiness.ready``, never probe per request.
-- :func:`build_intake` — a producer's Intake and its Kafka probe, wired the same way
-  for both channels (the caller starts and stops the probe).
-- :func:`settle_heap` — called by both servers once started: the garbage collector's
-  cost off the per-vote path.
-
-On an asyncio server the producer's delivery reports are served on the event loop
-(``KafkaRecordProducer.serve_reports_on``, called by both servers), so a vote's report
-settles its future directly, without waking the loop from another thread.
+  ``certamen_producer_cast_seconds{channel}``, ``certamen_producer_kafka_ready{channel}``,
+  ``certamen_producer_calls_in_flight{channel}``.
+- :func:`build_intake`: a producer's Intake and its Kafka probe, wired the same way for
+  both channels (the caller starts and stops the probe).
+- :func:`tune_gc_for_serving`: called by both servers once started.
 """
 
 from __future__ import annotations
@@ -35,10 +38,11 @@ import asyncio
 import gc
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -67,37 +71,78 @@ __all__ = [
     "Intake",
     "IntakeMetrics",
     "KafkaReadiness",
-    "Unavailable",
+    "KeyConflict",
+    "OutcomeUnknown",
+    "Refused",
     "build_intake",
     "kafka_check",
     "make_intake_producer",
-    "settle_heap",
+    "tune_gc_for_serving",
 ]
 
 PROBE_INTERVAL_S: Final = 1.0
 """How often a producer's background probe asks Kafka whether it can take votes."""
 
+RETRY_AFTER_S: Final = 1
+"""What a refusal tells the client to wait before sending the vote again."""
+
+RECENT_KEYS: Final = 10_000
+"""Idempotency keys a producer process remembers, with their ballot and answer."""
+
 BatchItem = tuple[Ballot, str | None] | InvalidVote
 """A ballot with its transport key, or the error a transport found parsing it."""
 
+RefusalReason = Literal["kafka_unreachable", "in_flight_limit", "deadline", "queue_full"]
 
-class Unavailable(Exception):
-    """Kafka did not acknowledge the vote in time; the client may retry with ``vote_id``."""
 
-    def __init__(self, vote_id: str, reason: str) -> None:
-        super().__init__(f"the vote could not be queued: {reason}")
+class Refused(Exception):
+    """Not taken: the vote was never handed to Kafka, so it is never counted."""
+
+    def __init__(self, vote_id: str, reason: RefusalReason, detail: str) -> None:
+        super().__init__(f"the vote was not taken: {detail}")
         self.vote_id = vote_id
         self.reason = reason
+        self.detail = detail
+        self.retry_after_s = RETRY_AFTER_S
+
+
+class OutcomeUnknown(Exception):
+    """Handed to Kafka, never acknowledged: it may count; its vote id makes a retry safe."""
+
+    def __init__(self, vote_id: str, error: str) -> None:
+        super().__init__(f"Kafka did not acknowledge the vote ({error}); it may still count")
+        self.vote_id = vote_id
+        self.error = error
+
+
+class KeyConflict(InvalidVote):
+    """The idempotency key already names a different ballot (409 / ALREADY_EXISTS)."""
+
+    def __init__(self, vote_id: str) -> None:
+        super().__init__(
+            "vote_id",
+            "conflict",
+            f"the key {vote_id!r} was already used for a different ballot; "
+            "a new vote needs a new key",
+        )
+        self.vote_id = vote_id
 
 
 class IntakeMetrics:
-    """Prometheus metrics of a producer: accepted, rejected by rule, failed, latency."""
+    """Prometheus metrics of a producer: outcomes, refusals by reason, latency, calls."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.votes = Counter(
             "certamen_producer_votes",
-            "Votes handled by the producer, by outcome (accepted, rejected, failed).",
+            "Votes handled by the producer, by outcome (accepted, rejected, conflict, "
+            "refused, unknown, replayed).",
             ["channel", "outcome"],
+            registry=registry,
+        )
+        self.refused = Counter(
+            "certamen_producer_refused",
+            "Votes refused before they were handed to Kafka, by reason.",
+            ["channel", "reason"],
             registry=registry,
         )
         self.rejected = Counter(
@@ -119,15 +164,112 @@ class IntakeMetrics:
             ["channel"],
             registry=registry,
         )
+        self.in_flight = Gauge(
+            "certamen_producer_calls_in_flight",
+            "Calls waiting for Kafka's answer right now.",
+            ["channel"],
+            registry=registry,
+        )
 
     def reject(self, channel: Channel, error: InvalidVote) -> None:
-        """Count a rejected ballot under its field and rule."""
-        self.votes.labels(channel, "rejected").inc()
+        """Count a rejected ballot under its field and rule (a key conflict apart)."""
+        outcome = "conflict" if isinstance(error, KeyConflict) else "rejected"
+        self.votes.labels(channel, outcome).inc()
         self.rejected.labels(channel, error.field, error.rule).inc()
 
 
+class _Admission:
+    """Decides, before a call's votes go to Kafka, whether they can be queued in time.
+
+    A call is refused when Kafka is known to be away, when ``limit`` calls are already
+    waiting, or when the expected wait exceeds its deadline. The expected wait is how
+    long the oldest call still waiting has waited: Kafka's client sends in order, so a
+    new vote waits at least as long as that (0 when nothing waits).
+    """
+
+    def __init__(self, limit: int, readiness: KafkaReadiness | None) -> None:
+        self._limit = limit
+        self._readiness = readiness
+        self.calls = 0
+        self._waiting: deque[tuple[float, asyncio.Future[Any]]] = deque()
+
+    def admit(self, vote_id: str, budget_s: float) -> None:
+        """Raise :class:`Refused` when the call cannot be queued within ``budget_s``."""
+        if self._readiness is not None and not self._readiness.ready:
+            raise Refused(vote_id, "kafka_unreachable", "Kafka is unreachable")
+        if self.calls >= self._limit:
+            raise Refused(vote_id, "in_flight_limit", f"{self._limit} calls are in flight")
+        if budget_s <= 0:
+            raise Refused(vote_id, "deadline", "the caller's deadline has passed")
+        waited = self.expected_wait_s()
+        if waited >= budget_s:
+            raise Refused(
+                vote_id,
+                "deadline",
+                f"votes wait {waited:.2f} s for Kafka, the deadline is {budget_s:.2f} s away",
+            )
+
+    def expected_wait_s(self) -> float:
+        """How long the oldest call still waiting for Kafka has waited."""
+        waiting = self._waiting
+        while waiting and waiting[0][1].done():
+            waiting.popleft()
+        return time.monotonic() - waiting[0][0] if waiting else 0.0
+
+    def waiting(self, future: asyncio.Future[Any]) -> None:
+        """A call's votes were handed to Kafka; ``future`` is done when all are reported."""
+        self._waiting.append((time.monotonic(), future))
+
+
+class _RecentKeys:
+    """The idempotency keys of recent votes, each with its ballot and, once taken, the vote.
+
+    A retry with the same ballot is answered with the vote Kafka already took (nothing
+    is sent again); the same key with another ballot is a :class:`KeyConflict`. Per
+    process and bounded: a retry that misses it is sent again, and the consumer, which
+    counts a vote id once, keeps it at one vote.
+    """
+
+    def __init__(self, capacity: int = RECENT_KEYS) -> None:
+        self._capacity = capacity
+        self._entries: OrderedDict[str, tuple[tuple[object, ...], Vote | None]] = OrderedDict()
+
+    def taken(self, vote: Vote) -> Vote | None:
+        """The vote already taken under ``vote``'s key; raise KeyConflict for another ballot."""
+        entry = self._entries.get(vote.vote_id)
+        if entry is None:
+            return None
+        if entry[0] != _ballot_of(vote):
+            raise KeyConflict(vote.vote_id)
+        self._entries.move_to_end(vote.vote_id)
+        return entry[1]
+
+    def remember(self, vote: Vote, *, taken: bool) -> None:
+        """Remember the key's ballot, and the vote itself once Kafka took it."""
+        self._entries[vote.vote_id] = (_ballot_of(vote), vote if taken else None)
+        self._entries.move_to_end(vote.vote_id)
+        if len(self._entries) > self._capacity:
+            self._entries.popitem(last=False)
+
+
+def _ballot_of(vote: Vote) -> tuple[object, ...]:
+    return (vote.name, vote.album, vote.year, vote.rank)
+
+
+@dataclass(frozen=True, slots=True)
+class _Unsent:
+    """A batch's vote still to be handed to Kafka, and whether its client chose the key."""
+
+    vote: Vote
+    keyed: bool
+
+
+def _not_queued(error: str) -> str:
+    return f"Kafka's client would not queue it ({error})"
+
+
 class Intake:
-    """Stamps ballots into votes and puts them on Kafka, waiting for the acknowledgement."""
+    """Stamps ballots into votes and puts them on Kafka, waiting for its delivery report."""
 
     def __init__(
         self,
@@ -137,6 +279,7 @@ class Intake:
         channel: Channel,
         catalog: Catalog | None,
         timeout_s: float,
+        max_in_flight: int,
         metrics: IntakeMetrics,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         readiness: KafkaReadiness | None = None,
@@ -148,12 +291,15 @@ class Intake:
         self._timeout_s = timeout_s
         self.metrics = metrics
         self._clock = clock
-        self._readiness = readiness
+        self._admission = _Admission(max_in_flight, readiness)
+        self._keys = _RecentKeys()
         # Bound once: ``labels()`` is a dict lookup under a lock on every call otherwise.
         self._accepted = metrics.votes.labels(channel, "accepted")
-        self._failed = metrics.votes.labels(channel, "failed")
+        self._refused = metrics.votes.labels(channel, "refused")
+        self._unknown = metrics.votes.labels(channel, "unknown")
+        self._replayed = metrics.votes.labels(channel, "replayed")
         self._latency = metrics.latency.labels(channel)
-        self._deadlines = _Deadlines(timeout_s)
+        metrics.in_flight.labels(channel).set_function(lambda: self._admission.calls)
 
     def year_now(self) -> int:
         """The current year by the intake's clock: the upper bound of a ballot's year."""
@@ -176,55 +322,137 @@ class Intake:
         """Count a ballot rejected before or during stamping."""
         self.metrics.reject(self._channel, error)
 
-    def cast(self, ballot: Ballot, transport_key: str | None = None) -> Vote:
+    async def cast(
+        self,
+        ballot: Ballot,
+        transport_key: str | None = None,
+        *,
+        deadline_s: float | None = None,
+    ) -> Vote:
         """Stamp and queue one vote; return it once Kafka acknowledged it.
 
-        Raises :class:`InvalidVote` for a bad vote (counted) and :class:`Unavailable`
-        when Kafka did not acknowledge it within the timeout or is known to be down.
-        """
-        (outcome,) = self._wait([self.stamp(ballot, transport_key)])
-        if isinstance(outcome, Unavailable):
-            raise outcome
-        return outcome
-
-    def cast_many(self, items: Sequence[BatchItem]) -> list[Vote | InvalidVote | Unavailable]:
-        """Queue a batch in one go; each item gets its own vote, error or unavailability.
-
-        An :class:`InvalidVote` item (a ballot the transport could not parse) is
-        counted as rejected here, so callers must not count it themselves.
-        """
-        stamped = self._stamp_all(items)
-        outcomes = iter(self._wait([v for v in stamped if isinstance(v, Vote)]))
-        return [next(outcomes) if isinstance(v, Vote) else v for v in stamped]
-
-    async def cast_async(self, ballot: Ballot, transport_key: str | None = None) -> Vote:
-        """:meth:`cast` for asyncio servers: waits for Kafka without holding a thread.
-
-        One vote, one future: the unary calls of both producers take this path, so it
-        skips the batch bookkeeping of :meth:`cast_many_async`.
+        ``deadline_s``: the seconds the caller still waits (a gRPC deadline), if it
+        said; never more than the Kafka timeout counts. Raises :class:`InvalidVote`
+        (counted; :class:`KeyConflict` among them), :class:`Refused` or
+        :class:`OutcomeUnknown`.
         """
         vote = self.stamp(ballot, transport_key)
-        started = time.perf_counter()
-        error = await self._delivered(vote)
+        keyed = transport_key is not None or ballot.vote_id is not None
+        if keyed:
+            earlier = self._known(vote)
+            if earlier is not None:
+                return earlier
+        self._admit(vote.vote_id, deadline_s)
+        if keyed:
+            self._keys.remember(vote, taken=False)
+        admission = self._admission
+        admission.calls += 1
+        try:
+            started = time.perf_counter()
+            error = await self._delivered(vote)
+        finally:
+            admission.calls -= 1
         if error is not None:
-            self._failed.inc()
-            raise Unavailable(vote.vote_id, error)
+            self._unknown.inc()
+            raise OutcomeUnknown(vote.vote_id, error)
+        if keyed:
+            self._keys.remember(vote, taken=True)
         self._accepted.inc()
         self._latency.observe(time.perf_counter() - started)
         return vote
 
-    async def cast_many_async(
-        self, items: Sequence[BatchItem]
-    ) -> list[Vote | InvalidVote | Unavailable]:
-        """:meth:`cast_many` for asyncio servers."""
-        stamped = self._stamp_all(items)
-        outcomes = iter(await self._wait_async([v for v in stamped if isinstance(v, Vote)]))
-        return [next(outcomes) if isinstance(v, Vote) else v for v in stamped]
+    async def cast_many(
+        self, items: Sequence[BatchItem], *, deadline_s: float | None = None
+    ) -> list[Vote | InvalidVote | Refused | OutcomeUnknown]:
+        """Queue a batch in one go; each item gets its own vote, error or refusal.
+
+        An :class:`InvalidVote` item (a ballot the transport could not parse) is
+        counted as rejected here, so callers must not count it themselves. The batch
+        is admitted or refused as a whole: it is one call.
+        """
+        outcomes: list[Vote | InvalidVote | Refused | OutcomeUnknown] = []
+        sending: list[tuple[int, _Unsent]] = []
+        for item in items:
+            judged = self._batch_vote(item)
+            if isinstance(judged, _Unsent):
+                sending.append((len(outcomes), judged))
+                outcomes.append(judged.vote)  # replaced by its outcome below
+            else:
+                outcomes.append(judged)
+        sent = await self._cast_votes([unsent.vote for _, unsent in sending], deadline_s)
+        for (position, unsent), outcome in zip(sending, sent, strict=True):
+            outcomes[position] = outcome
+            if unsent.keyed and not isinstance(outcome, Refused):
+                self._keys.remember(unsent.vote, taken=isinstance(outcome, Vote))
+        return outcomes
+
+    def _batch_vote(self, item: BatchItem) -> Vote | InvalidVote | _Unsent:
+        """A batch item judged: an error, the vote taken earlier under its key, or to send."""
+        if isinstance(item, InvalidVote):
+            self.reject(item)
+            return item
+        ballot, transport_key = item
+        try:
+            vote = self.stamp(ballot, transport_key)
+        except InvalidVote as e:
+            return e
+        keyed = transport_key is not None or ballot.vote_id is not None
+        if keyed:
+            try:
+                earlier = self._known(vote)
+            except KeyConflict as e:
+                return e
+            if earlier is not None:
+                return earlier
+        return _Unsent(vote, keyed)
+
+    def _known(self, vote: Vote) -> Vote | None:
+        """The vote Kafka took earlier under this key (a replay), or None; KeyConflict if
+        the key names another ballot (counted)."""
+        try:
+            earlier = self._keys.taken(vote)
+        except KeyConflict as e:
+            self.reject(e)
+            raise
+        if earlier is not None:
+            self._replayed.inc()
+        return earlier
+
+    async def _cast_votes(
+        self, votes: Sequence[Vote], deadline_s: float | None
+    ) -> list[Vote | Refused | OutcomeUnknown]:
+        if not votes:
+            return []
+        try:
+            self._admit(votes[0].vote_id, deadline_s, votes=len(votes))
+        except Refused as refused:
+            return [Refused(v.vote_id, refused.reason, refused.detail) for v in votes]
+        admission = self._admission
+        admission.calls += 1
+        try:
+            deliveries = _Deliveries(len(votes), asyncio.get_running_loop())
+            for index, vote in enumerate(votes):
+                try:
+                    self._producer.send(self._topic, vote_record(vote), deliveries.reporter(index))
+                except SendFailed as e:
+                    deliveries.refuse(index, str(e))
+            admission.waiting(deliveries.all_reported)
+            await deliveries.all_reported
+        finally:
+            admission.calls -= 1
+        return self._outcomes(votes, deliveries)
+
+    def _admit(self, vote_id: str, deadline_s: float | None, *, votes: int = 1) -> None:
+        """Refuse (and count) a call that cannot be queued within its deadline."""
+        budget = self._timeout_s if deadline_s is None else min(deadline_s, self._timeout_s)
+        try:
+            self._admission.admit(vote_id, budget)
+        except Refused as e:
+            self._count_refused(e.reason, votes)
+            raise
 
     async def _delivered(self, vote: Vote) -> str | None:
-        """Queue one vote; None once Kafka acknowledged it, else the error (or the timeout)."""
-        if self._readiness is not None and not self._readiness.ready:
-            return "KafkaUnreachable"
+        """Hand one vote to Kafka; None once acknowledged, else the error of its report."""
         loop = asyncio.get_running_loop()
         reported: asyncio.Future[str | None] = loop.create_future()
         call = loop_caller(loop)
@@ -233,169 +461,89 @@ class Intake:
                 self._topic, vote_record(vote), lambda error: call(set_result_once, reported, error)
             )
         except SendFailed as e:
-            return str(e)
-        self._deadlines.watch(loop, reported)
+            self._count_refused("queue_full", 1)
+            raise Refused(vote.vote_id, "queue_full", _not_queued(str(e))) from e
+        self._admission.waiting(reported)
         return await reported
 
-    def _stamp_all(self, items: Sequence[BatchItem]) -> list[Vote | InvalidVote]:
-        stamped: list[Vote | InvalidVote] = []
-        for item in items:
-            if isinstance(item, InvalidVote):
-                self.reject(item)
-                stamped.append(item)
-                continue
-            try:
-                stamped.append(self.stamp(*item))
-            except InvalidVote as e:
-                stamped.append(e)
-        return stamped
+    def _count_refused(self, reason: RefusalReason, votes: int) -> None:
+        self._refused.inc(votes)
+        self.metrics.refused.labels(self._channel, reason).inc(votes)
 
-    def _wait(self, votes: Sequence[Vote]) -> list[Vote | Unavailable]:
-        all_reported = threading.Event()
-        deliveries = self._send(votes, all_reported.set)
-        all_reported.wait(self._timeout_s)
-        return self._settle(deliveries)
-
-    async def _wait_async(self, votes: Sequence[Vote]) -> list[Vote | Unavailable]:
-        loop = asyncio.get_running_loop()
-        all_reported: asyncio.Future[None] = loop.create_future()
-        call = loop_caller(loop)
-        deliveries = self._send(votes, lambda: call(set_result_once, all_reported, None))
-        # A timer on the same future, cheaper than asyncio.wait_for's wrapper per call.
-        deadline = loop.call_later(self._timeout_s, set_result_once, all_reported, None)
-        await all_reported
-        deadline.cancel()
-        return self._settle(deliveries)
-
-    def _send(self, votes: Sequence[Vote], on_all_reported: Callable[[], None]) -> _Deliveries:
-        deliveries = _Deliveries(votes, on_all_reported)
-        if self._readiness is not None and not self._readiness.ready:
-            for index in range(len(votes)):
-                deliveries.report(index, "KafkaUnreachable")
-            return deliveries
-        for index, vote in enumerate(votes):
-            try:
-                self._producer.send(self._topic, vote_record(vote), deliveries.reporter(index))
-            except SendFailed as e:
-                deliveries.report(index, str(e))
-        return deliveries
-
-    def _settle(self, deliveries: _Deliveries) -> list[Vote | Unavailable]:
-        """Each vote, or Unavailable with its error (no report by now: the timeout)."""
-        outcomes: list[Vote | Unavailable] = []
+    def _outcomes(
+        self, votes: Sequence[Vote], deliveries: _Deliveries
+    ) -> list[Vote | Refused | OutcomeUnknown]:
+        """Each vote, or why it is not taken (never sent) or unknown (no acknowledgement)."""
+        outcomes: list[Vote | Refused | OutcomeUnknown] = []
         seconds = time.perf_counter() - deliveries.started
-        for vote, error in deliveries.reports():
-            if error is None:
+        for vote, (sent, error) in zip(votes, deliveries.reports(), strict=True):
+            if not sent:
+                self._count_refused("queue_full", 1)
+                outcomes.append(Refused(vote.vote_id, "queue_full", _not_queued(error or "")))
+            elif error is None:
                 self._accepted.inc()
                 self._latency.observe(seconds)
                 outcomes.append(vote)
             else:
-                self._failed.inc()
-                outcomes.append(Unavailable(vote.vote_id, error))
+                self._unknown.inc()
+                outcomes.append(OutcomeUnknown(vote.vote_id, error))
         return outcomes
 
 
-_PENDING: Final = "KafkaTimeoutError"  # what a vote without a delivery report by the deadline gets
-
-
 class _Deliveries:
-    """The delivery reports of one call's votes, counted down as the delivery thread files them.
+    """The delivery reports of one batch's votes, counted down as they come.
 
-    ``on_all_reported`` runs once, when the last report is in: one wake-up per call,
-    not per vote, whatever the batch size.
+    ``all_reported`` is done once the last report is in: one wake-up per call, not per
+    vote, whatever the batch size. Reports come on the loop's thread or, before the
+    loop serves them, the producer's thread (the countdown takes a lock).
     """
 
-    def __init__(self, votes: Sequence[Vote], on_all_reported: Callable[[], None]) -> None:
-        self._votes = votes
-        self._errors: list[str | None] = [_PENDING] * len(votes)
-        self._remaining = len(votes)
+    def __init__(self, count: int, loop: asyncio.AbstractEventLoop) -> None:
+        self._sent = [True] * count
+        self._errors: list[str | None] = [None] * count
+        self._remaining = count
         self._lock = threading.Lock()
-        self._on_all_reported = on_all_reported
+        self._call = loop_caller(loop)
+        self.all_reported: asyncio.Future[None] = loop.create_future()
         self.started = time.perf_counter()
-        if not votes:
-            on_all_reported()
 
     def reporter(self, index: int) -> Delivered:
         """The delivery callback of vote ``index``."""
-        return lambda error: self.report(index, error)
+        return lambda error: self._report(index, error)
 
-    def report(self, index: int, error: str | None) -> None:
-        """File vote ``index``'s report: None when Kafka acknowledged it, else the error."""
+    def refuse(self, index: int, error: str) -> None:
+        """Vote ``index`` was never handed to Kafka."""
+        self._sent[index] = False
+        self._report(index, error)
+
+    def _report(self, index: int, error: str | None) -> None:
         self._errors[index] = error
         with self._lock:
             self._remaining -= 1
             last = self._remaining == 0
         if last:
-            self._on_all_reported()
+            self._call(set_result_once, self.all_reported, None)
 
-    def reports(self) -> list[tuple[Vote, str | None]]:
-        """Each vote with its report as of now; reports arriving later come too late."""
-        return list(zip(self._votes, list(self._errors), strict=True))
-
-
-class _Deadlines:
-    """Ends the wait of every unary vote not reported by its deadline, with one timer per loop.
-
-    All waits have the same timeout, so deadlines come in the order the votes were
-    sent: a queue, checked every :data:`_SWEEP_S`, replaces a timer per call (asyncio
-    keeps timers in a heap ordered by Python comparisons; at thousands of votes a
-    second that showed in profiles). A vote may wait up to ``_SWEEP_S`` past its deadline.
-    """
-
-    def __init__(self, timeout_s: float) -> None:
-        self._timeout_s = timeout_s
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._waiting: deque[tuple[float, asyncio.Future[str | None]]] = deque()
-        self._sweeping = False
-
-    def watch(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[str | None]) -> None:
-        """Give ``future`` the Kafka timeout: past it, it gets the timeout error."""
-        if loop is not self._loop:  # a new loop (tests run several): forget the old one
-            self._loop, self._waiting, self._sweeping = loop, deque(), False
-        self._waiting.append((loop.time() + self._timeout_s, future))
-        if not self._sweeping:
-            self._sweeping = True
-            loop.call_later(_SWEEP_S, self._sweep, loop)
-
-    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
-        if loop is not self._loop:
-            return
-        now = loop.time()
-        waiting = self._waiting
-        while waiting:
-            deadline, future = waiting[0]
-            if not future.done():
-                if deadline > now:
-                    break
-                future.set_result(_PENDING)
-            waiting.popleft()
-        self._sweeping = bool(waiting)
-        if self._sweeping:
-            loop.call_later(_SWEEP_S, self._sweep, loop)
-
-
-_SWEEP_S: Final = 0.1
+    def reports(self) -> list[tuple[bool, str | None]]:
+        """Each vote: whether it was handed to Kafka, and its error (None: acknowledged)."""
+        return list(zip(self._sent, self._errors, strict=True))
 
 
 YOUNG_GC_THRESHOLD: Final = 10_000
 """Net allocations between two collections of the youngest generation (Python: 700)."""
 
 
-def settle_heap() -> None:
-    """Call once start-up is done: take the collector's cost off the per-vote path.
+def tune_gc_for_serving() -> None:
+    """Call once start-up is done: take the garbage collector's cost off the per-vote path.
 
     - ``gc.freeze()``: the tens of thousands of objects of start-up (modules, the
       kernel, protobuf descriptors, metrics) are never garbage, yet every full
       collection walked them all.
     - A young-generation threshold of :data:`YOUNG_GC_THRESHOLD` instead of 700: the
-      objects of the votes in flight (hundreds of requests, each with its coroutine,
-      future, and vote) crossed 700 all the time, so a collection ran every few
-      requests to find nothing; the garbage of a vote is freed by reference counting.
-      Cycles are still collected, after 10,000 net allocations (a pause of ~2 ms).
-
-    Measured on producer-wasm at saturation: collections took ~9 µs a vote (a third
-    of it full collections walking the start-up objects), ~0 after
-    (load/results/producer-intake.md).
+      objects of the votes in flight (each request with its coroutine, future and
+      vote) crossed 700 all the time, so a collection ran every few requests to find
+      nothing; the garbage of a vote is freed by reference counting. Cycles are still
+      collected, after 10,000 net allocations.
     """
     gc.freeze()
     gc.set_threshold(YOUNG_GC_THRESHOLD, 10, 10)
@@ -407,16 +555,22 @@ def make_intake_producer(settings: Settings, **overrides: Any) -> KafkaRecordPro
     - librdkafka batches, checksums and sends in its own threads, so a vote costs the
       Python side one ``produce()`` and one delivery callback; ``produce()`` never
       waits for the network, so it is safe on an event loop.
+    - Delivery timeout (``message.timeout.ms``): ``settings.kafka_timeout_s``, the one
+      timeout of a vote. Every record gets its report within it (acknowledged, or given
+      up), so a producer's answer never says "not taken" for a record librdkafka still
+      holds and may deliver later.
     - Batching: ``linger.ms`` 5 (a unary vote waits at most that long for company).
     - Compression: ``settings.kafka_compression`` (default none): on one machine the
       broker is local and CPU is the limit; over a network, ``lz4``.
-    - Partitions: librdkafka's default ``consistent_random`` (CRC-32 of the key, the
-      vote_id): even spread, and a retried vote_id lands on the same partition.
+    - Partitions: records have no key, so librdkafka's sticky partitioner sends a
+      linger window's votes to one partition: one batch per produce request
+      (docs/vote-contract.md).
     """
     config = producer_config(
         settings.kafka_bootstrap_servers,
         compression=settings.kafka_compression,
         role="intake",
+        delivery_timeout_s=settings.kafka_timeout_s,
         **overrides,
     )
     return KafkaRecordProducer(config)
@@ -439,7 +593,9 @@ def build_intake(
     probe's thread on every change of readiness.
     """
     readiness = KafkaReadiness(
-        kafka_check(settings, settings.votes_topic),
+        # Kafka counts as away when it does not answer within a vote's own timeout: a
+        # slow answer on a busy machine is not a reason to refuse votes.
+        kafka_check(settings, settings.votes_topic, timeout_s=settings.kafka_timeout_s),
         interval_s=PROBE_INTERVAL_S,
         on_change=on_change,
     )
@@ -449,6 +605,7 @@ def build_intake(
         channel=channel,
         catalog=catalog,
         timeout_s=settings.kafka_timeout_s,
+        max_in_flight=settings.producer_max_in_flight,
         metrics=metrics,
         readiness=readiness,
     )

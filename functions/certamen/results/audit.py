@@ -16,9 +16,9 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from certamen.adapters.dead_letter_store import DeadLetterCounts, dead_letter_counts
 from certamen.adapters.mongo_store import (
     GroupCount,
-    count_dead_letters,
     make_mongo,
     recount_votes,
     vote_database,
@@ -120,7 +120,10 @@ class AuditReport:
 
 
 def compare(
-    standings: Standings, groups: list[GroupCount], *, dead_letters: int | None = None
+    standings: Standings,
+    groups: list[GroupCount],
+    *,
+    dead_letters: DeadLetterCounts | None = None,
 ) -> AuditReport:
     """Set every Redis counter beside its MongoDB recount (pure: no I/O)."""
     votes: dict[tuple[str, str], int] = defaultdict(int)
@@ -158,8 +161,29 @@ def compare(
     ]
     totals.append(TotalCheck("total", "all votes", standings.total, sum(votes.values())))
     if dead_letters is not None:
-        totals.append(TotalCheck("dead letters", "all", standings.dead_letters, dead_letters))
+        totals += _dead_letter_checks(standings, dead_letters)
     return AuditReport(albums=albums, totals=totals)
+
+
+def _dead_letter_checks(standings: Standings, counted: DeadLetterCounts) -> list[TotalCheck]:
+    """The letters not put right, by rule, and those put right with their votes in the log."""
+    reasons = standings.dead_letters_by_reason
+    checks = [TotalCheck("dead letters", "not put right", standings.dead_letters, counted.open)]
+    checks += [
+        TotalCheck(
+            "dead letters", f"rule {rule}", reasons.get(rule, 0), counted.open_by_rule.get(rule, 0)
+        )
+        for rule in dict.fromkeys([*reasons, *counted.open_by_rule])
+        if reasons.get(rule, 0) or counted.open_by_rule.get(rule, 0)
+    ]
+    replayed = standings.dead_letters_replayed
+    checks.append(TotalCheck("dead letters", "put right by a replay", replayed, counted.replayed))
+    checks.append(
+        TotalCheck(
+            "dead letters", "put right: their votes logged", replayed, counted.replayed_votes_logged
+        )
+    )
+    return checks
 
 
 def audit(settings: Settings) -> AuditReport:
@@ -179,7 +203,7 @@ def audit(settings: Settings) -> AuditReport:
         db = vote_database(mongo, settings)
         groups = recount_votes(db)
         after_recount = time.perf_counter()
-        dead = count_dead_letters(db)
+        dead = dead_letter_counts(db)
         finished = time.perf_counter()
     finally:
         redis_client.close()

@@ -46,8 +46,9 @@ class Standings:
     by_band: dict[str, int] = field(default_factory=dict)
     by_album: list[AlbumStanding] = field(default_factory=list)
     by_channel: dict[str, int] = field(default_factory=dict)
-    dead_letters: int = 0
+    dead_letters: int = 0  # not (yet) put right
     dead_letters_by_reason: dict[str, int] = field(default_factory=dict)
+    dead_letters_replayed: int = 0  # put right by a replay
 
 
 def read_standings(client: redis.Redis, catalog: Catalog | None = None) -> Standings:
@@ -60,7 +61,8 @@ def read_standings(client: redis.Redis, catalog: Catalog | None = None) -> Stand
     pipe.hgetall(keys.BY_CHANNEL)
     pipe.get(keys.DEAD_LETTERS)
     pipe.hgetall(keys.DEAD_LETTERS_BY_REASON)
-    total, bands, albums, rank_sums, channels, dead, reasons = pipe.execute()
+    pipe.get(keys.DEAD_LETTERS_REPLAYED)
+    total, bands, albums, rank_sums, channels, dead, reasons, replayed = pipe.execute()
 
     by_band = _counts(bands)
     album_votes = _counts(albums)
@@ -89,6 +91,7 @@ def read_standings(client: redis.Redis, catalog: Catalog | None = None) -> Stand
         by_channel=by_channel,
         dead_letters=int(dead or 0),
         dead_letters_by_reason=_ranked(_counts(reasons)),
+        dead_letters_replayed=int(replayed or 0),
     )
 
 

@@ -128,7 +128,7 @@ class Source:
                     settings.kafka_bootstrap_servers,
                     compression="none",
                     role="source-dlq",
-                    **{"message.timeout.ms": int(settings.kafka_timeout_s * 1000)},
+                    delivery_timeout_s=settings.kafka_timeout_s,
                 )
             )
             return cls(settings, reader, producer, CollectorRegistry())

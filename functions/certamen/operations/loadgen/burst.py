@@ -27,6 +27,7 @@ class BurstShape(LoadTestShape):
             hold_s=options.burst_hold,
             gap_s=options.burst_gap,
             bursts=options.burst_count,
+            last_hold_s=options.burst_last_hold or None,
         )
         elapsed: float = self.get_run_time()  # type: ignore[no-untyped-call]
         return plan.at(elapsed)

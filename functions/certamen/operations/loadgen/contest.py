@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+from gevent import GreenletExit
 from locust.env import Environment
 from locust.exception import StopUser
 from locust.runners import MasterRunner, Runner, WorkerRunner
@@ -112,7 +113,12 @@ class Contest:
             self.ledger.write(self.ledger_dir)
 
     def send(self, item: Item, route: str, attempt: Callable[[Item], Outcome]) -> None:
-        """Send one vote with bounded retries and put its final outcome in the ledger."""
+        """Send one vote with bounded retries and put its final outcome in the ledger.
+
+        A user stopped in the middle of it (a burst dropping its users) hands the record
+        back: another user sends it again with the same key, so it counts once.
+        """
+        handed_back = False
         try:
             for delay in [*self.backoff.delays(), None]:
                 outcome = attempt(item)
@@ -127,8 +133,14 @@ class Contest:
                     return
                 self.ledger.retry(route)
                 gevent.sleep(delay)
+        except GreenletExit:
+            if self.replay is not None and item.index is not None:
+                self.replay.give_back(item.index)
+                handed_back = True
+            raise
         finally:
-            self.done(item)
+            if not handed_back:
+                self.done(item)
 
 
 _CONTEST: Contest | None = None

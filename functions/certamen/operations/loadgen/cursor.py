@@ -26,6 +26,7 @@ class ReplayCursor:
     workers: int = 1
     _next: int = field(init=False)
     in_flight: int = field(init=False, default=0)
+    _handed_back: list[int] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         if self.total < 0:
@@ -41,8 +42,8 @@ class ReplayCursor:
 
     @property
     def exhausted(self) -> bool:
-        """Every index of the share was handed out."""
-        return self._next >= self.total
+        """Every index of the share was handed out (and none handed back)."""
+        return self._next >= self.total and not self._handed_back
 
     @property
     def finished(self) -> bool:
@@ -51,12 +52,22 @@ class ReplayCursor:
 
     def take(self) -> int | None:
         """The next index of the share, or ``None`` when none is left."""
+        if self._handed_back:
+            self.in_flight += 1
+            return self._handed_back.pop()
         if self.exhausted:
             return None
         index = self._next
         self._next += self.workers
         self.in_flight += 1
         return index
+
+    def give_back(self, index: int) -> None:
+        """A user taken away before ``index`` got its outcome: hand it out again."""
+        if self.in_flight <= 0:
+            raise RuntimeError("give_back() without a matching take()")
+        self.in_flight -= 1
+        self._handed_back.append(index)
 
     def done(self) -> None:
         """The index last taken by a user got its final outcome."""

@@ -16,7 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from certamen.operations.loadgen.shape import BurstPlan
+
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+BURST_SHAPE = Path(__file__).with_name("burst.py")
+STOP_TIMEOUT_S = 30  # a user stopped by the burst's drop finishes its vote (and retries)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,7 @@ class LocustPlan:
     processes: int = 1
     spawn_rate: float | None = None
     user_rate: float = 0.0  # calls per second per user; 0: as fast as possible
+    burst: BurstPlan | None = None  # sent as bursts (load/burst.py's shape), users at peak
 
     def command(self) -> list[str]:
         """The ``python -m locust`` command line."""
@@ -46,7 +51,7 @@ class LocustPlan:
             "-m",
             "locust",
             "-f",
-            str(LOCUSTFILE),
+            str(LOCUSTFILE) if self.burst is None else f"{LOCUSTFILE},{BURST_SHAPE}",
             "--headless",
             "--only-summary",
             "--exit-code-on-error",
@@ -86,6 +91,15 @@ class LocustPlan:
         ]
         if self.processes > 1:
             command += ["--processes", str(self.processes)]
+        if self.burst is not None:
+            burst = self.burst
+            command += [
+                *("--burst-idle", str(burst.idle_s), "--burst-ramp", str(burst.ramp_s)),
+                *("--burst-peak", str(burst.peak_users), "--burst-hold", str(burst.hold_s)),
+                *("--burst-gap", str(burst.gap_s), "--burst-count", str(burst.bursts)),
+                *("--burst-last-hold", str(burst.last_hold_s or burst.hold_s)),
+                *("--stop-timeout", str(STOP_TIMEOUT_S)),
+            ]
         return command
 
     def start(self, log_path: Path) -> subprocess.Popen[bytes]:

@@ -46,6 +46,9 @@ def add_options(parser: Any) -> None:
     group.add_argument("--burst-hold", type=float, default=30.0, help="burst shape: hold seconds")
     group.add_argument("--burst-gap", type=float, default=60.0, help="burst shape: idle between")
     group.add_argument("--burst-count", type=int, default=2, help="burst shape: bursts")
+    group.add_argument(
+        "--burst-last-hold", type=float, default=0.0, help="burst shape: the last burst's hold"
+    )
 
 
 def options_of(environment: Environment) -> Any:

@@ -61,6 +61,8 @@ class Progress:
     counted: int
     acknowledged: int
     sending: bool
+    refused: int = 0  # answers that were not an acknowledgement, each retried with its key
+    elapsed_s: float = 0.0  # since Locust started
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,11 +111,12 @@ def replay_and_count(
     prefix = replay_prefix(plan.run_id, votes.tag)
     log_file = plan.report_prefix.parent / "locust.log"
     process = plan.start(log_file)
+    started_at = time.monotonic()
     deadline = time.monotonic() + plan.run_time_s + _LOCUST_GRACE_S
     ledger = read_ledgers(plan.ledger_dir)
     while process.poll() is None and time.monotonic() < deadline:
         ledger = read_ledgers(plan.ledger_dir)
-        progress(_progress(ledger, stores, before.total, sending=True))
+        progress(_progress(ledger, stores, before.total, started_at, sending=True))
         time.sleep(_POLL_S)
     if process.poll() is None:
         process.kill()
@@ -124,7 +127,7 @@ def replay_and_count(
         raise ReplayError(f"Locust ended without a final ledger; see {log_file}")
     started = time.monotonic()
     while time.monotonic() < started + count_timeout_s:
-        now = _progress(ledger, stores, before.total, sending=False)
+        now = _progress(ledger, stores, before.total, started_at, sending=False)
         progress(now)
         # The consumer stores a vote in MongoDB before it counts it in Redis: once the
         # tally has grown by the acknowledged votes, the vote log holds them too.
@@ -134,7 +137,7 @@ def replay_and_count(
         time.sleep(_POLL_S)
     waited = time.monotonic() - started
     on_counted()
-    progress(_progress(ledger, stores, before.total, sending=False))
+    progress(_progress(ledger, stores, before.total, started_at, sending=False))
     after = tally.read_standings(stores.redis, catalog)
     log = read_run_log(stores.db, prefix)
     delta = album_delta(before, after)
@@ -182,10 +185,19 @@ def _rank_delta(before: tally.Standings, after: tally.Standings) -> dict[AlbumId
 
 
 def _progress(
-    ledger: LedgerTotals, stores: Stores, total_before: int, *, sending: bool
+    ledger: LedgerTotals, stores: Stores, total_before: int, started_at: float, *, sending: bool
 ) -> Progress:
     counted = _total(stores) - total_before
-    return Progress(ledger.done, ledger.share, counted, ledger.accepted_total, sending)
+    refused = sum(ledger.retries.values()) + ledger.failed_total
+    return Progress(
+        ledger.done,
+        ledger.share,
+        counted,
+        ledger.accepted_total,
+        sending,
+        refused=refused,
+        elapsed_s=time.monotonic() - started_at,
+    )
 
 
 def report_paths(run_dir: Path) -> tuple[Path, Path]:

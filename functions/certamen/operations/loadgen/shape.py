@@ -23,6 +23,7 @@ class BurstPlan:
     hold_s: float = 30.0
     gap_s: float = 60.0
     bursts: int = 2
+    last_hold_s: float | None = None  # the last burst's hold, if longer (a replay ends it)
 
     def __post_init__(self) -> None:
         if min(self.idle_s, self.hold_s, self.gap_s) < 0 or self.ramp_s <= 0:
@@ -33,7 +34,11 @@ class BurstPlan:
     @property
     def duration_s(self) -> float:
         """From the start to the end of the last burst."""
-        return self.idle_s + self.bursts * self._burst_s - self.gap_s
+        return self.idle_s + self.bursts * self._burst_s - self.gap_s + self._extra_s
+
+    @property
+    def _extra_s(self) -> float:
+        return max(0.0, (self.last_hold_s or self.hold_s) - self.hold_s)
 
     @property
     def _burst_s(self) -> float:
@@ -45,7 +50,12 @@ class BurstPlan:
             return None
         if elapsed_s < self.idle_s:
             return 0, _DROP_RATE
-        into = (elapsed_s - self.idle_s) % self._burst_s
+        number, into = divmod(elapsed_s - self.idle_s, self._burst_s)
+        if number >= self.bursts - 1:  # the last burst, which may hold longer
+            into = elapsed_s - self.idle_s - (self.bursts - 1) * self._burst_s
+            if into < self.ramp_s + self.hold_s + self._extra_s:
+                return self.peak_users, self.peak_users / self.ramp_s
+            return 0, _DROP_RATE
         if into < self.ramp_s + self.hold_s:
             return self.peak_users, self.peak_users / self.ramp_s
         return 0, _DROP_RATE

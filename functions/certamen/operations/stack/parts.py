@@ -3,6 +3,14 @@
 Infrastructure first (Kafka, Redis, the MongoDB-protocol server), then
 Certamen's own processes, each a ``certamen <subcommand>`` with ``PORT`` and the
 servers' addresses set explicitly in its environment.
+
+The counting side's own processes (the source, the consumer, the app) run at a lower
+CPU priority (``CERTAMEN_COUNTING_NICE``) than the ingress (the producers and Kafka):
+on a small machine a burst then goes to the producers at their full speed and the
+counting lags behind in Kafka, then catches up. Redis and FerretDB keep the normal
+priority: they only work when asked, so the niced consumer already paces them, and a
+starved store would time the consumer's writes out (503s, then dead letters) instead
+of letting it lag.
 """
 
 from __future__ import annotations
@@ -24,11 +32,12 @@ SERVERS = ("kafka", "redis", "mongodb")
 
 @dataclass(frozen=True, slots=True)
 class Launch:
-    """How to run a part: the command, its environment and working folder."""
+    """How to run a part: the command, its environment, working folder and niceness."""
 
     command: list[str]
     env: dict[str, str]
     cwd: Path
+    nice: int = 0  # added to the CPU niceness: the counting side yields to the ingress
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,22 +114,24 @@ def all_parts(settings: Settings) -> list[Part]:
         _app(settings, "consumer", p.consumer, probes.tcp(local, p.consumer),
              needs=("redis", "mongodb"), module="certamen.consumer.serve",
              address=f"{local}:{p.consumer} (metrics :{p.consumer_metrics})",
-             also_ports=(p.consumer_metrics,)),
+             also_ports=(p.consumer_metrics,), nice=settings.counting_nice),
         _app(settings, "source", p.source_metrics,
              probes.http_ok(f"http://{local}:{p.source_metrics}/metrics"),
              needs=("kafka", "consumer"), module="certamen.source.runner",
-             address=f"{settings.source.sink} (metrics :{p.source_metrics})"),
+             address=f"{settings.source.sink} (metrics :{p.source_metrics})",
+             nice=settings.counting_nice),
         _app(settings, "producer-grpc", p.producer_grpc, probes.tcp(local, p.producer_grpc),
              needs=("kafka",), module="certamen.producers.grpc.server",
              also_ports=(p.producer_grpc_metrics,)),
         _app(settings, "producer-wasm", p.producer_wasm,
              probes.http_ok(f"http://{local}:{p.producer_wasm}/readyz"),
              needs=("kafka",), module="certamen.producers.wasm.server",
-             address=f"http://{local}:{p.producer_wasm}"),
+             address=f"http://{local}:{p.producer_wasm} (metrics :{p.producer_wasm_metrics})",
+             also_ports=(p.producer_wasm_metrics,)),
         _app(settings, "streamlit", p.streamlit,
              probes.http_ok(f"http://{local}:{p.streamlit}/_stcore/health"),
              needs=("redis", "mongodb"), module="certamen.results.webapp",
-             address=f"http://{local}:{p.streamlit}"),
+             address=f"http://{local}:{p.streamlit}", nice=settings.counting_nice),
     ]  # fmt: skip
 
 
@@ -154,6 +165,7 @@ def _app(
     module: str,
     address: str | None = None,
     also_ports: tuple[int, ...] = (),
+    nice: int = 0,
 ) -> Part:
     def launch(_: Console) -> Launch:
         env = child_environment(
@@ -167,7 +179,8 @@ def _app(
                 "PYTHONUNBUFFERED": "1",
             }
         )
-        return Launch([sys.executable, "-m", "certamen.operations.cli", name], env, Path.cwd())
+        command = [sys.executable, "-m", "certamen.operations.cli", name]
+        return Launch(command, env, Path.cwd(), nice)
 
     return Part(
         name,

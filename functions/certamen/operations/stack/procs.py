@@ -64,15 +64,17 @@ def start(
     cwd: Path,
     log_path: Path,
     pid_path: Path,
+    nice: int = 0,
 ) -> PidRecord:
-    """Start ``command`` detached, in its own session, appending its output to ``log_path``."""
+    """Start ``command`` detached, in its own session, appending its output to ``log_path``,
+    ``nice`` steps below our own CPU priority."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     pid_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         stamp = datetime.now(UTC).isoformat(timespec="seconds")
         log.write(f"\n=== certamen up {stamp}: {' '.join(command)}\n".encode())
     launcher = subprocess.run(
-        [sys.executable, "-c", _LAUNCHER, str(log_path), *command],
+        [sys.executable, "-c", _LAUNCHER, str(log_path), str(nice), *command],
         cwd=cwd,
         env=dict(env),
         stdin=subprocess.DEVNULL,
@@ -98,13 +100,14 @@ if pid:
     print(pid, flush=True)
     os._exit(0)
 os.setsid()
+os.nice(int(sys.argv[2]))
 os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
 os.dup2(log, 1)
 os.dup2(log, 2)
 try:
-    os.execvp(sys.argv[2], sys.argv[2:])
+    os.execvp(sys.argv[3], sys.argv[3:])
 except OSError as e:
-    print(f"certamen: cannot start {sys.argv[2]}: {e}", file=sys.stderr, flush=True)
+    print(f"certamen: cannot start {sys.argv[3]}: {e}", file=sys.stderr, flush=True)
     os._exit(127)
 """
 

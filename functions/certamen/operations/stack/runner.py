@@ -142,6 +142,7 @@ def _start_one(settings: Settings, part: Part, out: Console) -> None:
         cwd=launch.cwd,
         log_path=log,
         pid_path=pid_path(settings, part.name),
+        nice=launch.nice,
     )
     began = time.monotonic()
     with out.status(f"waiting for {part.name} on {part.address}"):

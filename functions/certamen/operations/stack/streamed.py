@@ -35,8 +35,10 @@ def run_streamed(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     tail: deque[str] = deque(maxlen=_TAIL_LINES)
     out.print(f"[bold]{escape(what)}[/] (full output: {log_path})")
-    with log_path.open("w", encoding="utf-8") as log:
-        process = subprocess.Popen(
+    # Popen as a context manager closes the pipe, or an unclosed file is left to the collector.
+    with (
+        log_path.open("w", encoding="utf-8") as log,
+        subprocess.Popen(
             list(command),
             cwd=cwd,
             env=None if env is None else dict(env),
@@ -45,7 +47,8 @@ def run_streamed(
             stderr=subprocess.STDOUT,
             text=True,
             errors="replace",
-        )
+        ) as process,
+    ):
         watchdog = threading.Timer(timeout_s, process.kill)
         watchdog.start()
         try:

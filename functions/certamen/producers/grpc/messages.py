@@ -22,7 +22,7 @@ from certamen.contract import (
     ballot_from_pairs,
 )
 from certamen.producers.grpc.protos import confproto_pb2, votes_pb2
-from certamen.producers.intake import Unavailable
+from certamen.producers.intake import OutcomeUnknown, Refused
 
 M = TypeVar("M", bound=Message)
 BallotMessage = votes_pb2.CastRequest | confproto_pb2.requestId
@@ -73,7 +73,9 @@ def receipt(vote: Vote) -> votes_pb2.Receipt:
     return votes_pb2.Receipt(vote_id=vote.vote_id, received_at=vote.received_at)
 
 
-def batch_result(index: int, outcome: Vote | InvalidVote | Unavailable) -> votes_pb2.CastResult:
+def batch_result(
+    index: int, outcome: Vote | InvalidVote | Refused | OutcomeUnknown
+) -> votes_pb2.CastResult:
     """One vote's outcome in a CastBatch answer."""
     if isinstance(outcome, Vote):
         return votes_pb2.CastResult(index=index, receipt=receipt(outcome))
@@ -82,6 +84,9 @@ def batch_result(index: int, outcome: Vote | InvalidVote | Unavailable) -> votes
             field=outcome.field, rule=outcome.rule, message=outcome.message
         )
         return votes_pb2.CastResult(index=index, rejection=rejection)
+    if isinstance(outcome, OutcomeUnknown):
+        unknown = votes_pb2.Unknown(vote_id=outcome.vote_id, reason=outcome.error)
+        return votes_pb2.CastResult(index=index, unknown=unknown)
     unavailable = votes_pb2.Unavailable(vote_id=outcome.vote_id, reason=outcome.reason)
     return votes_pb2.CastResult(index=index, unavailable=unavailable)
 

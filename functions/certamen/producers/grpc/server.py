@@ -28,15 +28,17 @@ from certamen.contract import CatalogError, load_catalog
 from certamen.logs import configure_json_logging
 from certamen.producers.grpc.protos import CONFPROTO_SERVICE, VOTE_SERVICE
 from certamen.producers.grpc.service import VoteHandlers, register
-from certamen.producers.intake import IntakeMetrics, build_intake, make_intake_producer, settle_heap
+from certamen.producers.intake import (
+    IntakeMetrics,
+    build_intake,
+    make_intake_producer,
+    tune_gc_for_serving,
+)
 from certamen.producers.readiness import KafkaReadiness
 from certamen.settings import Settings
 
 log = logging.getLogger("certamen.producer_grpc")
 
-# Calls past this many at once are refused at once with RESOURCE_EXHAUSTED (retryable)
-# instead of queueing without bound; a waiting vote costs a coroutine, not a thread.
-MAX_CONCURRENT_RPCS = 512
 SERVER_OPTIONS: tuple[tuple[str, Any], ...] = (
     ("grpc.so_reuseport", 0),  # a second server on a busy port must fail, not share it
     ("grpc.max_receive_message_length", 8 * 1024 * 1024),  # a full CastBatch fits
@@ -49,8 +51,13 @@ _AioHealthServicer: Any = health.aio.HealthServicer  # type: ignore[attr-defined
 
 
 def new_grpc_server() -> grpc.aio.Server:
-    """A grpc.aio server with the producer's settings (the benchmark's no-op uses it too)."""
-    return grpc.aio.server(options=SERVER_OPTIONS, maximum_concurrent_rpcs=MAX_CONCURRENT_RPCS)
+    """A grpc.aio server with the producer's settings (the benchmark's no-op uses it too).
+
+    No ``maximum_concurrent_rpcs``: grpcio answers the calls past it RESOURCE_EXHAUSTED;
+    the Intake bounds the calls in flight itself and refuses with UNAVAILABLE
+    (``CERTAMEN_PRODUCER_MAX_IN_FLIGHT``), so a refusal is always the same answer.
+    """
+    return grpc.aio.server(options=SERVER_OPTIONS)
 
 
 @dataclass
@@ -130,7 +137,7 @@ async def start(settings: Settings) -> ProducerServer:
         settings.ports.producer_grpc_metrics, addr=settings.bind_host, registry=registry
     )
     readiness.start()
-    settle_heap()
+    tune_gc_for_serving()
     log.info(
         "serving",
         extra={

@@ -31,7 +31,7 @@ from certamen.producers.grpc.protos import (
     confproto_pb2,
     votes_pb2,
 )
-from certamen.producers.intake import Intake, Unavailable
+from certamen.producers.intake import Intake, OutcomeUnknown, Refused
 
 Context = grpc.aio.ServicerContext[object, object]
 IDEMPOTENCY_KEY = "idempotency-key"
@@ -49,8 +49,12 @@ class VoteHandlers:
     ) -> votes_pb2.Receipt:
         """VoteService.Cast: one vote, OK only once Kafka has it."""
         try:
-            vote = await self._intake.cast_async(self._ballot(request), _idempotency_key(context))
-        except (InvalidVote, Unavailable) as e:
+            vote = await self._intake.cast(
+                self._ballot(request),
+                _idempotency_key(context),
+                deadline_s=context.time_remaining(),
+            )
+        except (InvalidVote, Refused, OutcomeUnknown) as e:
             await abort_with_status(context, e)
         return receipt(vote)
 
@@ -78,7 +82,7 @@ class VoteHandlers:
                 items.append((ballot_of(vote, year_now=year_now), None))
             except InvalidVote as e:
                 items.append(e)
-        outcomes = await self._intake.cast_many_async(items)
+        outcomes = await self._intake.cast_many(items, deadline_s=context.time_remaining())
         return votes_pb2.CastBatchResponse(
             results=[batch_result(i, outcome) for i, outcome in enumerate(outcomes)]
         )
@@ -88,8 +92,12 @@ class VoteHandlers:
     ) -> confproto_pb2.replyInfo:
         """confproto.getInfo.returnInfo: the original contest's call, same rules and errors."""
         try:
-            vote = await self._intake.cast_async(self._ballot(request), _idempotency_key(context))
-        except (InvalidVote, Unavailable) as e:
+            vote = await self._intake.cast(
+                self._ballot(request),
+                _idempotency_key(context),
+                deadline_s=context.time_remaining(),
+            )
+        except (InvalidVote, Refused, OutcomeUnknown) as e:
             await abort_with_status(context, e)
         return info(vote)
 

@@ -2,10 +2,13 @@
 
 ``POST /votes`` (and ``/insert``, the original contest's path) takes a JSON
 ballot and answers ``202 {"vote_id", "received_at"}`` once Kafka acknowledged
-the vote. The kernel judges the body, Intake checks the catalog, chooses the
-vote id and queues the vote; this module only maps HTTP to them and back.
+the vote; ``503`` (with ``Retry-After``) when it was not taken, ``504`` when its
+outcome is unknown, ``409`` when its key names another ballot. The kernel judges
+the body, Intake checks the catalog, chooses the vote id and queues the vote;
+this module only maps HTTP to them and back.
 ``GET /healthz`` (alive), ``/readyz`` (Kafka reachable, from the background
-probe), ``/metrics`` (Prometheus).
+probe). Prometheus metrics are served on a port of their own (server.py), so
+that whoever may scrape them cannot reach the path that takes votes.
 
 Errors become statuses in one place, :func:`_error_response`.
 """
@@ -17,17 +20,20 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Final
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-
-from certamen.contract import MAX_BODY_BYTES, InvalidVote
-from certamen.producers.intake import Intake, KafkaReadiness, Unavailable
+from certamen.contract import MAX_BODY_BYTES, InvalidVote, Vote
+from certamen.producers.intake import (
+    Intake,
+    KafkaReadiness,
+    KeyConflict,
+    OutcomeUnknown,
+    Refused,
+)
 from certamen.producers.wasm.kernel import (
     BallotKernel,
     KernelFault,
     ballot_from_canonical,
     too_large,
 )
-from certamen.producers.wasm.receipts import Receipt, Receipts
 
 log = logging.getLogger("certamen.producer_wasm")
 
@@ -37,14 +43,13 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 VOTE_PATHS: Final = frozenset({"/votes", "/insert"})
-RETRY_AFTER_S: Final = 1
 _UTF8: Final = frozenset({b"utf-8", b"utf8"})
 _METHOD_NOT_ALLOWED: Final = (
     b'{"error":{"field":"method","rule":"method_not_allowed","message":"use POST"}}'
 )
 _NOT_FOUND: Final = (
     b'{"error":{"field":"path","rule":"not_found","message":'
-    b'"POST /votes or /insert; GET /healthz, /readyz, /metrics"}}'
+    b'"POST /votes or /insert; GET /healthz, /readyz"}}'
 )
 
 
@@ -72,15 +77,10 @@ class ProducerApp:
         kernel: BallotKernel,
         intake: Intake,
         readiness: KafkaReadiness,
-        registry: CollectorRegistry,
-        receipts: Receipts | None = None,
     ) -> None:
         self._kernel = kernel
         self._intake = intake
         self._readiness = readiness
-        self._registry = registry
-        self._receipts = receipts if receipts is not None else Receipts()
-        self._replayed = intake.metrics.votes.labels("wasm", "replayed")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Route a request."""
@@ -97,19 +97,12 @@ class ProducerApp:
                 ready = self._readiness.ready
                 body = b'{"ready":true}' if ready else b'{"ready":false,"kafka":"unreachable"}'
                 await _respond(send, 200 if ready else 503, body)
-            elif path == "/metrics":
-                await _respond(
-                    send,
-                    200,
-                    generate_latest(self._registry),
-                    content_type=CONTENT_TYPE_LATEST.encode(),
-                )
             else:
                 await _respond(send, 404, _NOT_FOUND)
 
     async def _vote(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            receipt = await self._accept(scope, receive)
+            vote = await self._accept(scope, receive)
         except _ClientGone:
             return
         except Exception as e:
@@ -120,11 +113,11 @@ class ProducerApp:
             send,
             202,
             b'{"vote_id":"%s","received_at":"%s"}'
-            % (receipt.vote_id.encode(), receipt.received_at.encode()),
+            % (vote.vote_id.encode(), vote.received_at.encode()),
         )
 
-    async def _accept(self, scope: Scope, receive: Receive) -> Receipt:
-        """Judge the request and cast its vote; the receipt once Kafka acknowledged it."""
+    async def _accept(self, scope: Scope, receive: Receive) -> Vote:
+        """Judge the request and cast its vote; the vote once Kafka acknowledged it."""
         try:
             key = _check_headers(scope["headers"])
             body = await _read_body(receive)
@@ -132,18 +125,7 @@ class ProducerApp:
         except InvalidVote as e:
             self._intake.reject(e)  # what Intake rejects later, it counts itself
             raise
-        ballot = ballot_from_canonical(canonical)
-        receipt_key = key if key is not None else ballot.vote_id
-        if receipt_key is not None:
-            receipt = self._receipts.get(receipt_key, canonical)
-            if receipt is not None:
-                self._replayed.inc()
-                return receipt
-        vote = await self._intake.cast_async(ballot, key)
-        receipt = Receipt(vote.vote_id, vote.received_at)
-        if receipt_key is not None:
-            self._receipts.put(receipt_key, canonical, receipt)
-        return receipt
+        return await self._intake.cast(ballot_from_canonical(canonical), key)
 
 
 _Headers = tuple[tuple[bytes, bytes], ...]
@@ -152,6 +134,8 @@ _Headers = tuple[tuple[bytes, bytes], ...]
 def _error_response(error: Exception) -> tuple[int, dict[str, Any], _Headers]:
     """The one place where an exception becomes an HTTP status and a JSON error body."""
     if isinstance(error, InvalidVote):
+        if isinstance(error, KeyConflict):
+            return 409, {"error": error.as_dict(), "vote_id": error.vote_id}, ()
         if isinstance(error, UnsupportedMediaType):
             status = 415
         elif error.rule == "too_large":
@@ -159,16 +143,27 @@ def _error_response(error: Exception) -> tuple[int, dict[str, Any], _Headers]:
         else:
             status = 400
         return status, {"error": error.as_dict()}, ()
-    if isinstance(error, Unavailable):
+    if isinstance(error, Refused):
         document = {
             "error": {
                 "field": "kafka",
                 "rule": "unavailable",
-                "message": f"{error}; retry with the same vote_id as Idempotency-Key",
+                "reason": error.reason,
+                "message": f"{error}; retry with this vote_id as Idempotency-Key",
             },
             "vote_id": error.vote_id,
         }
-        return 503, document, ((b"retry-after", str(RETRY_AFTER_S).encode()),)
+        return 503, document, ((b"retry-after", str(error.retry_after_s).encode()),)
+    if isinstance(error, OutcomeUnknown):
+        document = {
+            "error": {
+                "field": "kafka",
+                "rule": "unknown_outcome",
+                "message": f"{error}; retry with this Idempotency-Key: it counts at most once",
+            },
+            "vote_id": error.vote_id,
+        }
+        return 504, document, ()
     if isinstance(error, KernelFault):
         log.error("kernel fault", extra={"event": "kernel_fault", "problem": str(error)})
         return 500, {"error": {"field": "body", "rule": "internal", "message": str(error)}}, ()
@@ -236,15 +231,13 @@ async def _respond(
     status: int,
     body: bytes,
     headers: tuple[tuple[bytes, bytes], ...] = (),
-    *,
-    content_type: bytes = b"application/json",
 ) -> None:
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", content_type),
+                (b"content-type", b"application/json"),
                 (b"content-length", b"%d" % len(body)),
                 *headers,
             ],

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import json
-import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from wasmtime import _bindings as ffi
 
 from certamen.contract import Ballot, InvalidVote
 from certamen.contract.ballot import FIELDS, MAX_BODY_BYTES, MAX_DEPTH, MAX_TEXT, YEAR_MIN
+from certamen.contract.nfc import UNIDATA_VERSION
 
 WASM_PATH = Path(__file__).resolve().parent / "ballot.wasm"
 ABI_VERSION = 1
@@ -151,10 +151,10 @@ class BallotKernel:
         if abi != ABI_VERSION:
             raise KernelFault(f"ballot.wasm has ABI {abi}, this host speaks {ABI_VERSION}")
         version = self._string_at(self._call_export("unidata_version"))
-        if version != unicodedata.unidata_version:
+        if version != UNIDATA_VERSION:
             raise KernelFault(
                 f"ballot.wasm normalizes with Unicode {version}, "
-                f"Python's contract with {unicodedata.unidata_version}"
+                f"the Python contract with {UNIDATA_VERSION}"
             )
         rules: list[str] = []
         while name := self._string_at(self._call_export("rule_name", len(rules))):
@@ -163,7 +163,7 @@ class BallotKernel:
 
     @property
     def unidata_version(self) -> str:
-        """The Unicode version of the kernel's NFC tables (checked equal to Python's at load)."""
+        """The Unicode version of the kernel's NFC tables (the contract's, checked at load)."""
         return self._string_at(self._call_export("unidata_version"))
 
     def fuel_used(self, body: bytes, year_now: int) -> int:

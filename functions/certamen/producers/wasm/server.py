@@ -2,7 +2,10 @@
 
 Start-up: the kernel (compiled once), one Kafka producer (librdkafka), the
 Intake and a background Kafka probe behind ``/readyz``; the port opens at once,
-readiness follows the first successful probe.
+readiness follows the first successful probe. Prometheus metrics are served on a
+port of their own (``Ports.producer_wasm_metrics``), like the other workloads':
+on the cluster, what may scrape them (namespace ``monitoring``) is let through
+to that port only, never to the one that takes votes.
 
 SIGTERM (Knative scaling down): uvicorn stops accepting and waits for the
 requests in flight, each of which ends after Kafka's answer (or the Kafka
@@ -20,14 +23,19 @@ import time
 from typing import Any
 
 import uvicorn
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, start_http_server
 
 from certamen.adapters.kafka_producer import KafkaRecordProducer
 from certamen.contract import CatalogError, load_catalog
 from certamen.logs import configure_json_logging
-from certamen.producers.intake import IntakeMetrics, build_intake, make_intake_producer, settle_heap
+from certamen.producers.intake import (
+    IntakeMetrics,
+    build_intake,
+    make_intake_producer,
+    tune_gc_for_serving,
+)
 from certamen.producers.wasm.app import ProducerApp
-from certamen.producers.wasm.kernel import BallotKernel
+from certamen.producers.wasm.kernel import BallotKernel, KernelFault
 from certamen.settings import Settings
 
 log = logging.getLogger("certamen.producer_wasm")
@@ -48,7 +56,7 @@ def _after_shutdown(signum: int, _frame: object) -> None:
 async def _serve(server: uvicorn.Server, producer: KafkaRecordProducer) -> None:
     """uvicorn's ``Server.run`` with the delivery reports served on its event loop."""
     producer.serve_reports_on(asyncio.get_running_loop())
-    settle_heap()
+    tune_gc_for_serving()
     await server.serve()
 
 
@@ -87,7 +95,11 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     except CatalogError as e:
         log.error("cannot start", extra={"event": "start_failed", "problem": str(e)})
         return 1
-    kernel = BallotKernel()
+    try:
+        kernel = BallotKernel()
+    except KernelFault as e:  # a module of another ABI or other Unicode tables
+        log.error("cannot start", extra={"event": "start_failed", "problem": str(e)})
+        return 1
     registry = CollectorRegistry()
     metrics = IntakeMetrics(registry)
     producer = make_intake_producer(settings)
@@ -110,12 +122,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         metrics=metrics,
         on_change=on_change,
     )
-    app = ProducerApp(
-        kernel=kernel,
-        intake=intake,
-        readiness=readiness,
-        registry=registry,
-    )
+    app = ProducerApp(kernel=kernel, intake=intake, readiness=readiness)
     port = settings.port or settings.ports.producer_wasm
     grace_s = settings.kafka_timeout_s + 1.0
     server = uvicorn.Server(
@@ -125,12 +132,23 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     # found before it: this one, so that the producer is flushed and closed below.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _after_shutdown)
+    metrics_port = settings.ports.producer_wasm_metrics
+    try:
+        metrics_http, _ = start_http_server(
+            metrics_port, addr=settings.bind_host, registry=registry
+        )
+    except OSError as e:
+        problem = f"cannot serve metrics on port {metrics_port}: {e.strerror}"
+        log.error("cannot start", extra={"event": "start_failed", "problem": problem})
+        producer.close(timeout=grace_s)
+        return 1
     readiness.start()  # probes in its own thread: the port opens without waiting for Kafka
     log.info(
         "serving",
         extra={
             "event": "serving",
             "address": f"http://{settings.bind_host}:{port}",
+            "metrics_port": metrics_port,
             "topic": settings.votes_topic,
             "catalog": str(settings.catalog_path) if settings.catalog_path else None,
             "unidata_version": kernel.unidata_version,
@@ -143,6 +161,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     readiness.stop()
     producer.flush(timeout=grace_s)
     producer.close(timeout=grace_s)
+    metrics_http.shutdown()
     log.info(
         "stopped",
         extra={"event": "stopped", "seconds": round(time.monotonic() - stopping, 3)},

@@ -3,6 +3,7 @@
 #
 #   build.sh           rebuild functions/certamen/producers/wasm/ballot.wasm
 #   build.sh --check   rebuild into a temporary file and fail if it differs from the committed one
+#   build.sh --out F   build into F instead (fuzz.sh: the module of the sources being fuzzed)
 #
 # The output depends only on the sources and the compiler: Debian's clang 14 and lld
 # (`apt-get install -y clang lld`), no debug info, no names, no paths (-ffile-prefix-map),
@@ -25,6 +26,8 @@ out="$target"
 if [[ "${1:-}" == "--check" ]]; then
     out="$(mktemp --suffix=.wasm)"
     trap 'rm -f "$out"' EXIT
+elif [[ "${1:-}" == "--out" ]]; then
+    out="$(realpath "${2:?usage: build.sh --out FILE}")"
 fi
 
 # 4 pages of 64 KiB: static buffers, tables and a 32 KiB stack; the memory cannot grow.

@@ -76,7 +76,10 @@ static uint32_t decompose(const uint32_t *in, uint32_t n, uint32_t *out) {
             if (index % T_COUNT) out[len++] = T_BASE + index % T_COUNT;
             continue;
         }
-        int32_t found = cp < NFC_INERT_BELOW ? -1 : find_decomposition(cp);
+        /* Not NFC_INERT_BELOW: that bounds whole strings that are already NFC, while
+         * precomposed letters below it (U+00C0 on) must still be decomposed here, or marks
+         * that follow them are neither reordered nor composed with their own marks. */
+        int32_t found = cp < DECOMP_KEYS[0] ? -1 : find_decomposition(cp);
         if (found < 0) {
             out[len++] = cp;
             continue;
