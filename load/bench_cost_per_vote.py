@@ -1,17 +1,20 @@
 """Cost per vote: the whole pipeline's CPU per counted vote, one vote per call, by part.
 
 Locust (32 users, one vote per call) -> producer-grpc or producer-wasm -> Kafka ->
-source -> consumer -> Redis + MongoDB, all on this machine, as ``bench_end_to_end.py``
-runs its route runs (the same replay, judged exactly). Each route is run ``--runs``
-times, the routes alternating, so that both see the same machine; each part's CPU
-seconds (every process of its session, read from /proc) over the run, divided by the
-votes counted, give its milliseconds per vote. The figures are the medians, with the
-range of the runs beside them; the goal is the whole pipeline without the load
-generator (issue 13): at most 0.5 ms a vote on each route.
+source -> consumer -> Redis + MongoDB, all on this machine, replayed and judged exactly
+with ``bench_end_to_end.py``'s ``Bench``. These are the route-by-route end-to-end
+figures: each route's counted votes/s and call latency are reported here too. Each
+route is run ``--runs`` times, the routes alternating, so that both see the same
+machine; each part's CPU seconds (every process of its session, read from /proc) over
+the run, divided by the votes counted, give its milliseconds per vote. The figures are
+the medians, with the range of the runs beside them; the goal is the whole pipeline
+without the load generator (issue 13): at most 0.5 ms a vote on each route.
 
-A run's CPU covers the replay and the wait until the last vote is counted, so each
-part's idle CPU in that time (Kafka's own housekeeping, the source's empty fetches)
-is in its share; the idle CPU of each part is measured first and shown beside it.
+Each route is replayed once first, unmeasured, so that a freshly started broker has
+compiled its hot paths. A run's CPU covers the replay and the wait until the last vote
+is counted, so each part's idle CPU in that time (Kafka's own housekeeping, the
+source's empty fetches) is in its share; the idle CPU of each part is measured first
+and shown beside it.
 
     python load/bench_cost_per_vote.py --json OUT [--quick] [--runs N] [--votes N]
         [--markdown FILE]
@@ -34,6 +37,7 @@ from certamen.settings import load
 GOAL_MS = 0.5
 USERS = 32
 IDLE_S = 10.0
+WARM_UP_VOTES = 4_000  # a route, before anything is measured (quick: a tenth)
 ROUTES = {"grpc": "gRPC Cast", "wasm": "HTTP POST /votes"}
 LOAD_GENERATOR = "locust"
 
@@ -46,6 +50,8 @@ class Run:
     locust_ms: float
     votes: int
     rate: float
+    call_p50_ms: float
+    call_p99_ms: float
     exact: bool
 
     @property
@@ -66,19 +72,14 @@ def main() -> int:
     out = Console()
     runner.start(settings, list(PARTS), out)
     bench = Bench(settings, out)
+    for route in ROUTES:  # warm-up, not measured: a fresh broker's JVM compiles its hot paths
+        _replay(bench, route, "warm-up", WARM_UP_VOTES // (10 if args.quick else 1))
     load_before = os.getloadavg()
     idle = _idle_ms_per_s(bench)
     runs: dict[str, list[Run]] = {route: [] for route in ROUTES}
     for _ in range(runs_each):
         for route in ROUTES:
-            measured = bench.replay(
-                f"{route}-cost",
-                votes,
-                users=USERS,
-                grpc_weight=int(route == "grpc"),
-                wasm_weight=int(route == "wasm"),
-            )
-            runs[route].append(_run(measured))
+            runs[route].append(_run(_replay(bench, route, "cost", votes)))
     load_after = os.getloadavg()
     command = benchkit.command_line("load/bench_cost_per_vote.py", parser, args)
     figures = []
@@ -86,6 +87,8 @@ def main() -> int:
         pipeline = [r.pipeline_ms for r in runs[route]]
         median = round(statistics.median(pipeline), 3)
         rate = statistics.median(r.rate for r in runs[route])
+        p50 = statistics.median(r.call_p50_ms for r in runs[route])
+        p99 = statistics.median(r.call_p99_ms for r in runs[route])
         figures += [
             benchkit.figure(
                 f"cost_per_vote.{route}_ms", f"{label}: CPU per counted vote, whole pipeline "
@@ -95,6 +98,11 @@ def main() -> int:
             benchkit.figure(
                 f"cost_per_vote.{route}_votes_per_s", f"{label}: counted votes/s, {USERS} "
                 "Locust users, one vote per call", round(rate, 1), "votes/s", command=command,
+            ),
+            benchkit.figure(
+                f"cost_per_vote.{route}_call_p99_ms", f"{label}: call latency p99 (p50 "
+                f"{p50:.0f} ms) under full load, {USERS} users", round(p99, 1), "ms",
+                command=command,
             ),
         ]  # fmt: skip
     inexact = sum(not r.exact for route in runs.values() for r in route)
@@ -124,13 +132,26 @@ def main() -> int:
     return 0
 
 
+def _replay(bench: Bench, route: str, label: str, votes: int) -> Measured:
+    return bench.replay(
+        f"{route}-{label}",
+        votes,
+        users=USERS,
+        grpc_weight=int(route == "grpc"),
+        wasm_weight=int(route == "wasm"),
+    )
+
+
 def _run(measured: Measured) -> Run:
     votes = max(1, measured.outcome.log.count)
+    calls = [r for r in measured.outcome.routes if r.name != "Aggregated"]
     return Run(
         per_vote_ms={part: 1000 * s / votes for part, s in measured.cpu.items()},
         locust_ms=1000 * measured.locust_cpu / votes,
         votes=measured.outcome.log.count,
         rate=measured.outcome.log.rate,
+        call_p50_ms=max((r.p50_ms for r in calls), default=0.0),
+        call_p99_ms=max((r.p99_ms for r in calls), default=0.0),
         exact=measured.outcome.verdict.ok,
     )
 
