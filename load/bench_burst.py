@@ -1,11 +1,14 @@
 """Burst benchmark: connection-per-vote clients against the whole running pipeline.
 
 For each route (gRPC ``confproto.getInfo/returnInfo``, HTTP ``POST /votes``), a burst of
-``--seconds`` from clients that open a new connection for every vote
-(``load/newconn.py``: a new gRPC channel per call, as the original Go client did; HTTP
-with ``Connection: close``), as fast as the load generator goes, then drained: the
-pipeline counts the backlog Kafka took. Every vote carries its own key, so each is
-judged against MongoDB and Redis:
+``--seconds`` from clients that open a new connection for every vote (a new gRPC channel
+per call, as the original Go client did; HTTP with ``Connection: close``), offered at
+``--rate`` (the goal's 1,000 votes/s; 0: as fast as the load generator goes), then
+drained: the pipeline counts the backlog Kafka took. The load generator
+(``--generator``) is the Go voters (``load/govoters.py``, the default: a Python client
+spends more CPU on a channel than the producer does, taking it from the pipeline) or
+``load/newconn.py``; both routes are driven by the same one. Every vote carries
+its own key, so each is judged against MongoDB and Redis:
 
 - accepted (2xx / OK): counted exactly once, none missing;
 - refused (503 / UNAVAILABLE from the producer): never counted;
@@ -16,9 +19,10 @@ Then the overload check: each route at twice the rate its burst was accepted at,
 with a 1 s gRPC deadline: every refusal is UNAVAILABLE / 503, no refused vote is
 counted, every accepted one is counted once.
 
-Figures: votes offered, accepted, refused, unknown, failed; accepted and counted; the
-time from the end of the burst until the last vote was counted; the vote-to-count
-delay p50/p99; each process's CPU during the burst. ``--quick`` (short bursts, run in
+Figures: votes offered, accepted, refused, unknown, failed, lost, doubled; accepted and
+counted; the time from the end of the burst until the last vote was counted; the
+vote-to-count delay p50/p99; the load generator's and the producer's CPU per vote; each
+process's CPU during the burst. ``--quick`` (short bursts, run in
 CI) exits 1 on a lost, doubled or falsely acknowledged vote, never on a rate.
 
     python load/bench_burst.py --json out.json [--quick]
@@ -31,12 +35,13 @@ import threading
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import benchkit
+import govoters
 import newconn
 from rich.console import Console
 
@@ -56,6 +61,8 @@ GOAL_RATE = 1_000.0  # votes/s offered, each route
 GOAL_DRAIN_S = 15.0
 OVERLOAD_DEADLINE_S = 1.0
 PRODUCER = {"grpc": "producer-grpc", "http": "producer-wasm"}
+GENERATORS = {"go": govoters.run, "python": newconn.run}
+GENERATOR = "load generator"  # its row in the CPU figures
 _RECEIVED_AT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
@@ -93,7 +100,11 @@ class Judged:
 
     @property
     def offered_per_s(self) -> float:
-        return len(self.ledger.votes) / max(self.ledger.span_s, 1e-9)
+        """Votes started per second, from the first vote started to the last."""
+        starts = [v.started for v in self.ledger.votes]
+        if len(starts) < 2:
+            return 0.0
+        return (len(starts) - 1) / max(max(starts) - min(starts), 1e-9)
 
     @property
     def accepted_per_s(self) -> float:
@@ -101,6 +112,27 @@ class Judged:
 
     def by(self, outcome: str) -> list[newconn.Vote]:
         return [v for v in self.ledger.votes if v.outcome == outcome]
+
+    @property
+    def generator_us(self) -> float:
+        """The load generator's CPU µs per vote offered."""
+        return 1e6 * self.cpu_burst.get(GENERATOR, 0.0) / max(1, len(self.ledger.votes))
+
+    @property
+    def producer_us(self) -> float:
+        """The route's producer's CPU µs per accepted vote during the burst."""
+        seconds = self.cpu_burst.get(PRODUCER[self.route], 0.0)
+        return 1e6 * seconds / max(1, len(self.by("accepted")))
+
+    @property
+    def lost(self) -> int:
+        """Accepted votes that were never counted."""
+        return len(_keys(self.by("accepted")) - self.counted)
+
+    @property
+    def doubled(self) -> int:
+        """Counts in Redis beyond one per distinct vote in MongoDB."""
+        return max(0, self.total_delta - len(self.counted))
 
     @property
     def drain_s(self) -> float:
@@ -113,8 +145,18 @@ class Judged:
 def main() -> int:
     parser = benchkit.bench_parser(__doc__ or "")
     parser.add_argument("--seconds", type=float, default=None, help="burst length")
-    parser.add_argument("--processes", type=int, default=2, help="load generator processes")
-    parser.add_argument("--in-flight", type=int, default=1000, help="votes in flight a process")
+    parser.add_argument(
+        "--generator", choices=sorted(GENERATORS), default="go", help="the load generator"
+    )
+    parser.add_argument(
+        "--rate", type=float, default=GOAL_RATE, help="votes/s offered (0: as fast as it goes)"
+    )
+    parser.add_argument(
+        "--processes", type=int, default=2, help="load generator processes (python)"
+    )
+    parser.add_argument(
+        "--in-flight", type=int, default=4000, help="votes waiting for an answer at once, at most"
+    )
     parser.add_argument("--routes", default=",".join(ROUTES), help="grpc,http")
     parser.add_argument("--no-overload", action="store_true", help="skip the overload check")
     parser.add_argument(
@@ -126,11 +168,19 @@ def main() -> int:
     settings = load()
     out = Console()
     runner.start(settings, list(PARTS), out)
-    bench = Bench(settings, out, benchkit.command_line("load/bench_burst.py", parser, args))
+    if args.generator == "go":
+        govoters.binary()  # built now, or its build would count as the generator's CPU
+    bench = Bench(
+        settings,
+        out,
+        benchkit.command_line("load/bench_burst.py", parser, args),
+        args.generator,
+    )
     routes = [r for r in args.routes.split(",") if r]
     bursts = [
-        bench.burst(route, burst_s, processes=args.processes, in_flight=args.in_flight,
-                    timeout_s=sizes.drain_timeout_s)
+        bench.burst(route, burst_s, processes=args.processes,
+                    in_flight=args.in_flight // args.processes,
+                    timeout_s=sizes.drain_timeout_s, rate=args.rate)
         for route in routes
     ]  # fmt: skip
     overloads = []
@@ -139,8 +189,9 @@ def main() -> int:
             rate = 2 * max(judged.accepted_per_s, 1.0)
             overloads.append(
                 bench.burst(judged.route, sizes.overload_s, processes=args.processes,
-                            in_flight=args.in_flight, timeout_s=sizes.drain_timeout_s,
-                            rate=rate, deadline_s=OVERLOAD_DEADLINE_S, label="overload")
+                            in_flight=args.in_flight // args.processes,
+                            timeout_s=sizes.drain_timeout_s, rate=rate,
+                            deadline_s=OVERLOAD_DEADLINE_S, label="overload")
             )  # fmt: skip
     costs = []
     if not args.no_connection_cost:
@@ -173,8 +224,16 @@ def main() -> int:
 class Bench:
     """The stack's settings and stores, the ballots, and the parts' processes."""
 
-    def __init__(self, settings: Settings, out: Console, command: str) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        out: Console,
+        command: str,
+        generator: str,
+    ) -> None:
         self.settings = settings
+        self.generator_name = generator
+        self.generate: Callable[[newconn.Plan], newconn.Ledger] = GENERATORS[generator]
         self.out = out
         self.command = command
         self.stores: Stores = open_stores(settings)
@@ -222,20 +281,17 @@ class Bench:
         )
         pace = f"{rate:,.0f} votes/s" if rate else "as fast as it goes"
         self.out.print(
-            f"{route} {label}: {seconds:g} s, {pace}, {processes} processes, run {run_id}"
+            f"{route} {label}: {seconds:g} s, {pace}, {self.generator_name} voters, run {run_id}"
         )
         total_before = _total(self.stores)
         cpu_start = benchkit.cpu_seconds(self.sessions)
-        cpu_start["load generator"] = benchkit.children_cpu_seconds()
+        cpu_start[GENERATOR] = benchkit.children_cpu_seconds()
         with _Sampler(self.metrics_url(route), self.sessions.get(PRODUCER[route])) as sampled:
-            ledger = newconn.run(plan)
+            ledger = self.generate(plan)
         cpu_end = benchkit.cpu_seconds(self.sessions)
-        cpu_end["load generator"] = benchkit.children_cpu_seconds()
+        cpu_end[GENERATOR] = benchkit.children_cpu_seconds()
         counts = ledger.counts()
-        self.out.print(
-            f"  offered {len(ledger.votes):,} in {ledger.span_s:.1f} s "
-            f"({len(ledger.votes) / max(ledger.span_s, 1e-9):,.0f}/s): {counts}"
-        )
+        self.out.print(f"  offered {len(ledger.votes):,} in {ledger.span_s:.1f} s: {counts}")
         other = Counter(v.detail for v in ledger.votes if v.outcome != "accepted")
         if other:
             self.out.print(f"  answers other than accepted: {dict(other.most_common(4))}")
@@ -265,6 +321,11 @@ class Bench:
             drained_s=drained,
         )
         judged.problems = _judge(judged, self.stores)
+        self.out.print(f"  offered {judged.offered_per_s:,.0f} votes/s")
+        self.out.print(
+            f"  CPU a vote: load generator {judged.generator_us:,.0f} µs, "
+            f"{PRODUCER[route]} {judged.producer_us:,.0f} µs"
+        )
         self.out.print(
             f"  counted {len(counted):,} (Redis +{judged.total_delta:,}), last "
             f"{judged.drain_s:.1f} s after the burst; "
@@ -286,7 +347,7 @@ class Bench:
     def cost_figures(self, cost: ConnectionCost) -> list[benchkit.Figure]:
         """Producer CPU µs per accepted vote, pooled and with a new connection per vote."""
         r, c = cost.route, self.command
-        pooled, new = cost.producer_us(cost.pooled), cost.producer_us(cost.new)
+        pooled, new = cost.pooled.producer_us, cost.new.producer_us
         rate = cost.pooled.offered_per_s
         return [
             benchkit.figure(f"burst.{r}.pooled_producer_us", f"{r}: producer CPU per vote, "
@@ -308,7 +369,8 @@ class Bench:
         p50, p99 = percentile(j.delays_ms, 0.5), percentile(j.delays_ms, 0.99)
         return [
             benchkit.figure(f"burst.{r}.offered_per_s", f"{r}: votes/s offered, new connection "
-                            f"per vote ({len(j.ledger.votes):,} in {j.ledger.span_s:.1f} s)",
+                            f"per vote ({len(j.ledger.votes):,} in {j.ledger.span_s:.1f} s, "
+                            f"{self.generator_name} voters)",
                             round(offered, 1), "votes/s", goal=f">= {GOAL_RATE:,.0f}",
                             met=offered >= GOAL_RATE, command=c),
             benchkit.figure(f"burst.{r}.accepted", f"{r}: accepted", counts["accepted"], "votes",
@@ -319,6 +381,19 @@ class Bench:
             benchkit.figure(f"burst.{r}.failed", f"{r}: failed (any other answer) or unknown",
                             counts["failed"] + counts["unknown"] + counts["rejected"], "votes",
                             goal="= 0", met=counts["failed"] + counts["unknown"] == 0, command=c),
+            benchkit.figure(f"burst.{r}.unknown", f"{r}: of which unknown (504 / "
+                            "DEADLINE_EXCEEDED, a cut connection)", counts["unknown"], "votes",
+                            command=c),
+            benchkit.figure(f"burst.{r}.lost", f"{r}: accepted but never counted", j.lost,
+                            "votes", goal="= 0", met=j.lost == 0, command=c),
+            benchkit.figure(f"burst.{r}.doubled", f"{r}: counted more than once", j.doubled,
+                            "votes", goal="= 0", met=j.doubled == 0, command=c),
+            benchkit.figure(f"burst.{r}.generator_us", f"{r}: the load generator's CPU per "
+                            f"vote offered ({self.generator_name})", round(j.generator_us, 1),
+                            "µs", command=c),
+            benchkit.figure(f"burst.{r}.producer_us", f"{r}: the producer's CPU per vote "
+                            "accepted, during the burst", round(j.producer_us, 1), "µs",
+                            command=c),
             benchkit.figure(f"burst.{r}.counted", f"{r}: accepted and counted (must equal "
                             "accepted)", len(j.counted & _keys(j.by("accepted"))), "votes",
                             goal=f"= {counts['accepted']:,}", met=exact, command=c),
@@ -407,11 +482,6 @@ class ConnectionCost:
     @property
     def runs(self) -> tuple[Judged, Judged]:
         return self.pooled, self.new
-
-    def producer_us(self, j: Judged) -> float:
-        """The route's producer's CPU µs per accepted vote during the run."""
-        seconds = j.cpu_burst.get(PRODUCER[self.route], 0.0)
-        return 1e6 * seconds / max(1, len(j.by("accepted")))
 
 
 def _judge(j: Judged, stores: Stores) -> list[str]:

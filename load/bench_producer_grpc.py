@@ -4,7 +4,8 @@
     python load/bench_producer_grpc.py --json OUT --quick           # ~40 s smoke run
 
 What it measures, in one run on this machine against the real local Kafka
-(``KAFKA_BOOTSTRAP_SERVERS``, default 127.0.0.1:9092; a topic of its own, deleted after):
+(``KAFKA_BOOTSTRAP_SERVERS``, default the local stack's on ``CERTAMEN_KAFKA_PORT``; a
+topic of its own, deleted after):
 
 - unary ``Cast`` votes/s, closed loop, for producer-grpc and for a no-op server built by
   the same ``new_grpc_server()`` (grpc.aio, max concurrent RPCs, options) whose
@@ -382,7 +383,10 @@ def main() -> int:
     args = parser.parse_args()
     seconds = 3.0 if args.quick else args.seconds
     env = {**os.environ}
-    env.setdefault("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    from certamen.settings import load as load_settings
+
+    # The stack's Kafka (its port from CERTAMEN_KAFKA_PORT), unless the variable names one.
+    env["KAFKA_BOOTSTRAP_SERVERS"] = load_settings(env).kafka_bootstrap_servers
     load_before = os.getloadavg()
     broker_pid = _broker_pid(env)
     with bench_topic(env) as topic:

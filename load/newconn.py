@@ -19,6 +19,8 @@ Each vote's answer falls in one class (:data:`OUTCOMES`):
 - ``rejected``: a 4xx / INVALID_ARGUMENT or ALREADY_EXISTS: the vote broke a rule;
 - ``failed``: anything else (RESOURCE_EXHAUSTED, no connection, another status).
 
+The classes are decided here only (:func:`grpc_answer`, :func:`http_answer`,
+:func:`broken_answer`), for these voters and for the Go ones (``load/govoters.py``).
 Used by ``load/bench_burst.py`` and the integration tests of bursts.
 """
 
@@ -29,7 +31,7 @@ import contextlib
 import json
 import multiprocessing
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -193,28 +195,15 @@ class _GrpcVoter:
             return await self._call(channel, key, request)
 
     async def _call(self, channel: Any, key: str, request: bytes) -> Answer:
-        grpc = self._grpc
         try:
             await channel.unary_unary(RETURN_INFO)(
                 request, metadata=(("idempotency-key", key),), timeout=self._deadline
             )
-        except grpc.aio.AioRpcError as e:
-            code = e.code()
-            trailers = dict(e.trailing_metadata() or ())
-            ours = "certamen-vote-id" in trailers  # the producer answered, not grpcio
-            retry_after = trailers.get("retry-after")
-            details = f"{code.name} {e.details()}"
-            if code == grpc.StatusCode.UNAVAILABLE:
-                if ours:
-                    return "refused", details, retry_after
-                # grpcio's: never sent (no connection), or the connection broke mid-call
-                never_sent = "failed to connect" in (e.details() or "")
-                return ("failed" if never_sent else "unknown"), details, None
-            if code in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED):
-                return "unknown", details, None  # the call may have reached Kafka
-            if code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.ALREADY_EXISTS):
-                return "rejected", details, None
-            return "failed", details, retry_after
+        except self._grpc.aio.AioRpcError as e:
+            # grpcio says so when it never reached the producer
+            sent = "failed to connect" not in (e.details() or "")
+            return grpc_answer(e.code(), e.details() or "", dict(e.trailing_metadata() or ()),
+                               sent=sent)  # fmt: skip
         return "accepted", "OK", None
 
 
@@ -245,7 +234,7 @@ class _HttpVoter:
                 else await asyncio.open_connection(self._host, self._port)
             )
         except OSError as e:
-            return "failed", f"connect: {type(e).__name__}", None
+            return broken_answer(f"connect: {type(e).__name__}", sent=False)
         kept = False
         try:
             writer.write(request)
@@ -256,13 +245,13 @@ class _HttpVoter:
                 self._idle.append((reader, writer))
                 kept = True
         except (OSError, TimeoutError, asyncio.IncompleteReadError) as e:
-            return "unknown", f"after sending: {type(e).__name__}", None
+            return broken_answer(f"after sending: {type(e).__name__}", sent=True)
         finally:
             if not kept:
                 writer.close()
                 with contextlib.suppress(OSError):
                     await writer.wait_closed()
-        return _http_answer(answer)
+        return http_answer(answer)
 
 
 async def _read_response(reader: asyncio.StreamReader) -> bytes:
@@ -276,7 +265,34 @@ async def _read_response(reader: asyncio.StreamReader) -> bytes:
     return head + await reader.readexactly(length)
 
 
-def _http_answer(answer: bytes) -> Answer:
+def grpc_answer(code: Any, details: str, trailers: Mapping[str, str], *, sent: bool) -> Answer:
+    """The class of a gRPC answer (``code`` a ``grpc.StatusCode``): ``sent`` says whether
+    the request left the client (else UNAVAILABLE is no connection, not a broken one)."""
+    import grpc
+
+    name = f"{code.name} {details}"
+    if code == grpc.StatusCode.OK:
+        return "accepted", "OK", None
+    retry_after = trailers.get("retry-after")
+    if code == grpc.StatusCode.UNAVAILABLE:
+        if "certamen-vote-id" in trailers:  # the producer answered, not the gRPC library
+            return "refused", name, retry_after
+        # the library's: never sent (no connection), or the connection broke mid-call
+        return ("unknown" if sent else "failed"), name, None
+    if code in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED):
+        return "unknown", name, None  # the call may have reached Kafka
+    if code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.ALREADY_EXISTS):
+        return "rejected", name, None
+    return "failed", name, retry_after
+
+
+def broken_answer(what: str, *, sent: bool) -> Answer:
+    """No answer: the vote may count if it was sent before the connection broke."""
+    return ("unknown" if sent else "failed"), what, None
+
+
+def http_answer(answer: bytes) -> Answer:
+    """The class of a whole HTTP response (head and body)."""
     head, _, _ = answer.partition(b"\r\n\r\n")
     lines = head.split(b"\r\n")
     try:

@@ -13,15 +13,36 @@ database keeps its votes: ``certamen audit`` would then report every vote missin
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from certamen.settings import Settings, load, redis_db, with_redis_db
 
 TEST_REDIS_DB = 15
+_moved: list[Path] = []  # the state folder of a session moved off another checkout's stack
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Beside another checkout's stack, the session runs servers of its own elsewhere."""
+    try:
+        from tests.support import beside
+    except ImportError:  # the ballot tests' own venv of another Python: it runs no servers
+        return
+    if beside.foreign_ports(os.environ):
+        _moved.append(beside.move_off(os.environ))
+        print(f"\nthe default ports are another checkout's: this session's stack is in {_moved[0]}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for state in _moved:
+        from tests.support import beside
+
+        beside.stop_moved(state)
 
 
 @pytest.fixture(scope="session")

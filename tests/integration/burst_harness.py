@@ -24,7 +24,7 @@ from certamen.settings import Settings
 from load import newconn
 from tests.integration.producer_grpc_harness import grpc_server
 from tests.integration.producer_wasm_harness import wasm_server
-from tests.support.pipeline import BANDS, consumer, free_port, source
+from tests.support.pipeline import BANDS
 
 ROUTES = ("grpc", "http")
 BALLOTS = [
@@ -68,24 +68,6 @@ def producer(
     else:
         with wasm_server(settings, log_dir, extra_env) as wasm:
             yield Producer(route, wasm.process, wasm.port)
-
-
-@contextmanager
-def counting(settings: Settings, log_dir: Path) -> Iterator[int]:
-    """The real delivery path for ``settings``' topic: a consumer and a source, started and
-    stopped; yields the source's status port."""
-    consumer_port, status_port = free_port(), free_port()
-    services = [
-        consumer(settings, consumer_port, log_dir),
-        source(settings, f"http://127.0.0.1:{consumer_port}", status_port, log_dir),
-    ]
-    try:
-        for service in services:
-            service.start()
-        yield status_port
-    finally:
-        for service in reversed(services):
-            service.stop()
 
 
 def signal_kafka(own: Settings, sig: signal.Signals) -> None:

@@ -16,13 +16,11 @@ from certamen.results.audit import audit
 from certamen.results.tally import read_standings
 from certamen.settings import Settings
 from tests.support.pipeline import (
-    consumer,
     counted,
+    counting,
     environment,
-    free_port,
     make_votes,
     produce,
-    source,
     source_status,
     vote_documents,
     wait_counted,
@@ -36,14 +34,7 @@ def test_5000_votes_are_counted_once_and_the_audit_passes(
     pipeline: Settings, store: redis.Redis, tmp_path: Path
 ) -> None:
     settings = pipeline
-    consumer_port, status_port = free_port(), free_port()
-    services = [
-        consumer(settings, consumer_port, tmp_path),
-        source(settings, f"http://127.0.0.1:{consumer_port}", status_port, tmp_path),
-    ]
-    try:
-        for service in services:
-            service.start()
+    with counting(settings, tmp_path) as status_port:
         votes = make_votes(5000)
         produce(settings, votes)
         wait_counted(store, 5000, timeout_s=120)
@@ -70,6 +61,3 @@ def test_5000_votes_are_counted_once_and_the_audit_passes(
         )
         assert cli.returncode == 0, cli.stderr
         assert json.loads(cli.stdout)["ok"] is True
-    finally:
-        for service in reversed(services):
-            service.stop()

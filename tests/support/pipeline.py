@@ -17,7 +17,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -172,8 +173,10 @@ def source(settings: Settings, sink: str, metrics_port: int, log_dir: Path) -> S
     )
 
 
-def deliver(settings: Settings, expected: int, log_dir: Path, timeout_s: float = 90) -> None:
-    """Run a consumer and a source until the source delivered ``expected`` records, then stop."""
+@contextmanager
+def counting(settings: Settings, log_dir: Path) -> Iterator[int]:
+    """The real delivery path for ``settings``' topic: a consumer and a source, started and
+    stopped; yields the source's status port."""
     consumer_port, status_port = free_port(), free_port()
     services = [
         consumer(settings, consumer_port, log_dir),
@@ -182,14 +185,20 @@ def deliver(settings: Settings, expected: int, log_dir: Path, timeout_s: float =
     try:
         for service in services:
             service.start()
+        yield status_port
+    finally:
+        for service in reversed(services):
+            service.stop()
+
+
+def deliver(settings: Settings, expected: int, log_dir: Path, timeout_s: float = 90) -> None:
+    """Run a consumer and a source until the source delivered ``expected`` records, then stop."""
+    with counting(settings, log_dir) as status_port:
         wait_until(
             lambda: source_status(status_port)["delivered"] >= expected,
             timeout_s,
             f"{expected} records delivered",
         )
-    finally:
-        for service in reversed(services):
-            service.stop()
 
 
 def run_cli(settings: Settings, *args: str, timeout_s: float = 120) -> tuple[int, Any]:
@@ -262,9 +271,31 @@ def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> No
         time.sleep(0.05)
 
 
+def counted_once_answering(client: redis.Redis, timeout_s: float = 60.0) -> int:
+    """``votes:total`` once Redis answers: after a restart it is away, then loading its data."""
+    seen: list[int] = []
+
+    def read() -> bool:
+        try:
+            seen.append(counted(client))
+        except (redis.exceptions.ConnectionError, redis.exceptions.BusyLoadingError):
+            return False
+        return True
+
+    wait_until(read, timeout_s, "Redis answering")
+    return seen[-1]
+
+
 def wait_counted(client: redis.Redis, expected: int, timeout_s: float) -> None:
-    """Wait until Redis counted ``expected`` votes."""
-    wait_until(lambda: counted(client) >= expected, timeout_s, f"{expected} counted votes")
+    """Wait until Redis counted ``expected`` votes (through its restarts)."""
+
+    def reached() -> bool:
+        try:
+            return counted(client) >= expected
+        except (redis.exceptions.ConnectionError, redis.exceptions.BusyLoadingError):
+            return False
+
+    wait_until(reached, timeout_s, f"{expected} counted votes")
 
 
 def vote_documents(settings: Settings) -> int:
