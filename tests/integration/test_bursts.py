@@ -27,7 +27,6 @@ from load import newconn
 from tests.integration.burst_harness import (
     ROUTES,
     counted_ids,
-    counting,
     established,
     producer,
     redis_markers,
@@ -35,7 +34,7 @@ from tests.integration.burst_harness import (
 )
 from tests.integration.producer_wasm_harness import PORTS, read_topic
 from tests.support.own_kafka import running_kafka
-from tests.support.pipeline import counted, wait_counted, wait_until
+from tests.support.pipeline import counted, counting, wait_counted, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -30,14 +30,13 @@ from load import newconn
 from tests.integration.burst_harness import (
     ROUTES,
     counted_ids,
-    counting,
     producer,
     redis_markers,
     signal_kafka,
 )
 from tests.integration.producer_wasm_harness import PORTS
 from tests.support.own_kafka import running_kafka, start_kafka
-from tests.support.pipeline import counted, source_status, wait_until
+from tests.support.pipeline import counted, counting, source_status, wait_until
 
 pytestmark = pytest.mark.integration
 
