@@ -8,10 +8,12 @@ a generated vote file once and is judged like ``certamen demo`` judges: acknowle
 1. saturation: gRPC ``CastBatch`` (100 votes a call) as fast as the stack takes it;
    the end-to-end rate is counted votes over the time from the first vote received
    to the last one stored (``received_at`` -> ``processed_at`` in MongoDB);
-2. routes: one vote per call, gRPC only, then HTTP only (the same file size);
-3. half load: paced at half the saturation rate; the vote-to-count delay p50/p99;
-4. where the time goes: CPU seconds of every process per vote during saturation,
+2. half load: paced at half the saturation rate; the vote-to-count delay p50/p99;
+3. where the time goes: CPU seconds of every process per vote during saturation,
    and, when a goal is missed, a py-spy profile of the hottest process.
+
+One vote per call, route by route (rates, call latency, CPU per vote by part), is
+``bench_cost_per_vote.py``: it replays with this script's ``Bench``.
 
     python load/bench_end_to_end.py --json out.json [--quick]
 """
@@ -58,13 +60,12 @@ GOAL_P99_MS = 1_000.0
 @dataclass(frozen=True)
 class Sizes:
     saturation_votes: int
-    route_votes: int
     half_load_s: float
     profile_s: float
 
 
-FULL = Sizes(saturation_votes=60_000, route_votes=8_000, half_load_s=40.0, profile_s=15.0)
-QUICK = Sizes(saturation_votes=4_000, route_votes=600, half_load_s=8.0, profile_s=3.0)
+FULL = Sizes(saturation_votes=60_000, half_load_s=40.0, profile_s=15.0)
+QUICK = Sizes(saturation_votes=4_000, half_load_s=8.0, profile_s=3.0)
 
 
 @dataclass
@@ -159,8 +160,6 @@ def main() -> int:
 
     saturation = bench.replay("saturation", sizes.saturation_votes, users=4, batch=100)
     rate = saturation.outcome.log.rate
-    grpc = bench.replay("grpc-route", sizes.route_votes, users=32)
-    wasm = bench.replay("wasm-route", sizes.route_votes, users=32, grpc_weight=0, wasm_weight=1)
     half_rate = rate / 2
     users, batch = 4, 10
     half = bench.replay(
@@ -170,7 +169,7 @@ def main() -> int:
         batch=batch,
         user_rate=half_rate / (users * batch),
     )
-    runs = {"saturation": saturation, "gRPC route": grpc, "HTTP route": wasm, "half load": half}
+    runs = {"saturation": saturation, "half load": half}
     inexact = {name: m for name, m in runs.items() if not m.outcome.verdict.ok}
     p99 = half.outcome.log.delay_ms(0.99) or 0.0
     p50 = half.outcome.log.delay_ms(0.5) or 0.0
@@ -193,36 +192,7 @@ def main() -> int:
             "end_to_end.delay_p99_ms", f"vote-to-count delay p99 at half load ({half_rate:,.0f}/s)",
             p99, "ms", goal=f"<= {GOAL_P99_MS:,.0f}", met=p99 <= GOAL_P99_MS, command=command,
         ),
-        benchkit.figure(
-            "end_to_end.grpc_votes_per_s", "end-to-end votes/s, gRPC Cast (32 users)",
-            round(grpc.outcome.log.rate, 1), "votes/s", command=command,
-        ),
-        benchkit.figure(
-            "end_to_end.wasm_votes_per_s", "end-to-end votes/s, HTTP POST /votes (32 users)",
-            round(wasm.outcome.log.rate, 1), "votes/s", command=command,
-        ),
     ]  # fmt: skip
-    for name, label, measured in (("grpc", "gRPC Cast", grpc), ("wasm", "HTTP POST", wasm)):
-        figures += [
-            benchkit.figure(
-                f"end_to_end.{name}_pipeline_cpu_ms", f"{label}: CPU per counted vote, whole "
-                "pipeline without the load generator", round(_per_vote_ms(measured), 3),
-                "ms", command=command,
-            ),
-            benchkit.figure(
-                f"end_to_end.{name}_client_cpu_ms", f"{label}: the load generator's (Locust) "
-                "CPU per counted vote", round(_per_vote_ms(measured, client=True), 3), "ms",
-                command=command,
-            ),
-        ]  # fmt: skip
-        for route in measured.outcome.routes:
-            if route.name != "Aggregated":
-                figures.append(
-                    benchkit.figure(
-                        f"end_to_end.{name}_call_p99_ms", f"{route.name}: call latency p99 "
-                        f"(p50 {route.p50_ms:.0f} ms) under full load", route.p99_ms, "ms",
-                    )
-                )  # fmt: skip
     sections = {"CPU per vote, by process": _cpu_table(runs)}
     notes = [
         f"{m.outcome.log.count:,} votes in {name}: "

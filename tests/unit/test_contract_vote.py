@@ -120,7 +120,7 @@ def test_vote_id_resolution() -> None:
 def test_cloudevent_round_trip_through_kafka_binding() -> None:
     vote = _vote()
     message = vote_to_kafka(vote)
-    assert message.key == "vote-0001"
+    assert message.key is None  # sticky partitioning: docs/vote-contract.md
     assert message.value == vote.to_json()
     assert message.headers == {
         "content-type": b"application/json",

@@ -49,14 +49,15 @@ class FakeProducer:
         self.waiting: dict[bytes, Delivered] = {}
 
     def send(self, topic: str, message: KafkaMessage, on_delivery: Delivered) -> None:
-        key = message.key.encode() if isinstance(message.key, str) else message.key or b""
-        if key in self._full:
+        vote_id = message.headers["ce_id"]  # records have no key (sticky partitioning)
+        assert message.key is None
+        if vote_id in self._full:
             raise SendFailed("BufferError")
-        self.sent.append((topic, key, dict(message.headers)))
-        if key in self._failing:
+        self.sent.append((topic, vote_id, dict(message.headers)))
+        if vote_id in self._failing:
             on_delivery("_MSG_TIMED_OUT")
-        elif key in self._silent:
-            self.waiting[key] = on_delivery
+        elif vote_id in self._silent:
+            self.waiting[vote_id] = on_delivery
         else:
             on_delivery(None)
 
@@ -118,8 +119,12 @@ def test_a_cast_vote_is_sent_once_with_our_event_and_counted() -> None:
         channel="grpc",
         received_at="2026-11-26T17:25:44.123Z",
     )
-    ((topic, key, headers),) = producer.sent
-    assert (topic, key, headers["ce_id"]) == ("votes-test", b"client-key-0001", b"client-key-0001")
+    ((topic, vote_id, headers),) = producer.sent
+    assert (topic, vote_id, headers["ce_type"]) == (
+        "votes-test",
+        b"client-key-0001",
+        b"gt.certamen.vote.cast.v1",
+    )
     assert _count(registry, "certamen_producer_votes_total", outcome="accepted") == 1
     assert _count(registry, "certamen_producer_cast_seconds_count") == 1
 

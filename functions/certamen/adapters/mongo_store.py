@@ -3,7 +3,8 @@
 The insert of the vote document is the commit point of the consumer: the vote
 exists once it is here, and a second insert of the same id is refused by the
 ``_id`` index (docs/exactly-once.md). Indexes for the Streamlit app's queries are
-created here at start-up; the audit's recount is a server-side aggregation.
+created here at start-up (on MongoDB; not on FerretDB v1, see :func:`ensure_indexes`);
+the audit's recount is a server-side aggregation.
 """
 
 from __future__ import annotations
@@ -101,10 +102,16 @@ def unavailable_as_store_error() -> Iterator[None]:
 
 
 def ensure_indexes(db: Database[Document]) -> None:
-    """Create the indexes the app's queries need that do not exist yet.
+    """Create the indexes the app's queries need that do not exist yet (MongoDB).
 
     One at a time and only the missing ones: FerretDB v1 drops the connection when
     one ``createIndexes`` names several indexes that already exist.
+
+    On FerretDB v1 (the local stack's SQLite backend) there are none, and ours are
+    dropped where an earlier start made them: it answers every query but an ``_id``
+    lookup by reading the whole collection (it pushes down only ``_id`` equality and
+    ``$natural`` order), so a secondary index never serves a read there, while every
+    insert pays for keeping it (each is a JSON expression index in SQLite).
     """
     indexed = (
         (VOTES, VOTE_INDEXES),
@@ -112,11 +119,32 @@ def ensure_indexes(db: Database[Document]) -> None:
         (DEAD_LETTER_REPLAYS, REPLAY_INDEXES),
     )
     with unavailable_as_store_error():
+        unused = _is_ferretdb_v1(db)
         for collection, models in indexed:
             existing = {index["name"] for index in db[collection].list_indexes()}
             for model in models:
-                if model.document["name"] not in existing:
+                name = model.document["name"]
+                if unused and name in existing:
+                    db[collection].drop_index(name)
+                elif not unused and name not in existing:
                     db[collection].create_indexes([model])
+
+
+def _is_ferretdb_v1(db: Database[Document]) -> bool:
+    return is_ferretdb_v1(db.client.admin.command("buildInfo"))
+
+
+def is_ferretdb_v1(build_info: Mapping[str, Any]) -> bool:
+    """Whether a ``buildInfo`` answer is FerretDB's before v2 (v2 runs on PostgreSQL).
+
+    FerretDB says its version there (``unknown`` when built outside its own checkout,
+    as the local stack's wrapper is); MongoDB has no such field.
+    """
+    version = build_info.get("ferretdbVersion")
+    if version is None:
+        return False
+    major = str(version).lstrip("v").split(".")[0]
+    return not (major.isdigit() and int(major) >= 2)
 
 
 class VoteLog:

@@ -1,7 +1,8 @@
 """The write side of the live tally in Redis: every count is one atomic, idempotent Lua script.
 
-The script sets the vote's dedup marker (``votes:counted:<vote_id>``) and, only if
-the marker is new, increments every counter and the per-second rate series. A
+The script sets each vote's dedup marker (``votes:counted:<vote_id>``) and, only if
+the marker is new, increments that vote's counters; then the per-second rate series,
+once for the batch it was given (one call per group commit). A
 redelivered or concurrent copy of a vote finds the marker and changes nothing, so
 "count again" is always safe (docs/exactly-once.md). Key names live in
 ``redis_keys``; docs/redis-keys.md describes each one.
@@ -42,43 +43,69 @@ SEAL_AT_MOST = 60  # seconds sealed at once after a quiet spell
 _TIMEOUT_S = 2.0
 _RETRY = Retry(ExponentialBackoff(cap=0.1, base=0.01), 1)
 
-# KEYS: marker total by_band by_album by_channel rank_sum per_second rate sealed
-# ARGV: ttl band album_key channel rank keep_s maxlen seal_at_most
-_COUNT_VOTE = """
-if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
-  return 0
+# Counts a batch of votes in one call, each vote as before: its marker set only if new,
+# and only then its counters; the per-second series once for the batch.
+# KEYS: total by_band by_album by_channel rank_sum per_second rate sealed, then one marker
+#       per vote
+# ARGV: ttl keep_s maxlen seal_at_most, then band album_key channel rank per vote
+# Returns one 1 (counted now) or 0 (its marker was there) per vote, in order.
+_COUNT_VOTES = """
+local ttl = ARGV[1]
+local counted = {}
+local new = 0
+for i = 9, #KEYS do
+  local a = 5 + (i - 9) * 4
+  if redis.call('SET', KEYS[i], '1', 'NX', 'EX', ttl) then
+    new = new + 1
+    counted[i - 8] = 1
+    redis.call('HINCRBY', KEYS[2], ARGV[a], 1)
+    redis.call('HINCRBY', KEYS[3], ARGV[a + 1], 1)
+    redis.call('HINCRBY', KEYS[4], ARGV[a + 2], 1)
+    redis.call('HINCRBYFLOAT', KEYS[5], ARGV[a + 1], ARGV[a + 3])
+  else
+    counted[i - 8] = 0
+  end
 end
-redis.call('INCR', KEYS[2])
-redis.call('HINCRBY', KEYS[3], ARGV[2], 1)
-redis.call('HINCRBY', KEYS[4], ARGV[3], 1)
-redis.call('HINCRBY', KEYS[5], ARGV[4], 1)
-redis.call('HINCRBYFLOAT', KEYS[6], ARGV[3], ARGV[5])
+if new == 0 then
+  return counted
+end
+redis.call('INCRBY', KEYS[1], new)
 local now = tonumber(redis.call('TIME')[1])
-if redis.call('HINCRBY', KEYS[7], now, 1) == 1 then
-  local sealed = tonumber(redis.call('GET', KEYS[9]))
+if redis.call('HINCRBY', KEYS[6], now, new) == new then
+  local sealed = tonumber(redis.call('GET', KEYS[8]))
   if sealed == nil then
     sealed = now - 1
   end
-  local first = math.max(sealed + 1, now - tonumber(ARGV[8]))
+  local first = math.max(sealed + 1, now - tonumber(ARGV[4]))
   for second = first, now - 1 do
-    local votes = redis.call('HGET', KEYS[7], second) or '0'
-    redis.pcall('XADD', KEYS[8], 'MAXLEN', '~', ARGV[7],
+    local votes = redis.call('HGET', KEYS[6], second) or '0'
+    redis.pcall('XADD', KEYS[7], 'MAXLEN', '~', ARGV[3],
                 string.format('%d-1', second * 1000), 'votes', votes)
   end
-  if now - 1 > sealed or redis.call('EXISTS', KEYS[9]) == 0 then
-    redis.call('SET', KEYS[9], now - 1)
+  if now - 1 > sealed or redis.call('EXISTS', KEYS[8]) == 0 then
+    redis.call('SET', KEYS[8], now - 1)
   end
-  local keep = tonumber(ARGV[6])
-  if redis.call('HLEN', KEYS[7]) > keep + 100 then
-    for _, field in ipairs(redis.call('HKEYS', KEYS[7])) do
+  local keep = tonumber(ARGV[2])
+  if redis.call('HLEN', KEYS[6]) > keep + 100 then
+    for _, field in ipairs(redis.call('HKEYS', KEYS[6])) do
       if tonumber(field) < now - keep then
-        redis.call('HDEL', KEYS[7], field)
+        redis.call('HDEL', KEYS[6], field)
       end
     end
   end
 end
-return 1
+return counted
 """
+_COUNTERS = (
+    keys.TOTAL,
+    keys.BY_BAND,
+    keys.BY_ALBUM,
+    keys.BY_CHANNEL,
+    keys.RANK_SUM,
+    keys.PER_SECOND,
+    keys.RATE_STREAM,
+    keys.RATE_SEALED,
+)
 
 # The dead-letter scripts share KEYS: state dead_letters by_reason replayed old_marker, and
 # start alike: ``state`` is the letter's field in the state hash, ``counted`` the rule it is
@@ -167,33 +194,6 @@ return 1
 SEEDED_DEAD_LETTER_RULES = ("conflict", "not_in_catalog", "unknown_type")
 
 
-def _vote_keys(vote: Vote) -> list[str]:
-    return [
-        keys.COUNTED_PREFIX + vote.vote_id,
-        keys.TOTAL,
-        keys.BY_BAND,
-        keys.BY_ALBUM,
-        keys.BY_CHANNEL,
-        keys.RANK_SUM,
-        keys.PER_SECOND,
-        keys.RATE_STREAM,
-        keys.RATE_SEALED,
-    ]
-
-
-def _vote_args(vote: Vote) -> list[Any]:
-    return [
-        MARKER_TTL_S,
-        vote.name,
-        vote.album_key,
-        vote.channel,
-        json_number(vote.rank),
-        PER_SECOND_KEEP_S,
-        RATE_MAXLEN,
-        SEAL_AT_MOST,
-    ]
-
-
 def make_redis(settings: Settings) -> redis.Redis:
     """The process's Redis client (a thread-safe pool), short timeouts: fail fast, retry later."""
     client: redis.Redis = redis.Redis.from_url(
@@ -220,7 +220,7 @@ class TallyWriter:
 
     def __init__(self, client: redis.Redis) -> None:
         self._client = client
-        self._count_vote = client.register_script(_COUNT_VOTE)
+        self._count_votes_script = client.register_script(_COUNT_VOTES)
         self._count_dead_letter = client.register_script(_COUNT_DEAD_LETTER)
         self._resolve_dead_letter = client.register_script(_RESOLVE_DEAD_LETTER)
         self._reclassify_dead_letter = client.register_script(_RECLASSIFY_DEAD_LETTER)
@@ -233,24 +233,27 @@ class TallyWriter:
 
     def count_votes(self, votes: Sequence[Vote]) -> list[bool]:
         """Count each vote unless its marker says it was counted (per vote: True when counted
-        now), in one round trip; each vote's script stays atomic.
+        now), with one script call for them all: atomic as a whole, so each vote's marker
+        and counters still change together or not at all.
 
         ``EVALSHA`` straight away; only when Redis lost its script cache (a restart)
-        is the script loaded and the batch sent again: none of it ran the first time.
+        is the script loaded and sent again: it did not run the first time.
         """
+        if not votes:
+            return []
+        script_keys: list[str] = [*_COUNTERS]
+        args: list[Any] = [MARKER_TTL_S, PER_SECOND_KEEP_S, RATE_MAXLEN, SEAL_AT_MOST]
+        for vote in votes:
+            script_keys.append(keys.COUNTED_PREFIX + vote.vote_id)
+            args += [vote.name, vote.album_key, vote.channel, json_number(vote.rank)]
+        sha = self._count_votes_script.sha
         with unavailable_as_store_error():
             try:
-                return self._count_votes(votes)
+                counted = self._client.evalsha(sha, len(script_keys), *script_keys, *args)
             except redis.exceptions.NoScriptError:
-                self._client.script_load(_COUNT_VOTE)
-                return self._count_votes(votes)
-
-    def _count_votes(self, votes: Sequence[Vote]) -> list[bool]:
-        pipe = self._client.pipeline(transaction=False)
-        for vote in votes:
-            vote_keys = _vote_keys(vote)
-            pipe.evalsha(self._count_vote.sha, len(vote_keys), *vote_keys, *_vote_args(vote))
-        return [bool(counted) for counted in pipe.execute()]
+                self._client.script_load(_COUNT_VOTES)
+                counted = self._client.evalsha(sha, len(script_keys), *script_keys, *args)
+        return [bool(c) for c in counted]
 
     def count_dead_letter(self, letter_id: str, rule: str) -> bool:
         """Count a dead letter under its rule, once per letter id; True when counted now."""

@@ -1,7 +1,7 @@
 """Group commit: the requests on a worker's event loop share their store round trips.
 
 Each request awaits its item's result; one writer thread handles a whole batch
-with one call (one ``insert_many``, one Redis pipeline). Each caller still gets
+with one call (one ``insert_many``, one Redis script call). Each caller still gets
 its own item's result or the batch's error, so the semantics of handling one
 item are unchanged.
 

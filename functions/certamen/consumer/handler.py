@@ -90,7 +90,7 @@ class Handler:
     """Handles vote events against the stores it is given; one instance serves a worker.
 
     The votes of concurrent requests are committed together (``GroupCommit``: one
-    ``insert_many``, one Redis pipeline, at most ``max_batch`` votes); each
+    ``insert_many``, one Redis script call, at most ``max_batch`` votes); each
     request still gets its own vote's outcome.
     """
 

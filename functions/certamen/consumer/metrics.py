@@ -34,7 +34,7 @@ class ConsumerMetrics:
         )
         self.batch_size = Histogram(
             "certamen_consumer_batch_votes",
-            "Votes committed together (one insert_many, one Redis pipeline).",
+            "Votes committed together (one insert_many, one Redis script call).",
             buckets=(1, 2, 4, 8, 16, 32, 64),
             registry=registry,
         )

@@ -1,7 +1,7 @@
 """``certamen consumer``: check the stores, then become ``functions-framework --asgi``.
 
 Why ASGI: the consumer is a function that mostly waits (for the group commit that
-writes its vote with the others: one MongoDB ``insert_many``, one Redis pipeline),
+writes its vote with the others: one MongoDB ``insert_many``, one Redis script call),
 and waiting is what an event loop does for free. functions-framework's ASGI mode
 serves ``functions_framework.aio`` functions with gunicorn and uvicorn's worker
 (uvloop, httptools), which costs a fraction of the CPU per request of the default

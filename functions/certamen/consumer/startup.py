@@ -21,7 +21,7 @@ from certamen.consumer.handler import Handler, Tally, VoteStore
 from certamen.contract import Catalog, load_catalog
 from certamen.settings import Settings
 
-# Votes committed together at most (one insert_many, one Redis pipeline): more than the
+# Votes committed together at most (one insert_many, one Redis script call): more than the
 # local source keeps in flight (its window, 50), so a batch is simply "whatever arrived
 # while the previous one was written"; on Knative, containerConcurrency bounds it too.
 MAX_BATCH = 64

@@ -562,8 +562,9 @@ def make_intake_producer(settings: Settings, **overrides: Any) -> KafkaRecordPro
     - Batching: ``linger.ms`` 5 (a unary vote waits at most that long for company).
     - Compression: ``settings.kafka_compression`` (default none): on one machine the
       broker is local and CPU is the limit; over a network, ``lz4``.
-    - Partitions: librdkafka's default ``consistent_random`` (CRC-32 of the key, the
-      vote_id): even spread, and a retried vote_id lands on the same partition.
+    - Partitions: records have no key, so librdkafka's sticky partitioner sends a
+      linger window's votes to one partition: one batch per produce request
+      (docs/vote-contract.md).
     """
     config = producer_config(
         settings.kafka_bootstrap_servers,

@@ -1,0 +1,207 @@
+"""Cost per vote: the whole pipeline's CPU per counted vote, one vote per call, by part.
+
+Locust (32 users, one vote per call) -> producer-grpc or producer-wasm -> Kafka ->
+source -> consumer -> Redis + MongoDB, all on this machine, replayed and judged exactly
+with ``bench_end_to_end.py``'s ``Bench``. These are the route-by-route end-to-end
+figures: each route's counted votes/s and call latency are reported here too. Each
+route is run ``--runs`` times, the routes alternating, so that both see the same
+machine; each part's CPU seconds (every process of its session, read from /proc) over
+the run, divided by the votes counted, give its milliseconds per vote. The figures are
+the medians, with the range of the runs beside them; the goal is the whole pipeline
+without the load generator (issue 13): at most 0.5 ms a vote on each route.
+
+Each route is replayed once first, unmeasured, so that a freshly started broker has
+compiled its hot paths. A run's CPU covers the replay and the wait until the last vote
+is counted, so each part's idle CPU in that time (Kafka's own housekeeping, the
+source's empty fetches) is in its share; the idle CPU of each part is measured first
+and shown beside it.
+
+    python load/bench_cost_per_vote.py --json OUT [--quick] [--runs N] [--votes N]
+        [--markdown FILE]
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from dataclasses import dataclass
+
+import benchkit
+from bench_end_to_end import PARTS, PIPELINE, Bench, Measured
+from rich.console import Console
+
+from certamen.operations.stack import runner
+from certamen.settings import load
+
+GOAL_MS = 0.5
+USERS = 32
+IDLE_S = 10.0
+WARM_UP_VOTES = 4_000  # a route, before anything is measured (quick: a tenth)
+ROUTES = {"grpc": "gRPC Cast", "wasm": "HTTP POST /votes"}
+LOAD_GENERATOR = "locust"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One route run: CPU milliseconds per counted vote of each part, and the rate."""
+
+    per_vote_ms: dict[str, float]
+    locust_ms: float
+    votes: int
+    rate: float
+    call_p50_ms: float
+    call_p99_ms: float
+    exact: bool
+
+    @property
+    def pipeline_ms(self) -> float:
+        """Every part of the pipeline, the load generator excluded."""
+        return sum(self.per_vote_ms.values())
+
+
+def main() -> int:
+    parser = benchkit.bench_parser(__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=0, help="runs of each route (3; quick 1)")
+    parser.add_argument("--votes", type=int, default=0, help="votes a run (8,000; quick 600)")
+    parser.add_argument("--markdown", help="also write the results as markdown here")
+    args = parser.parse_args()
+    runs_each = args.runs or (1 if args.quick else 3)
+    votes = args.votes or (600 if args.quick else 8_000)
+    settings = load()
+    out = Console()
+    runner.start(settings, list(PARTS), out)
+    bench = Bench(settings, out)
+    for route in ROUTES:  # warm-up, not measured: a fresh broker's JVM compiles its hot paths
+        _replay(bench, route, "warm-up", WARM_UP_VOTES // (10 if args.quick else 1))
+    load_before = os.getloadavg()
+    idle = _idle_ms_per_s(bench)
+    runs: dict[str, list[Run]] = {route: [] for route in ROUTES}
+    for _ in range(runs_each):
+        for route in ROUTES:
+            runs[route].append(_run(_replay(bench, route, "cost", votes)))
+    load_after = os.getloadavg()
+    command = benchkit.command_line("load/bench_cost_per_vote.py", parser, args)
+    figures = []
+    for route, label in ROUTES.items():
+        pipeline = [r.pipeline_ms for r in runs[route]]
+        median = round(statistics.median(pipeline), 3)
+        rate = statistics.median(r.rate for r in runs[route])
+        p50 = statistics.median(r.call_p50_ms for r in runs[route])
+        p99 = statistics.median(r.call_p99_ms for r in runs[route])
+        figures += [
+            benchkit.figure(
+                f"cost_per_vote.{route}_ms", f"{label}: CPU per counted vote, whole pipeline "
+                "without the load generator", median, "ms", goal=f"<= {GOAL_MS}",
+                met=median <= GOAL_MS, command=command, note=_spread(pipeline, runs_each),
+            ),
+            benchkit.figure(
+                f"cost_per_vote.{route}_votes_per_s", f"{label}: counted votes/s, {USERS} "
+                "Locust users, one vote per call", round(rate, 1), "votes/s", command=command,
+            ),
+            benchkit.figure(
+                f"cost_per_vote.{route}_call_p99_ms", f"{label}: call latency p99 (p50 "
+                f"{p50:.0f} ms) under full load, {USERS} users", round(p99, 1), "ms",
+                command=command,
+            ),
+        ]  # fmt: skip
+    inexact = sum(not r.exact for route in runs.values() for r in route)
+    figures.append(
+        benchkit.figure(
+            "cost_per_vote.inexact_runs",
+            "runs with a vote lost or counted twice",
+            inexact,
+            "runs",
+            goal="= 0",
+            met=inexact == 0,
+            command=command,
+        )
+    )
+    notes = [
+        f"{runs_each} runs of each route, {votes:,} votes a run, the routes alternating; "
+        "medians, the range of the runs in brackets",
+        f"load average (1, 5, 15 min) {_load(load_before)} before, {_load(load_after)} after: "
+        "CPU per vote is what to compare on a shared machine, not rates",
+        "Redis: a background save's child process is counted while it runs, so a run "
+        "that ends during one can show Redis a little low",
+        "what was changed to get here, and the approaches tried: load/results/cost-per-vote.md",
+    ]
+    sections = {"CPU per counted vote, by part": _table(runs, idle)}
+    title = "Cost per vote: the whole pipeline, one vote per call"
+    benchkit.publish(args, title, figures, notes, sections)
+    return 0
+
+
+def _replay(bench: Bench, route: str, label: str, votes: int) -> Measured:
+    return bench.replay(
+        f"{route}-{label}",
+        votes,
+        users=USERS,
+        grpc_weight=int(route == "grpc"),
+        wasm_weight=int(route == "wasm"),
+    )
+
+
+def _run(measured: Measured) -> Run:
+    votes = max(1, measured.outcome.log.count)
+    calls = [r for r in measured.outcome.routes if r.name != "Aggregated"]
+    return Run(
+        per_vote_ms={part: 1000 * s / votes for part, s in measured.cpu.items()},
+        locust_ms=1000 * measured.locust_cpu / votes,
+        votes=measured.outcome.log.count,
+        rate=measured.outcome.log.rate,
+        call_p50_ms=max((r.p50_ms for r in calls), default=0.0),
+        call_p99_ms=max((r.p99_ms for r in calls), default=0.0),
+        exact=measured.outcome.verdict.ok,
+    )
+
+
+def _idle_ms_per_s(bench: Bench) -> dict[str, float]:
+    """Each part's CPU milliseconds per second with no votes coming (after a quiet spell)."""
+    time.sleep(2.0)
+    before = benchkit.cpu_seconds(bench.sessions)
+    time.sleep(IDLE_S)
+    after = benchkit.cpu_seconds(bench.sessions)
+    return {part: 1000 * (after[part] - before.get(part, 0.0)) / IDLE_S for part in after}
+
+
+def _table(runs: dict[str, list[Run]], idle: dict[str, float]) -> str:
+    parts = [part for part in PIPELINE if any(part in r.per_vote_ms for r in runs["grpc"])]
+    header = " | ".join(ROUTES.values())
+    rows = [
+        "CPU milliseconds per counted vote (user + system, every process of the part), "
+        "median of the runs (range); idle: the part's CPU with no votes coming.",
+        "",
+        f"| part | {header} | idle, ms CPU a second |",
+        "| --- |" + " ---: |" * (len(ROUTES) + 1),
+    ]
+    for part in parts:
+        cells = [_cell([r.per_vote_ms.get(part, 0.0) for r in runs[route]]) for route in ROUTES]
+        rows.append(f"| {part} | {' | '.join(cells)} | {idle.get(part, 0.0):.1f} |")
+    pipeline = [_cell([r.pipeline_ms for r in runs[route]]) for route in ROUTES]
+    rows.append(f"| **pipeline without the load generator** | {' | '.join(pipeline)} | |")
+    generator = [_cell([r.locust_ms for r in runs[route]]) for route in ROUTES]
+    rows.append(f"| {LOAD_GENERATOR} (load generator, not counted) | {' | '.join(generator)} | |")
+    rates = [f"{statistics.median(r.rate for r in runs[route]):,.0f}" for route in ROUTES]
+    rows.append(f"| counted votes/s | {' | '.join(rates)} | |")
+    return "\n".join(rows)
+
+
+def _cell(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.3f}"
+    return f"{statistics.median(values):.3f} ({min(values):.3f}-{max(values):.3f})"
+
+
+def _spread(values: list[float], runs: int) -> str:
+    if runs == 1:
+        return "one run"
+    return f"median of {runs} runs, range {min(values):.3f}-{max(values):.3f}"
+
+
+def _load(average: tuple[float, float, float]) -> str:
+    return ", ".join(f"{value:.1f}" for value in average)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
