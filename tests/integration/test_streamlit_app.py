@@ -248,11 +248,15 @@ def test_dead_letters_have_their_own_page_with_reasons(filled: Pipeline) -> None
 def test_a_key_reused_for_another_ballot_shows_as_a_conflict_letter(filled: Pipeline) -> None:
     first = Vote(**{field: _logged(filled)[0][field] for field in VOTE_FIELDS})
     filled.count([replace(first, rank=0 if first.rank else 1)])  # the same key, another ballot
-    app = _run(LOGS)
-    letters = app.dataframe[1].value
-    assert sorted(letters["rule"]) == ["conflict", "not_in_catalog", "range"]
+    app = _run(DEAD_LETTERS)
+    letters = app.dataframe[0].value
+    assert sorted(letters["rule"]) == [
+        "not in the catalog (not_in_catalog)",
+        "out of range (range)",
+        "vote id reused (conflict)",
+    ]
     app.multiselect(key="dead_rules").set_value(["conflict"]).run()
-    assert list(app.dataframe[1].value["field"]) == ["vote_id"]
+    assert list(app.dataframe[0].value["field"]) == ["vote_id"]
 
 
 def test_the_audit_runs_on_demand_and_finds_a_tampered_counter(filled: Pipeline) -> None:
