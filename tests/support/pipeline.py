@@ -286,15 +286,23 @@ def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> No
         time.sleep(0.05)
 
 
+def _counted_if_answering(client: redis.Redis) -> int | None:
+    """``votes:total``, or None while Redis is away or loading its data after a restart."""
+    try:
+        return counted(client)
+    except (redis.exceptions.ConnectionError, redis.exceptions.BusyLoadingError):
+        return None
+
+
 def counted_once_answering(client: redis.Redis, timeout_s: float = 60.0) -> int:
     """``votes:total`` once Redis answers: after a restart it is away, then loading its data."""
     seen: list[int] = []
 
     def read() -> bool:
-        try:
-            seen.append(counted(client))
-        except (redis.exceptions.ConnectionError, redis.exceptions.BusyLoadingError):
+        value = _counted_if_answering(client)
+        if value is None:
             return False
+        seen.append(value)
         return True
 
     wait_until(read, timeout_s, "Redis answering")
@@ -305,10 +313,8 @@ def wait_counted(client: redis.Redis, expected: int, timeout_s: float) -> None:
     """Wait until Redis counted ``expected`` votes (through its restarts)."""
 
     def reached() -> bool:
-        try:
-            return counted(client) >= expected
-        except (redis.exceptions.ConnectionError, redis.exceptions.BusyLoadingError):
-            return False
+        value = _counted_if_answering(client)
+        return value is not None and value >= expected
 
     wait_until(reached, timeout_s, f"{expected} counted votes")
 
