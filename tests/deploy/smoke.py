@@ -20,7 +20,8 @@ substituted, each one named in :func:`local_environment`:
 - listening on 0.0.0.0 becomes 127.0.0.1 (nothing here listens beyond loopback);
 - the sign-in Secret ``streamlit-auth``, which the operator creates (docs/deploy.md,
   "Sign-in"), is the example in tests/deploy/streamlit-auth/, laid out as the kubelet
-  mounts a Secret (``auth/<key>``): ``CERTAMEN_STREAMLIT_SECRETS`` points there.
+  mounts a Secret (``auth/<key>``), copied beside the image roots (a clone under /tmp
+  is hidden by the sandbox's fresh /tmp): ``CERTAMEN_STREAMLIT_SECRETS`` points there.
 
 The process runs as ``nobody`` with no privileges (``setpriv``), in a private
 mount namespace where the whole filesystem is read-only and ``/tmp`` is a fresh
@@ -30,7 +31,9 @@ allowPrivilegeEscalation false and no capabilities, as in the pod.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -44,7 +47,7 @@ from urllib.error import HTTPError
 
 from certamen.settings import Ports, Settings, load
 from tests.deploy.dockerfile import Stage
-from tests.deploy.image import in_image
+from tests.deploy.image import CACHE, in_image
 from tests.deploy.metrics import container_port
 from tests.deploy.workloads import Workload
 from tests.support import processes
@@ -95,6 +98,30 @@ def free_ports() -> Iterator[int]:
     return processes.free_ports(PORT_RANGE)
 
 
+def mounted_sign_in_secret() -> Path:
+    """The example Secret where the sandboxed process can read it, as the kubelet mounts it.
+
+    Outside the clone, which may be under /tmp (the sandbox hides it) or /root
+    (nobody cannot enter it); named by its content, so clones share one copy.
+    """
+    files = sorted(p for p in SIGN_IN_SECRET.rglob("*") if p.is_file())
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(str(file.relative_to(SIGN_IN_SECRET)).encode() + b"\0" + file.read_bytes())
+    mounted = CACHE.parent / "streamlit-auth" / digest.hexdigest()[:16]
+    if not mounted.exists():
+        staging = mounted.with_name(f"{mounted.name}.{os.getpid()}")
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(SIGN_IN_SECRET, staging)
+        for path in [staging, *staging.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        try:
+            staging.rename(mounted)
+        except OSError:  # another clone put the same copy there first
+            shutil.rmtree(staging, ignore_errors=True)
+    return mounted
+
+
 def local_environment(
     workload: Workload, image: Stage, root: Path, local: Settings, ports: Iterator[int]
 ) -> tuple[dict[str, str], int]:
@@ -107,7 +134,7 @@ def local_environment(
         "CERTAMEN_TOPIC": local.votes_topic,
         "CERTAMEN_DLQ_TOPIC": local.dlq_topic,
         "CERTAMEN_BIND_HOST": "127.0.0.1",
-        "CERTAMEN_STREAMLIT_SECRETS": str(SIGN_IN_SECRET),
+        "CERTAMEN_STREAMLIT_SECRETS": str(mounted_sign_in_secret()),
     }
     environment = {k: _moved(root, v) for k, v in image.env.items()}
     for name, value in workload.environment.items():
