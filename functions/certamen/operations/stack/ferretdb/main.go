@@ -45,6 +45,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go keepIDIndexes(ctx, *dataDir) // reads by _id use an index, as on MongoDB (idindex.go)
 	log.Printf("FerretDB listening on %s, data in %s", *listen, *dataDir)
 	if err := server.Run(ctx); err != nil {
 		log.Fatal(err)
