@@ -168,9 +168,8 @@ class VoteLog:
         document, so Redis and MongoDB always agree on what the vote was. Each
         earlier document is read by its ``_id`` alone: that is the one filter FerretDB
         v1 reads through an index (the one certamen-ferretdb adds), while a ``$in``
-        scans the whole log: 2-3.5 s a batch at 100,000 votes, past the socket timeout
-        at a contest's size, so the redeliveries after a Redis restart stalled the
-        counting (load/bench_redelivery.py).
+        scans the whole log, which at a contest's size outlasts the socket timeout: the
+        redeliveries after a Redis restart stalled the counting (load/bench_redelivery.py).
         """
         with unavailable_as_store_error():
             try:

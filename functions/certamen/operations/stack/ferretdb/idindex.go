@@ -15,8 +15,7 @@ import (
 // FerretDB v1 reads a filter {_id: <value>} with `WHERE _ferretdb_sjson->'$._id' = ?`,
 // but the unique index it keeps for _id is on `_ferretdb_sjson->"_id"`: SQLite matches
 // an index only to the same expression, so every read by _id scans the whole
-// collection (57 ms at 10,000 votes, seconds at a contest's size). MongoDB reads _id
-// by its index. This keeps, beside each collection's table, an index on the very
+// collection, a cost that grows with the vote log. MongoDB reads _id by its index. This keeps, beside each collection's table, an index on the very
 // expression FerretDB queries, so that a read by _id costs what it costs on MongoDB
 // (load/bench_redelivery.py). FerretDB does not know the index: it lists, copies and
 // drops only its own, and a dropped collection's table takes ours with it.
