@@ -44,6 +44,7 @@ from typing import Any
 
 import benchkit
 import grpc
+import uvloop
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from certamen._generated.certamen.v1 import votes_pb2 as pb
@@ -58,8 +59,8 @@ BATCH_SIZE = 500
 
 
 def serve_noop(port: int) -> None:
-    """A grpc.aio server with producer-grpc's settings whose handlers do no vote work."""
-    asyncio.run(_serve_noop(port))
+    """A grpc.aio server with producer-grpc's settings and loop whose handlers do no vote work."""
+    uvloop.run(_serve_noop(port))
 
 
 async def _serve_noop(port: int) -> None:
