@@ -434,7 +434,7 @@ class _Profile:
     STAGES = (
         ("MongoDB insert_many (PyMongo, writer thread)", "VoteLog.insert_votes ("),
         ("Redis EVALSHA pipeline (redis-py, writer thread)", "TallyWriter.count_votes ("),
-        ("vote checks (contract: parse and validate)", "Handler._vote ("),
+        ("vote checks (contract: parse and validate)", "Handler.judge ("),
         ("documents of a batch (writer thread)", "Handler.commit ("),
         ("group commit: batches, hand-over, wake-up", "GroupCommit."),
         ("rest of our function (metrics, outcome)", "count_vote ("),
@@ -449,11 +449,15 @@ class _Profile:
         self._thread.start()
 
     def _run(self, pid: int, seconds: float) -> None:
+        spy = benchkit.py_spy()
+        if spy is None:
+            self._text = "py-spy is not installed (`pip install py-spy`): no profile."
+            return
         time.sleep(0.5)
         with tempfile.TemporaryDirectory() as folder:
             raw = Path(folder) / "raw.txt"
             subprocess.run(
-                ["py-spy", "record", "--pid", str(pid), "--duration", str(round(seconds)),
+                [spy, "record", "--pid", str(pid), "--duration", str(round(seconds)),
                  "--rate", "200", "--format", "raw", "--output", str(raw), "--subprocesses",
                  "--nonblocking", "--gil"],
                 capture_output=True, check=False,

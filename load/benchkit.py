@@ -19,6 +19,7 @@ import signal
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -263,13 +264,18 @@ def children_cpu_seconds() -> float:
     return times.children_user + times.children_system
 
 
+def py_spy() -> str | None:
+    """py-spy's path: on PATH, or beside this interpreter (``.venv/bin``, not activated)."""
+    return shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+
+
 def profile(pid: int, seconds: float, *, top: int = 15) -> str:
     """The hottest functions of ``pid`` (and its children) by own time, as a markdown table.
 
     py-spy samples only the thread holding the GIL (``--gil``): Python's CPU time, not
     threads waiting on a socket. A sentence says why when there is no profile.
     """
-    spy = shutil.which("py-spy")
+    spy = py_spy()
     if spy is None:
         return "py-spy is not installed (`pip install py-spy`): no profile."
     with tempfile.TemporaryDirectory() as folder:

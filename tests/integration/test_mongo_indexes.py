@@ -90,9 +90,10 @@ def test_a_redelivered_vote_is_read_back_by_its_key_not_by_a_scan(contest: Setti
         assert log.insert_votes(again) == [first[1], None, first[2]]
 
         assert finds.filters, "the earlier documents were read back"
+        ferretdb_v1 = is_ferretdb_v1(db.client.admin.command("buildInfo"))
         for query in finds.filters:
             plan = db.command("explain", {"find": VOTES, "filter": query})
-            if is_ferretdb_v1(db.client.admin.command("buildInfo")):
+            if ferretdb_v1:
                 assert plan["filterPushdown"] is True, query
             else:
                 assert "COLLSCAN" not in str(plan["queryPlanner"]), query

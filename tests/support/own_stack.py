@@ -11,26 +11,22 @@ demo's, on the default ports) is never touched.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from pathlib import Path
 
 import redis
 
 from certamen.adapters.mongo_store import make_mongo
-from certamen.settings import Settings, child_environment, load
+from certamen.settings import Ports, Settings, child_environment, load
 from tests.support.own_stores import empty_redis
 from tests.support.processes import take_free_ports
 
+# The servers' ports (a stack that brings its own servers moves them too); every other
+# port of settings.Ports is an application part's.
 _SERVER_PORTS = ("KAFKA", "KAFKA_CONTROLLER", "REDIS", "MONGODB")
-_APP_PORTS = (
-    "PRODUCER_GRPC",
-    "PRODUCER_GRPC_METRICS",
-    "PRODUCER_WASM",
-    "PRODUCER_WASM_METRICS",
-    "CONSUMER",
-    "CONSUMER_METRICS",
-    "SOURCE_METRICS",
-    "STREAMLIT",
+_APP_PORTS = tuple(
+    f.name.upper() for f in dataclasses.fields(Ports) if f.name.upper() not in _SERVER_PORTS
 )
 
 
