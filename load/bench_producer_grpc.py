@@ -58,6 +58,9 @@ BATCH_SIZE = 500
 # --- the no-op server (runs in its own process) -------------------------------------------
 
 
+NOOP_RECEIPT = pb.Receipt(vote_id="0" * 36, received_at="2026-01-01T00:00:00.000Z")
+
+
 def serve_noop(port: int) -> None:
     """A grpc.aio server with producer-grpc's settings and loop whose handlers do no vote work."""
     uvloop.run(_serve_noop(port))
@@ -67,15 +70,12 @@ async def _serve_noop(port: int) -> None:
     from certamen.producers.grpc.messages import decoder
     from certamen.producers.grpc.server import new_grpc_server
 
-    receipt = pb.Receipt(vote_id="0" * 36, received_at="2026-01-01T00:00:00.000Z")
-
     async def cast(request: Any, context: Any) -> pb.Receipt:
-        return receipt
+        return NOOP_RECEIPT
 
     async def cast_batch(request: Any, context: Any) -> pb.CastBatchResponse:
-        return pb.CastBatchResponse(
-            results=[pb.CastResult(index=i, receipt=receipt) for i in range(len(request.votes))]
-        )
+        receipts = [pb.CastResult(index=i, receipt=NOOP_RECEIPT) for i in range(len(request.votes))]
+        return pb.CastBatchResponse(results=receipts)
 
     methods = {
         "Cast": grpc.unary_unary_rpc_method_handler(
@@ -303,7 +303,8 @@ def _wait_serving(target: str, process: subprocess.Popen[bytes], within_s: float
     raise RuntimeError(f"{target} not SERVING within {within_s} s")
 
 
-def _wait_port(target: str, within_s: float) -> None:
+def wait_port(target: str, within_s: float) -> None:
+    """Wait until a gRPC server answers on ``target``."""
     with grpc.insecure_channel(target) as channel:
         grpc.channel_ready_future(channel).result(timeout=within_s)
 
@@ -339,7 +340,7 @@ def noop_server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     )
     target = f"127.0.0.1:{port}"
     try:
-        _wait_port(target, within_s=30)
+        wait_port(target, within_s=30)
         yield target, process
     finally:
         benchkit.stop_session(process, grace_s=20)

@@ -29,7 +29,7 @@ import benchkit
 import grpc
 import grpc.aio
 import uvloop
-from bench_producer_grpc import _wait_port, load
+from bench_producer_grpc import NOOP_RECEIPT, load, wait_port
 
 from certamen._generated.certamen.v1 import votes_pb2 as pb
 from certamen.producers.grpc.messages import decoder
@@ -37,7 +37,7 @@ from certamen.producers.grpc.server import SERVER_OPTIONS
 
 ACK_WAIT_S = 0.006  # what a Cast waits for Kafka's acks=all (linger 5 ms) on this machine
 NO_BDP = (("grpc.http2.bdp_probe", 0),)
-# name: (server kind, extra channel options, extra environment)
+# name: (server kind, extra server options, extra environment)
 VARIANTS: dict[str, tuple[str, tuple[tuple[str, Any], ...], dict[str, str]]] = {
     "grpc.aio on asyncio": ("asyncio", (), {}),
     "grpc.aio on uvloop (producer-grpc)": ("uvloop", (), {}),
@@ -50,7 +50,6 @@ VARIANTS: dict[str, tuple[str, tuple[tuple[str, Any], ...], dict[str, str]]] = {
     ),
     "grpcio threaded server, 64 threads": ("threads", (), {}),
 }
-RECEIPT = pb.Receipt(vote_id="0" * 36, received_at="2026-01-01T00:00:00.000Z")
 SERVICE = "certamen.v1.VoteService"
 
 
@@ -68,7 +67,7 @@ def _add_cast(server: grpc.Server | grpc.aio.Server, cast: Any) -> None:
 async def _serve_aio(port: int, options: list[tuple[str, Any]]) -> None:
     async def cast(request: Any, context: Any) -> pb.Receipt:
         await asyncio.sleep(ACK_WAIT_S)
-        return RECEIPT
+        return NOOP_RECEIPT
 
     server = grpc.aio.server(options=options)
     _add_cast(server, cast)
@@ -80,7 +79,7 @@ async def _serve_aio(port: int, options: list[tuple[str, Any]]) -> None:
 def _serve_threads(port: int, options: list[tuple[str, Any]]) -> None:
     def cast(request: Any, context: Any) -> pb.Receipt:
         time.sleep(ACK_WAIT_S)
-        return RECEIPT
+        return NOOP_RECEIPT
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=64), options=options)
     _add_cast(server, cast)
@@ -110,7 +109,7 @@ def measure(name: str, *, rate: float, seconds: float) -> float:
         start_new_session=True,
     )
     try:
-        _wait_port(f"127.0.0.1:{port}", within_s=30)
+        wait_port(f"127.0.0.1:{port}", within_s=30)
         run = load(name, f"127.0.0.1:{port}", f"/{SERVICE}/Cast", processes=1, concurrency=32,
                    seconds=seconds, rate=rate, server_pid=process.pid)  # fmt: skip
         return run.server_cpu_us_per_vote
