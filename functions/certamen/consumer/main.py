@@ -42,13 +42,15 @@ from cloudevents.http import CloudEvent
 
 from certamen.consumer.function import CountVote
 from certamen.logs import configure_json_logging
+from certamen.serving import tune_gc_for_serving
 from certamen.settings import load
 
 _worker: CountVote | None = None
 
 
 def worker_function() -> CountVote:
-    """This process's function, built once: settings read, JSON logging, metrics served.
+    """This process's function, built once: settings read, JSON logging, metrics served,
+    the garbage collector tuned for serving.
 
     Right after gunicorn forks the worker (below), or on the first event without a
     fork (``functions-framework --debug``).
@@ -58,6 +60,7 @@ def worker_function() -> CountVote:
         configure_json_logging()
         _worker = CountVote(load())
         _worker.serve_metrics()
+        tune_gc_for_serving()
     return _worker
 
 

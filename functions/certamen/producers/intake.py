@@ -29,13 +29,11 @@ Public API used by producer-grpc and producer-wasm:
   ``certamen_producer_calls_in_flight{channel}``.
 - :func:`build_intake`: a producer's Intake and its Kafka probe, wired the same way for
   both channels (the caller starts and stops the probe).
-- :func:`tune_gc_for_serving`: called by both servers once started.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import threading
 import time
 from collections import OrderedDict, deque
@@ -77,7 +75,6 @@ __all__ = [
     "build_intake",
     "kafka_check",
     "make_intake_producer",
-    "tune_gc_for_serving",
 ]
 
 PROBE_INTERVAL_S: Final = 1.0
@@ -527,26 +524,6 @@ class _Deliveries:
     def reports(self) -> list[tuple[bool, str | None]]:
         """Each vote: whether it was handed to Kafka, and its error (None: acknowledged)."""
         return list(zip(self._sent, self._errors, strict=True))
-
-
-YOUNG_GC_THRESHOLD: Final = 10_000
-"""Net allocations between two collections of the youngest generation (Python: 700)."""
-
-
-def tune_gc_for_serving() -> None:
-    """Call once start-up is done: take the garbage collector's cost off the per-vote path.
-
-    - ``gc.freeze()``: the tens of thousands of objects of start-up (modules, the
-      kernel, protobuf descriptors, metrics) are never garbage, yet every full
-      collection walked them all.
-    - A young-generation threshold of :data:`YOUNG_GC_THRESHOLD` instead of 700: the
-      objects of the votes in flight (each request with its coroutine, future and
-      vote) crossed 700 all the time, so a collection ran every few requests to find
-      nothing; the garbage of a vote is freed by reference counting. Cycles are still
-      collected, after 10,000 net allocations.
-    """
-    gc.freeze()
-    gc.set_threshold(YOUNG_GC_THRESHOLD, 10, 10)
 
 
 def make_intake_producer(settings: Settings, **overrides: Any) -> KafkaRecordProducer:

@@ -37,9 +37,9 @@ from certamen.producers.intake import (
     IntakeMetrics,
     build_intake,
     make_intake_producer,
-    tune_gc_for_serving,
 )
 from certamen.producers.readiness import KafkaReadiness
+from certamen.serving import tune_gc_for_serving
 from certamen.settings import Settings
 
 log = logging.getLogger("certamen.producer_grpc")

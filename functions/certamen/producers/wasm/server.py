@@ -32,10 +32,10 @@ from certamen.producers.intake import (
     IntakeMetrics,
     build_intake,
     make_intake_producer,
-    tune_gc_for_serving,
 )
 from certamen.producers.wasm.app import ProducerApp
 from certamen.producers.wasm.kernel import BallotKernel, KernelFault
+from certamen.serving import tune_gc_for_serving
 from certamen.settings import Settings
 
 log = logging.getLogger("certamen.producer_wasm")
