@@ -48,10 +48,9 @@ import newconn
 from rich.console import Console
 
 from certamen.adapters import redis_keys as keys
-from certamen.adapters.mongo_store import VOTES
 from certamen.operations.loadgen import new_run_id
 from certamen.operations.loadgen.replay import Stores, open_stores, wait_until_quiet
-from certamen.operations.loadgen.runlog import id_range, percentile
+from certamen.operations.loadgen.runlog import percentile, read_votes
 from certamen.operations.stack import runner
 from certamen.operations.votefiles import catalog_for, generate_votes, record_fields
 from certamen.settings import Settings, load
@@ -299,7 +298,6 @@ class Bench:
         other = Counter(v.detail for v in ledger.votes if v.outcome != "accepted")
         if other:
             self.out.print(f"  answers other than accepted: {dict(other.most_common(4))}")
-        prefix = f"{run_id}."
         expected = counts["accepted"]
         started = time.monotonic()
         while time.monotonic() - started < timeout_s:
@@ -310,7 +308,7 @@ class Bench:
         wait_until_quiet(self.stores, timeout_s=30.0)
         drained = time.monotonic() - started
         cpu_drained = benchkit.cpu_seconds(self.sessions)
-        counted, delays, last = _read_counted(self.stores, prefix)
+        counted, delays, last = _read_counted(self.stores, [v.key for v in ledger.votes])
         judged = Judged(
             route=route,
             ledger=ledger,
@@ -516,13 +514,15 @@ def _judge(j: Judged, stores: Stores) -> list[str]:
     return problems
 
 
-def _read_counted(stores: Stores, prefix: str) -> tuple[set[str], list[float], datetime | None]:
-    """The run's vote ids in MongoDB, their vote-to-count delays (sorted) and the last count."""
+def _read_counted(
+    stores: Stores, offered: Iterable[str]
+) -> tuple[set[str], list[float], datetime | None]:
+    """The offered votes stored in MongoDB, their vote-to-count delays (sorted), the last count."""
     counted: set[str] = set()
     delays: list[float] = []
     last: datetime | None = None
     projection = {"received_at": 1, "processed_at": 1}
-    for document in stores.db[VOTES].find({"_id": id_range(prefix)}, projection):
+    for document in read_votes(stores.db, offered, projection):
         counted.add(str(document["_id"]))
         received = _utc(document["received_at"])
         processed = _utc(document["processed_at"])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from certamen.operations.loadgen.ledger import LedgerTotals
 from certamen.operations.loadgen.locust_run import read_route_stats
-from certamen.operations.loadgen.runlog import RunLog, id_range, percentile
+from certamen.operations.loadgen.runlog import RunLog, percentile
 from certamen.operations.loadgen.verdict import judge
 from certamen.operations.votefiles import ExpectedTally
 
@@ -127,15 +127,6 @@ def test_percentiles_are_nearest_rank() -> None:
     assert percentile(values, 0.99) == 99
     assert percentile(values, 1.0) == 100
     assert percentile([], 0.5) is None
-
-
-def test_the_id_range_covers_exactly_the_keys_of_one_run() -> None:
-    bounds = id_range("run-1.0123456789ab.")
-
-    inside = ["run-1.0123456789ab.0", "run-1.0123456789ab.999999"]
-    outside = ["run-1.0123456789ab", "run-1.0123456789ac.0", "run-10.0123456789ab.0"]
-    assert all(bounds["$gte"] <= k < bounds["$lt"] for k in inside)
-    assert not any(bounds["$gte"] <= k < bounds["$lt"] for k in outside)
 
 
 def test_route_figures_come_from_locusts_json_report(tmp_path: Path) -> None:

@@ -165,7 +165,8 @@ def _demo(settings: Settings, args: argparse.Namespace, out: Console) -> int:
             count_timeout_s=args.timeout,
             progress=show,
         )
-    audit = _audit(stores, outcome.after)
+    with out.status("audit: recounting the whole vote log in MongoDB against every Redis counter"):
+        audit = _audit(stores, outcome.after)
     result = DemoResult(
         run_id=run_id,
         votes=votes,

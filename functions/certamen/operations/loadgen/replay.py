@@ -25,20 +25,19 @@ from certamen.adapters import redis_keys as keys
 from certamen.adapters.mongo_store import make_mongo, vote_database
 from certamen.adapters.redis_store import make_redis
 from certamen.contract import Catalog
-from certamen.operations.loadgen.keys import replay_prefix
 from certamen.operations.loadgen.ledger import LedgerTotals, read_ledgers
 from certamen.operations.loadgen.locust_run import LocustPlan, RouteStats, read_route_stats
 from certamen.operations.loadgen.runlog import RunLog, read_marked, read_run_log
 from certamen.operations.loadgen.verdict import Verdict, judge
 from certamen.operations.votefiles import AlbumId, ExpectedTally, VoteFile
 from certamen.results import tally
+from certamen.results.audit import AUDIT_TIMEOUT_S
 from certamen.settings import Settings
 
 _POLL_S = 0.5
 _SETTLE_S = 1.0  # after the last count, a moment for a late duplicate to show
 _QUIET_S = 2.0  # the tally stands still this long before a run starts
 _LOCUST_GRACE_S = 30.0  # beyond its own run time, before Locust is killed
-_MONGO_TIMEOUT_S = 60.0  # reads of a whole run (and the audit's recount) take a while
 
 
 class ReplayError(RuntimeError):
@@ -82,8 +81,13 @@ class ReplayOutcome:
 
 
 def open_stores(settings: Settings) -> Stores:
-    """Redis and the contest's MongoDB database, with room for long reads."""
-    mongo = make_mongo(settings, timeout_s=_MONGO_TIMEOUT_S)
+    """Redis and the contest's MongoDB database, with room for the audit's recount.
+
+    The demo recounts the whole vote log after its run, as ``certamen audit`` does: that
+    takes FerretDB minutes past a million votes (a 60 s socket timeout failed the demo
+    at 1.5 million).
+    """
+    mongo = make_mongo(settings, timeout_s=AUDIT_TIMEOUT_S)
     return Stores(make_redis(settings), vote_database(mongo, settings))
 
 
@@ -140,7 +144,7 @@ def replay_and_count(
     on_counted()
     progress(_progress(ledger, total.read(), before.total, started_at, sending=False))
     after = tally.read_standings(stores.redis, catalog)
-    log, marked = _read_run(stores, plan.run_id, votes.tag, ledger)
+    log, marked = _read_run(stores, plan.run_id, votes.tag, len(votes), ledger)
     delta = album_delta(before, after)
     return ReplayOutcome(
         ledger=ledger,
@@ -156,16 +160,15 @@ def replay_and_count(
 
 
 def _read_run(
-    stores: Stores, run_id: str, tag: str, ledger: LedgerTotals
+    stores: Stores, run_id: str, tag: str, records: int, ledger: LedgerTotals
 ) -> tuple[RunLog, frozenset[int]]:
     """The run's vote log (MongoDB), then which of its votes Redis counted (the markers).
 
     A vote being written right then is in MongoDB and not yet in Redis: when the two
     differ, both are read again once, a moment later, before they count as differing.
     """
-    prefix = replay_prefix(run_id, tag)
     for last in (False, True):
-        log = read_run_log(stores.db, prefix)
+        log = read_run_log(stores.db, run_id, tag, range(records))
         sent = ledger.accepted_indices | ledger.refused_indices | ledger.unknown_indices
         marked = read_marked(stores.redis, run_id, tag, sent | log.indices)
         if last or marked == log.indices:
