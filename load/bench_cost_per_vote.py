@@ -16,6 +16,11 @@ is counted, so each part's idle CPU in that time (Kafka's own housekeeping, the
 source's empty fetches) is in its share; the idle CPU of each part is measured first
 and shown beside it.
 
+The same code has cost twice as much at one hour as at another on this machine (a VM),
+so the machine's own speed is taken before and after the runs (``machine_reference.py``:
+a wake-up round trip between two processes and a piece of pure Python, none of our
+code) and reported beside the figures: compare two runs only where those agree.
+
     python load/bench_cost_per_vote.py --json OUT [--quick] [--runs N] [--votes N]
         [--markdown FILE]
 """
@@ -28,6 +33,7 @@ import time
 from dataclasses import dataclass
 
 import benchkit
+import machine_reference
 from bench_end_to_end import PARTS, PIPELINE, Bench, Measured
 from rich.console import Console
 
@@ -75,12 +81,14 @@ def main() -> int:
     for route in ROUTES:  # warm-up, not measured: a fresh broker's JVM compiles its hot paths
         _replay(bench, route, "warm-up", WARM_UP_VOTES // (10 if args.quick else 1))
     load_before = os.getloadavg()
+    reference_before = machine_reference.measure()
     idle = _idle_ms_per_s(bench)
     runs: dict[str, list[Run]] = {route: [] for route in ROUTES}
     for _ in range(runs_each):
         for route in ROUTES:
             runs[route].append(_run(_replay(bench, route, "cost", votes)))
     load_after = os.getloadavg()
+    reference_after = machine_reference.measure()
     command = benchkit.command_line("load/bench_cost_per_vote.py", parser, args)
     figures = []
     for route, label in ROUTES.items():
@@ -117,6 +125,18 @@ def main() -> int:
             command=command,
         )
     )
+    figures += [
+        benchkit.figure(
+            "cost_per_vote.reference_wakeup_us", "machine reference: CPU per wake-up round "
+            f"trip, before the runs (after: {reference_after.wakeup_us:.1f})",
+            round(reference_before.wakeup_us, 1), "µs", command=command,
+        ),
+        benchkit.figure(
+            "cost_per_vote.reference_python_us", "machine reference: CPU per pure Python "
+            f"round, before the runs (after: {reference_after.python_us:.2f})",
+            round(reference_before.python_us, 2), "µs", command=command,
+        ),
+    ]  # fmt: skip
     notes = [
         f"{runs_each} runs of each route, {votes:,} votes a run, the routes alternating; "
         "medians, the range of the runs in brackets",
@@ -124,6 +144,9 @@ def main() -> int:
         "CPU per vote is what to compare on a shared machine, not rates",
         "Redis: a background save's child process is counted while it runs, so a run "
         "that ends during one can show Redis a little low",
+        "machine reference (load/machine_reference.py): a paced wake-up round trip between "
+        "two processes over loopback TCP and a json round of a vote-sized dict, none of our "
+        "code: compare two runs' costs only where these agree (load/results/cost-per-vote.md)",
         "what was changed to get here, and the approaches tried: load/results/cost-per-vote.md",
     ]
     sections = {"CPU per counted vote, by part": _table(runs, idle)}
