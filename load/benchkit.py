@@ -231,7 +231,12 @@ def part_pids(settings: Settings, parts: Iterable[str]) -> dict[str, int]:
 
 
 def cpu_seconds(sessions: dict[str, int]) -> dict[str, float]:
-    """CPU seconds (user + system) used so far by every process of each part's session."""
+    """CPU seconds (user + system) used so far by every process of each part's session.
+
+    A process's finished children count too (``cutime``, ``cstime``): a child that ends
+    between two readings (Redis's background save) moves its CPU into its parent's, so
+    the difference of two readings keeps it instead of going negative.
+    """
     used: collections.defaultdict[str, float] = collections.defaultdict(float)
     by_session = {str(pid): part for part, pid in sessions.items()}
     for entry in _PROC.iterdir():
@@ -244,7 +249,7 @@ def cpu_seconds(sessions: dict[str, int]) -> dict[str, float]:
         fields = text[text.rfind(")") + 2 :].split()
         part = by_session.get(fields[3])
         if part is not None:
-            used[part] += (int(fields[11]) + int(fields[12])) / _TICKS
+            used[part] += sum(int(f) for f in fields[11:15]) / _TICKS
     return {part: used[part] for part in sessions}
 
 
