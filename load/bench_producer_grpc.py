@@ -69,6 +69,7 @@ def serve_noop(port: int) -> None:
 async def _serve_noop(port: int) -> None:
     from certamen.producers.grpc.messages import decoder
     from certamen.producers.grpc.server import new_grpc_server
+    from certamen.settings import load as load_settings
 
     async def cast(request: Any, context: Any) -> pb.Receipt:
         return NOOP_RECEIPT
@@ -89,7 +90,7 @@ async def _serve_noop(port: int) -> None:
             response_serializer=pb.CastBatchResponse.SerializeToString,
         ),
     }
-    server = new_grpc_server()
+    server = new_grpc_server(load_settings().producer_max_in_flight)
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler("certamen.v1.VoteService", methods),)
     )

@@ -33,7 +33,8 @@ from bench_producer_grpc import NOOP_RECEIPT, load, wait_port
 
 from certamen._generated.certamen.v1 import votes_pb2 as pb
 from certamen.producers.grpc.messages import decoder
-from certamen.producers.grpc.server import SERVER_OPTIONS
+from certamen.producers.grpc.server import server_options
+from certamen.settings import load as load_settings
 
 ACK_WAIT_S = 0.006  # what a Cast waits for Kafka's acks=all (linger 5 ms) on this machine
 NO_BDP = (("grpc.http2.bdp_probe", 0),)
@@ -91,7 +92,7 @@ def _serve_threads(port: int, options: list[tuple[str, Any]]) -> None:
 def serve(name: str, port: int) -> None:
     """Serve one variant until killed (run in its own process)."""
     kind, extra, _ = VARIANTS[name]
-    options = [*SERVER_OPTIONS, *extra]
+    options = [*server_options(load_settings().producer_max_in_flight), *extra]
     if kind == "threads":
         _serve_threads(port, options)
     elif kind == "uvloop":

@@ -1,7 +1,8 @@
 """Bursts at the ingress, each route, real Kafka, Redis and FerretDB (issue 13).
 
 - A burst of clients that open a new connection for every vote, more of them at once
-  than grpcio's old limit of 512 calls, is taken whole and counted once. The burst
+  than grpcio's old limit of 512 calls (and, on gRPC, than the 3,000 calls gRPC's core
+  holds for its handlers by default), is taken whole and counted once. The burst
   arrives while the producer gets no CPU (SIGSTOP, then SIGCONT once every connection
   is queued): that is what a busy machine does to it, and it puts every call of the
   burst in the producer at the same moment, whatever the machine's speed.
@@ -38,7 +39,11 @@ from tests.support.pipeline import counted, counting, wait_counted, wait_until
 
 pytestmark = pytest.mark.integration
 
-BURST = 1200  # votes at once, well over grpcio's old 512-call limit
+# Votes at once, well over grpcio's old 512-call limit. On gRPC also over the 3,000 calls
+# past which gRPC's core, left to its defaults, cancels every call no handler has taken
+# yet (from 1,000 on, some at random): grpc.aio takes them one at a time, so a burst
+# that arrives at a stopped or busy producer waits in that queue.
+BURST = {"grpc": 3200, "http": 1200}
 
 
 @pytest.mark.parametrize("route", ROUTES)
@@ -47,17 +52,18 @@ def test_a_connection_per_vote_burst_over_512_calls_is_taken_whole_and_counted_o
 ) -> None:
     settings = pipeline
     run_id = f"burst-{route}"
+    burst = BURST[route]
     with counting(settings, tmp_path), producer(route, settings, tmp_path) as running:
-        plan = running.plan(run_id, votes=BURST, in_flight=BURST, processes=2)
+        plan = running.plan(run_id, votes=burst, in_flight=burst, processes=2)
         ledgers: list[newconn.Ledger] = []
         running.process.send_signal(signal.SIGSTOP)
         try:
             sender = threading.Thread(target=lambda: ledgers.append(newconn.run(plan)))
             sender.start()
             wait_until(
-                lambda: established(running.port) >= BURST,
+                lambda: established(running.port) >= burst,
                 60,
-                f"{BURST} connections queued at the stopped producer",
+                f"{burst} connections queued at the stopped producer",
             )
         finally:
             running.process.send_signal(signal.SIGCONT)
@@ -65,13 +71,13 @@ def test_a_connection_per_vote_burst_over_512_calls_is_taken_whole_and_counted_o
         assert ledgers, "the burst did not finish"
         (ledger,) = ledgers
         answers = {vote.detail for vote in ledger.votes if vote.outcome != "accepted"}
-        assert ledger.counts()["accepted"] == BURST, answers
+        assert ledger.counts()["accepted"] == burst, answers
 
-        wait_counted(store, BURST, timeout_s=120)
+        wait_counted(store, burst, timeout_s=120)
         time.sleep(1.0)  # a late duplicate would show by now
         ids = counted_ids(settings, f"{run_id}.")
         assert sorted(ids) == sorted(vote.key for vote in ledger.votes)
-        assert counted(store) == BURST
+        assert counted(store) == burst
 
 
 @pytest.fixture

@@ -55,14 +55,32 @@ _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 _AioHealthServicer: Any = health.aio.HealthServicer  # type: ignore[attr-defined]
 
 
-def new_grpc_server() -> grpc.aio.Server:
+def server_options(max_waiting_calls: int) -> tuple[tuple[str, Any], ...]:
+    """The producer's grpc.aio options, with room for ``max_waiting_calls`` arrived calls.
+
+    grpc.aio takes calls from gRPC's core one at a time, so a burst that arrives while
+    the loop is busy waits in the core's queue of calls no handler has taken yet. Past
+    1,000 such calls the core drops calls at random (up to all of them past 3,000) and
+    answers them ``CANCELLED``, unseen by the Intake and by ``/metrics`` (docs/grpc.md,
+    "The in-flight limit"). With the queue as deep as the Intake's own limit (soft and
+    hard alike: no random drop), the Intake decides every call, and a refusal is its
+    ``UNAVAILABLE`` with ``Retry-After``.
+    """
+    return (
+        *SERVER_OPTIONS,
+        ("grpc.server.max_pending_requests", max_waiting_calls),
+        ("grpc.server.max_pending_requests_hard_limit", max_waiting_calls),
+    )
+
+
+def new_grpc_server(max_waiting_calls: int) -> grpc.aio.Server:
     """A grpc.aio server with the producer's settings (the benchmark's no-op uses it too).
 
     No ``maximum_concurrent_rpcs``: grpcio answers the calls past it RESOURCE_EXHAUSTED;
     the Intake bounds the calls in flight itself and refuses with UNAVAILABLE
     (``CERTAMEN_PRODUCER_MAX_IN_FLIGHT``), so a refusal is always the same answer.
     """
-    return grpc.aio.server(options=SERVER_OPTIONS)
+    return grpc.aio.server(options=server_options(max_waiting_calls))
 
 
 @dataclass
@@ -124,7 +142,7 @@ async def start(settings: Settings) -> ProducerServer:
         metrics=metrics,
         on_change=on_change,
     )
-    server = new_grpc_server()
+    server = new_grpc_server(settings.producer_max_in_flight)
     services = register(server, VoteHandlers(intake))
     await report(False)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
