@@ -16,13 +16,18 @@ from certamen.operations.stack.errors import PartFailed
 from certamen.settings import Settings
 
 LOG4J_CONFIG = Path(__file__).with_name("kafka-log4j2.properties")
-# Bounded so that Kafka fits beside everything else on a small machine.
+# Bounded so that Kafka fits beside everything else on a small machine. The JIT stops at
+# its first tier (C1): the top tier (C2) took the broker 9-15 s of CPU in its first
+# minutes and left the first minute's votes 2-3 times dearer while it compiled; C1 alone
+# compiles in under a second and settles at the same cost per vote, one vote a call or
+# batched (load/results/cost-per-vote.md, 2026-12-06 morning).
 JVM_OPTIONS = (
     "-Xms256m",
     "-Xmx768m",
     "-XX:+UseG1GC",
     "-XX:MaxGCPauseMillis=20",
     "-XX:+ExplicitGCInvokesConcurrent",
+    "-XX:TieredStopAtLevel=1",
     "-Djava.awt.headless=true",
 )
 
