@@ -62,9 +62,9 @@ def server_options(max_waiting_calls: int) -> tuple[tuple[str, Any], ...]:
     the loop is busy waits in the core's queue of calls no handler has taken yet. Past
     1,000 such calls the core drops calls at random (up to all of them past 3,000) and
     answers them ``CANCELLED``, unseen by the Intake and by ``/metrics`` (docs/grpc.md,
-    "The in-flight limit"). With the queue as deep as the Intake's own limit (soft and
-    hard alike: no random drop), the Intake decides every call, and a refusal is its
-    ``UNAVAILABLE`` with ``Retry-After``.
+    "The same limit for calls not yet taken"). With the queue as deep as the Intake's
+    own limit (soft and hard alike: no random drop), the Intake decides every call, and
+    a refusal is its ``UNAVAILABLE`` with ``Retry-After``.
     """
     return (
         *SERVER_OPTIONS,
