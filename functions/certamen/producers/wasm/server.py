@@ -39,6 +39,9 @@ from certamen.serving import tune_gc_for_serving
 from certamen.settings import Settings
 
 log = logging.getLogger("certamen.producer_wasm")
+# Connections the kernel holds for the loop while it is busy; a burst past it waits in
+# the handshake (its SYNs retried), slower but not lost (docs/wasm-kernel.md).
+BACKLOG = 2048
 
 
 class _PlainUvicornRecords(logging.Filter):
@@ -75,7 +78,7 @@ def uvicorn_config(app: Any, *, host: str, port: int, graceful_s: float) -> uvic
         server_header=False,
         proxy_headers=False,  # no X-Forwarded-* rewriting: nothing here reads the client address
         date_header=False,
-        backlog=2048,
+        backlog=BACKLOG,
         timeout_keep_alive=30,
         timeout_graceful_shutdown=int(graceful_s) + 1,
     )
