@@ -57,9 +57,8 @@ def test_a_connection_per_vote_burst_over_512_calls_is_taken_whole_and_counted_o
 ) -> None:
     settings = pipeline
     run_id = f"burst-{route}"
-    burst = BURST
     with counting(settings, tmp_path), producer(route, settings, tmp_path) as running:
-        plan = running.plan(run_id, votes=burst, in_flight=burst, processes=2)
+        plan = running.plan(run_id, votes=BURST, in_flight=BURST, processes=2)
         ledgers: list[newconn.Ledger] = []
         running.process.send_signal(signal.SIGSTOP)
         try:
@@ -76,13 +75,13 @@ def test_a_connection_per_vote_burst_over_512_calls_is_taken_whole_and_counted_o
         assert ledgers, "the burst did not finish"
         (ledger,) = ledgers
         answers = {vote.detail for vote in ledger.votes if vote.outcome != "accepted"}
-        assert ledger.counts()["accepted"] == burst, answers
+        assert ledger.counts()["accepted"] == BURST, answers
 
-        wait_counted(store, burst, timeout_s=120)
+        wait_counted(store, BURST, timeout_s=120)
         time.sleep(1.0)  # a late duplicate would show by now
         ids = counted_ids(settings, f"{run_id}.")
         assert sorted(ids) == sorted(vote.key for vote in ledger.votes)
-        assert counted(store) == burst
+        assert counted(store) == BURST
 
 
 @pytest.fixture
