@@ -44,10 +44,6 @@ from certamen.settings import Settings
 
 log = logging.getLogger("certamen.producer_grpc")
 
-SERVER_OPTIONS: tuple[tuple[str, Any], ...] = (
-    ("grpc.so_reuseport", 0),  # a second server on a busy port must fail, not share it
-    ("grpc.max_receive_message_length", 8 * 1024 * 1024),  # a full CastBatch fits
-)
 HEALTH_NAMES = ("", VOTE_SERVICE, CONFPROTO_SERVICE)  # "": the server as a whole
 _SERVING = health_pb2.HealthCheckResponse.SERVING
 _NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -67,7 +63,8 @@ def server_options(max_waiting_calls: int) -> tuple[tuple[str, Any], ...]:
     a refusal is its ``UNAVAILABLE`` with ``Retry-After``.
     """
     return (
-        *SERVER_OPTIONS,
+        ("grpc.so_reuseport", 0),  # a second server on a busy port must fail, not share it
+        ("grpc.max_receive_message_length", 8 * 1024 * 1024),  # a full CastBatch fits
         ("grpc.server.max_pending_requests", max_waiting_calls),
         ("grpc.server.max_pending_requests_hard_limit", max_waiting_calls),
     )
