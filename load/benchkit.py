@@ -243,14 +243,25 @@ def cpu_seconds(sessions: dict[str, int]) -> dict[str, float]:
         if not entry.name.isdigit():
             continue
         try:
-            text = (entry / "stat").read_text(encoding="utf-8", errors="replace")
+            session, cpu = _session_and_cpu(entry / "stat")
         except OSError:
             continue
-        fields = text[text.rfind(")") + 2 :].split()
-        part = by_session.get(fields[3])
+        part = by_session.get(session)
         if part is not None:
-            used[part] += sum(int(f) for f in fields[11:15]) / _TICKS
+            used[part] += cpu
     return {part: used[part] for part in sessions}
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) used so far by one process, its finished children too."""
+    return _session_and_cpu(_PROC / str(pid) / "stat")[1]
+
+
+def _session_and_cpu(stat: Path) -> tuple[str, float]:
+    """A process's session id and CPU seconds from its ``/proc/<pid>/stat``."""
+    text = stat.read_text(encoding="utf-8", errors="replace")
+    fields = text[text.rfind(")") + 2 :].split()
+    return fields[3], sum(int(f) for f in fields[11:15]) / _TICKS
 
 
 def memory_mb(pid: int) -> tuple[float, float]:

@@ -23,11 +23,11 @@ import argparse
 import asyncio
 import json
 import multiprocessing
-import os
 import statistics
 import time
 from dataclasses import dataclass
 
+import benchkit
 import uvloop
 
 MESSAGE = b"x" * 200  # about a vote's size
@@ -89,12 +89,6 @@ async def _client(port: int, rate: float, seconds: float, connections: int) -> i
     return sum(counts)
 
 
-def _cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def measure(
     rate: float = RATE, seconds: float = SECONDS, connections: int = CONNECTIONS
 ) -> Reference:
@@ -121,9 +115,12 @@ def wakeup_us(rate: float, seconds: float, connections: int) -> float:
     server.start()
     try:
         server_port = port.get(timeout=30)
-        server_before, client_before = _cpu_seconds(server.pid or 0), time.process_time()
+        server_before, client_before = (
+            benchkit.process_cpu_seconds(server.pid or 0),
+            time.process_time(),
+        )
         done = uvloop.run(_client(server_port, rate, seconds, connections))
-        server_cpu = _cpu_seconds(server.pid or 0) - server_before
+        server_cpu = benchkit.process_cpu_seconds(server.pid or 0) - server_before
         client_cpu = time.process_time() - client_before
     finally:
         server.kill()
