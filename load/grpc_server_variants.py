@@ -1,6 +1,6 @@
 """Where grpcio's per-call cost goes: no-op ``Cast`` servers set up several ways, side by side.
 
-    python load/grpc_server_variants.py [--rounds 3] [--rate 1500]    # ~3 min
+    python load/grpc_server_variants.py [--rounds 3] [--rate 1500] [--other-servers]  # ~3 min
 
 Why: on the gRPC route the producer's CPU per vote is mostly grpcio's own (the no-op
 server of ``bench_producer_grpc.py`` costs nearly what producer-grpc does). Each
@@ -11,18 +11,26 @@ call (all its threads), the median of the rounds. The variants: the loop (asynci
 uvloop), grpcio's threaded server, and core settings (BDP probing off, the ``poll``
 poller, the ``pollset_alternative`` experiment). Not run by ``certamen bench``: it
 explains a figure, it is not one of the goals.
+
+``--other-servers`` adds servers that are not grpcio, to tell grpcio's cost from what a
+gRPC call costs any server on this machine: grpc-go (``load/noop_cast/``, built with
+the machine's Go like the burst's voters) and Envoy's HTTP/2 in front of the thinnest
+ASGI handler that speaks gRPC (:func:`asgi_cast` on pyvoy: no deadline, no metadata,
+no checks; pyvoy is no dependency of Certamen, ``pip install pyvoy`` first).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import os
 import statistics
 import subprocess
 import sys
 import time
 from concurrent import futures
+from pathlib import Path
 from typing import Any
 
 import benchkit
@@ -32,6 +40,9 @@ import uvloop
 from bench_producer_grpc import NOOP_RECEIPT, load, wait_port
 
 from certamen._generated.certamen.v1 import votes_pb2 as pb
+from certamen.operations.stack import tools
+from certamen.operations.stack.builds import GoProgram
+from certamen.operations.stack.console import make_console
 from certamen.producers.grpc.messages import decoder
 from certamen.producers.grpc.server import server_options
 from certamen.settings import load as load_settings
@@ -51,7 +62,19 @@ VARIANTS: dict[str, tuple[str, tuple[tuple[str, Any], ...], dict[str, str]]] = {
     ),
     "grpcio threaded server, 64 threads": ("threads", (), {}),
 }
+OTHER_SERVERS = {  # not grpcio: --other-servers
+    "grpc-go (compiled, no Python)": ("go", (), {"GOMAXPROCS": "2"}),
+    "Envoy + thinnest ASGI gRPC handler (pyvoy, uvloop)": ("pyvoy", (), {}),
+}
 SERVICE = "certamen.v1.VoteService"
+HERE = Path(__file__).resolve().parent
+NOOP_CAST = GoProgram(
+    source=HERE / "noop_cast",
+    binary="certamen-noop-cast",
+    what="building the Go no-op Cast server for load/grpc_server_variants.py (go build)",
+)
+_RECEIPT = NOOP_RECEIPT.SerializeToString()
+_GRPC_FRAME = b"\x00" + len(_RECEIPT).to_bytes(4, "big") + _RECEIPT  # not compressed, length
 
 
 def _add_cast(server: grpc.Server | grpc.aio.Server, cast: Any) -> None:
@@ -89,6 +112,40 @@ def _serve_threads(port: int, options: list[tuple[str, Any]]) -> None:
     server.wait_for_termination()
 
 
+async def asgi_cast(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """A no-op ``Cast`` as an ASGI app (served by pyvoy): read the call, wait, answer OK.
+
+    The least a server can do in Python and still be a gRPC server: the request is read
+    whole and ignored, the fixed receipt framed by hand, ``grpc-status: 0`` a trailer.
+    """
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:
+        more = (await receive()).get("more_body", False)
+    await asyncio.sleep(ACK_WAIT_S)
+    await send({"type": "http.response.start", "status": 200, "trailers": True,
+                "headers": [(b"content-type", b"application/grpc")]})  # fmt: skip
+    await send({"type": "http.response.body", "body": _GRPC_FRAME})
+    await send({"type": "http.response.trailers", "headers": [(b"grpc-status", b"0")]})
+
+
+def server_command(name: str, port: int) -> tuple[list[str], Path | None]:
+    """How to start a variant's server, and in which folder."""
+    kind = {**VARIANTS, **OTHER_SERVERS}[name][0]
+    if kind == "go":
+        out = make_console(stderr=True)
+        binary = NOOP_CAST.build(load_settings(), tools.ensure(["go"], out)["go"], out)
+        return [str(binary), str(port), _RECEIPT.hex()], None
+    if kind == "pyvoy":
+        pyvoy = Path(sys.executable).with_name("pyvoy")  # its console script, beside Python
+        if importlib.util.find_spec("pyvoy") is None or not pyvoy.is_file():
+            raise SystemExit("grpc_server_variants: pyvoy is not installed (pip install pyvoy)")
+        options = ["--port", str(port), "--loop", "uvloop", "--worker-threads", "1"]
+        return [str(pyvoy), *options, "grpc_server_variants:asgi_cast"], HERE
+    return [sys.executable, __file__, "--serve", name, "--port", str(port)], None
+
+
 def serve(name: str, port: int) -> None:
     """Serve one variant until killed (run in its own process)."""
     kind, extra, _ = VARIANTS[name]
@@ -104,9 +161,11 @@ def serve(name: str, port: int) -> None:
 def measure(name: str, *, rate: float, seconds: float) -> float:
     """One round of one variant: the server's CPU µs per call."""
     port = benchkit.free_port()
+    command, folder = server_command(name, port)
     process = subprocess.Popen(
-        [sys.executable, __file__, "--serve", name, "--port", str(port)],
-        env={**os.environ, **VARIANTS[name][2]},
+        command,
+        cwd=folder,
+        env={**os.environ, **{**VARIANTS, **OTHER_SERVERS}[name][2]},
         start_new_session=True,
     )
     try:
@@ -123,16 +182,19 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rate", type=float, default=1500.0, help="open-loop calls/s")
     parser.add_argument("--seconds", type=float, default=8.0, help="measured seconds a round")
+    parser.add_argument("--other-servers", action="store_true",
+                        help="add grpc-go and Envoy (pyvoy) no-op servers")  # fmt: skip
     parser.add_argument("--serve", choices=sorted(VARIANTS), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve, args.port)
         return 0
-    cpu: dict[str, list[float]] = {name: [] for name in VARIANTS}
+    names = [*VARIANTS, *(OTHER_SERVERS if args.other_servers else ())]
+    cpu: dict[str, list[float]] = {name: [] for name in names}
     for round_ in range(1, args.rounds + 1):
         print(f"round {round_} of {args.rounds}", flush=True)
-        for name in VARIANTS:
+        for name in names:
             cpu[name].append(measure(name, rate=args.rate, seconds=args.seconds))
     print(f"\nserver CPU µs per no-op Cast at {args.rate:,.0f} calls/s, median (rounds)\n")
     print("| server | µs a call | rounds |\n| --- | ---: | --- |")
