@@ -30,6 +30,7 @@ import subprocess
 import sys
 import time
 from concurrent import futures
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,7 @@ OTHER_SERVERS = {  # not grpcio: --other-servers
     "grpc-go (compiled, no Python)": ("go", (), {"GOMAXPROCS": "2"}),
     "Envoy + thinnest ASGI gRPC handler (pyvoy, uvloop)": ("pyvoy", (), {}),
 }
+SERVERS = {**VARIANTS, **OTHER_SERVERS}
 SERVICE = "certamen.v1.VoteService"
 HERE = Path(__file__).resolve().parent
 NOOP_CAST = GoProgram(
@@ -130,19 +132,30 @@ async def asgi_cast(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.trailers", "headers": [(b"grpc-status", b"0")]})
 
 
+@cache
+def noop_cast_binary() -> Path:
+    """The Go server, built once a run (the cache's copy when its sources are unchanged)."""
+    out = make_console(stderr=True)
+    return NOOP_CAST.build(load_settings(), tools.ensure(["go"], out)["go"], out)
+
+
+@cache
+def pyvoy_script() -> Path:
+    """pyvoy's console script, beside this Python, or a clear exit if it is not installed."""
+    pyvoy = Path(sys.executable).with_name("pyvoy")
+    if importlib.util.find_spec("pyvoy") is None or not pyvoy.is_file():
+        raise SystemExit("grpc_server_variants: pyvoy is not installed (pip install pyvoy)")
+    return pyvoy
+
+
 def server_command(name: str, port: int) -> tuple[list[str], Path | None]:
     """How to start a variant's server, and in which folder."""
-    kind = {**VARIANTS, **OTHER_SERVERS}[name][0]
+    kind = SERVERS[name][0]
     if kind == "go":
-        out = make_console(stderr=True)
-        binary = NOOP_CAST.build(load_settings(), tools.ensure(["go"], out)["go"], out)
-        return [str(binary), str(port), _RECEIPT.hex()], None
+        return [str(noop_cast_binary()), str(port), _RECEIPT.hex()], None
     if kind == "pyvoy":
-        pyvoy = Path(sys.executable).with_name("pyvoy")  # its console script, beside Python
-        if importlib.util.find_spec("pyvoy") is None or not pyvoy.is_file():
-            raise SystemExit("grpc_server_variants: pyvoy is not installed (pip install pyvoy)")
         options = ["--port", str(port), "--loop", "uvloop", "--worker-threads", "1"]
-        return [str(pyvoy), *options, "grpc_server_variants:asgi_cast"], HERE
+        return [str(pyvoy_script()), *options, "grpc_server_variants:asgi_cast"], HERE
     return [sys.executable, __file__, "--serve", name, "--port", str(port)], None
 
 
@@ -165,7 +178,7 @@ def measure(name: str, *, rate: float, seconds: float) -> float:
     process = subprocess.Popen(
         command,
         cwd=folder,
-        env={**os.environ, **{**VARIANTS, **OTHER_SERVERS}[name][2]},
+        env={**os.environ, **SERVERS[name][2]},
         start_new_session=True,
     )
     try:
@@ -191,6 +204,9 @@ def main() -> int:
         serve(args.serve, args.port)
         return 0
     names = [*VARIANTS, *(OTHER_SERVERS if args.other_servers else ())]
+    if args.other_servers:  # before any round: a missing tool stops the run at once
+        noop_cast_binary()
+        pyvoy_script()
     cpu: dict[str, list[float]] = {name: [] for name in names}
     for round_ in range(1, args.rounds + 1):
         print(f"round {round_} of {args.rounds}", flush=True)
