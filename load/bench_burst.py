@@ -9,7 +9,8 @@ generator goes), then
 drained: the pipeline counts the backlog Kafka took. The load generator
 (``--generator``) is the Go voters (``load/govoters.py``, the default: a Python client
 spends more CPU on a channel than the producer does, taking it from the pipeline) or
-``load/newconn.py``; both routes are driven by the same one. Every vote carries
+``load/newconn.py``; both routes are driven by the same one, run off any CPUs kept for
+the producers (``CERTAMEN_INGRESS_CPUS``), as voters' devices would. Every vote carries
 its own key, so each is judged against MongoDB and Redis:
 
 - accepted (2xx / OK): counted exactly once, none missing;
@@ -289,7 +290,10 @@ class Bench:
         total_before = _total(self.stores)
         cpu_start = benchkit.cpu_seconds(self.sessions)
         cpu_start[GENERATOR] = benchkit.children_cpu_seconds()
-        with _Sampler(self.metrics_url(route), self.sessions.get(PRODUCER[route])) as sampled:
+        with (
+            _Sampler(self.metrics_url(route), self.sessions.get(PRODUCER[route])) as sampled,
+            benchkit.off_the_ingress_cpus(self.settings),
+        ):
             ledger = self.generate(plan)
         cpu_end = benchkit.cpu_seconds(self.sessions)
         cpu_end[GENERATOR] = benchkit.children_cpu_seconds()

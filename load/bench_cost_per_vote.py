@@ -84,16 +84,16 @@ def main() -> int:
     runner.start(settings, list(PARTS), out)
     bench = Bench(settings, out)
     if args.quick:
-        _warm_up(bench, out, WARM_UP_VOTES // 10, rounds=1)
+        warm_up(bench, out, WARM_UP_VOTES // 10, rounds=1)
     else:
-        _warm_up(bench, out, WARM_UP_VOTES, rounds=WARM_UP_ROUNDS)
+        warm_up(bench, out, WARM_UP_VOTES, rounds=WARM_UP_ROUNDS)
     load_before = os.getloadavg()
     reference_before = machine_reference.measure()
     idle = _idle_ms_per_s(bench)
     runs: dict[str, list[Run]] = {route: [] for route in ROUTES}
     for _ in range(runs_each):
         for route in ROUTES:
-            runs[route].append(_run(_replay(bench, route, "cost", votes)))
+            runs[route].append(run_figures(replay_route(bench, route, "cost", votes)))
     load_after = os.getloadavg()
     reference_after = machine_reference.measure()
     command = benchkit.command_line("load/bench_cost_per_vote.py", parser, args)
@@ -160,7 +160,7 @@ def main() -> int:
     return 0
 
 
-def _replay(bench: Bench, route: str, label: str, votes: int) -> Measured:
+def replay_route(bench: Bench, route: str, label: str, votes: int) -> Measured:
     return bench.replay(
         f"{route}-{label}",
         votes,
@@ -170,12 +170,12 @@ def _replay(bench: Bench, route: str, label: str, votes: int) -> Measured:
     )
 
 
-def _warm_up(bench: Bench, out: Console, votes: int, *, rounds: int) -> None:
+def warm_up(bench: Bench, out: Console, votes: int, *, rounds: int) -> None:
     """Replay both routes, unmeasured, until the broker's CPU per vote settles."""
     previous = None
     for round_ in range(1, rounds + 1):
-        broker = [_run(_replay(bench, route, "warm-up", votes)).per_vote_ms.get("kafka", 0.0)
-                  for route in ROUTES]  # fmt: skip
+        runs = [run_figures(replay_route(bench, route, "warm-up", votes)) for route in ROUTES]
+        broker = [run.per_vote_ms.get("kafka", 0.0) for run in runs]
         cost = statistics.mean(broker)
         out.print(f"warm-up round {round_}: the broker {cost:.3f} ms a vote")
         if previous is not None and abs(cost - previous) <= SETTLED * previous:
@@ -184,7 +184,7 @@ def _warm_up(bench: Bench, out: Console, votes: int, *, rounds: int) -> None:
     out.print(f"warm-up: the broker had not settled after {rounds} rounds; measuring anyway")
 
 
-def _run(measured: Measured) -> Run:
+def run_figures(measured: Measured) -> Run:
     votes = max(1, measured.outcome.log.count)
     calls = [r for r in measured.outcome.routes if r.name != "Aggregated"]
     return Run(

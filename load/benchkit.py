@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from certamen.adapters.kafka import (
     send_message,
 )
 from certamen.contract import Vote, vote_to_kafka
-from certamen.operations.stack.parts import pid_path
+from certamen.operations.stack.parts import cpu_split, pid_path
 from certamen.operations.stack.procs import read_pid_file
 from certamen.settings import Settings
 
@@ -152,6 +152,21 @@ def publish(
     write_results(args.json, title, figures, notes, sections)
     if getattr(args, "markdown", None):
         write_markdown(args.markdown, title, figures, notes, sections)
+
+
+@contextlib.contextmanager
+def off_the_ingress_cpus(settings: Settings) -> Iterator[None]:
+    """Run what this thread starts inside (a load generator) off the CPUs `certamen up`
+    keeps for the producers (``CERTAMEN_INGRESS_CPUS``; anywhere when it keeps none):
+    a voter's device never takes a producer's CPU."""
+    _, rest = cpu_split(settings)
+    before = os.sched_getaffinity(0)
+    if rest:
+        os.sched_setaffinity(0, rest)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 def free_port() -> int:

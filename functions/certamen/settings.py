@@ -115,6 +115,8 @@ class Settings:
     producer_max_in_flight: int = 4096
     # How much less CPU priority `certamen up` gives the counting side (nice 0-19).
     counting_nice: int = 10
+    # CPUs `certamen up` keeps for the producers alone, the other parts on the rest; 0: off.
+    ingress_cpus: int = 0
     # Records of the original Go producer: dead letters, or votes of channel legacy.
     legacy_records: LegacyRecords = "reject"
     source: SourceSettings = field(default_factory=SourceSettings)
@@ -200,6 +202,9 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
             env, "CERTAMEN_PRODUCER_MAX_IN_FLIGHT", 4096, low=1, high=1_000_000
         ),
         counting_nice=_int(env, "CERTAMEN_COUNTING_NICE", 10, low=0, high=19),
+        ingress_cpus=_int(
+            env, "CERTAMEN_INGRESS_CPUS", 0, low=0, high=len(os.sched_getaffinity(0))
+        ),
         legacy_records=_choice(env, "CERTAMEN_LEGACY_RECORDS", ("reject", "accept"), "reject"),
         source=source,
         ports=ports,

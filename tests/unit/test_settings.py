@@ -93,6 +93,7 @@ def test_overrides_are_read() -> None:
             "CERTAMEN_TOPIC": "t",
             "CERTAMEN_DLQ_TOPIC": "t-dlq",
             "CERTAMEN_LEGACY_RECORDS": "accept",
+            "CERTAMEN_INGRESS_CPUS": "1",
         }
     )
     assert settings.port == 9000
@@ -104,6 +105,7 @@ def test_overrides_are_read() -> None:
     assert settings.source.backoff_policy == "linear"
     assert (settings.votes_topic, settings.dlq_topic) == ("t", "t-dlq")
     assert settings.legacy_records == "accept"
+    assert settings.ingress_cpus == 1
 
 
 @pytest.mark.parametrize(
@@ -130,6 +132,8 @@ def test_overrides_are_read() -> None:
         ("CERTAMEN_ORGANISERS", "ana@example.org, not-an-address"),
         ("CERTAMEN_ORGANISERS", "ana @example.org"),
         ("CERTAMEN_LEGACY_RECORDS", "yes"),
+        ("CERTAMEN_INGRESS_CPUS", "-1"),
+        ("CERTAMEN_INGRESS_CPUS", "100000"),
     ],
 )
 def test_a_bad_value_names_its_variable(variable: str, value: str) -> None:

@@ -11,10 +11,17 @@ counting lags behind in Kafka, then catches up. Redis and FerretDB keep the norm
 priority: they only work when asked, so the niced consumer already paces them, and a
 starved store would time the consumer's writes out (503s, then dead letters) instead
 of letting it lag.
+
+With ``CERTAMEN_INGRESS_CPUS`` set (off by default) the producers also get CPUs of
+their own and every other part runs on the rest: each vote's hand-offs between threads
+then stay on one CPU, which costs less than a wake-up on the other on a virtual machine,
+but a producer can then use no more than its own CPUs in a burst
+(load/results/cost-per-vote.md, 2026-12-06 night, has both sides).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -54,6 +61,7 @@ class Part:
     tools: tuple[str, ...] = ()
     external_var: str | None = None  # set in the environment: use that server, never start one
     module: str | None = None  # the Python module an app part runs
+    ingress: bool = False  # a producer: runs on the CPUs kept for the ingress
 
 
 def state_dir(settings: Settings) -> Path:
@@ -69,6 +77,22 @@ def log_path(settings: Settings, name: str) -> Path:
 def pid_path(settings: Settings, name: str) -> Path:
     """Where ``up`` records the process of a part it started."""
     return state_dir(settings) / "run" / f"{name}.pid"
+
+
+def cpu_split(settings: Settings) -> tuple[frozenset[int], frozenset[int]]:
+    """The producers' CPUs (the first ``ingress_cpus`` of those we may use) and everyone
+    else's (the rest); both empty, any CPU for anyone, when the machine is not split."""
+    usable = sorted(os.sched_getaffinity(0))
+    kept = settings.ingress_cpus
+    if not 0 < kept < len(usable):
+        return frozenset(), frozenset()
+    return frozenset(usable[:kept]), frozenset(usable[kept:])
+
+
+def cpus(settings: Settings, part: Part) -> frozenset[int]:
+    """The CPUs a part may run on (any when empty)."""
+    ingress, rest = cpu_split(settings)
+    return ingress if part.ingress else rest
 
 
 def is_external(settings: Settings, part: Part) -> bool:
@@ -122,12 +146,12 @@ def all_parts(settings: Settings) -> list[Part]:
              nice=settings.counting_nice),
         _app(settings, "producer-grpc", p.producer_grpc, probes.tcp(local, p.producer_grpc),
              needs=("kafka",), module="certamen.producers.grpc.server",
-             also_ports=(p.producer_grpc_metrics,)),
+             also_ports=(p.producer_grpc_metrics,), ingress=True),
         _app(settings, "producer-wasm", p.producer_wasm,
              probes.http_ok(f"http://{local}:{p.producer_wasm}/readyz"),
              needs=("kafka",), module="certamen.producers.wasm.server",
              address=f"http://{local}:{p.producer_wasm} (metrics :{p.producer_wasm_metrics})",
-             also_ports=(p.producer_wasm_metrics,)),
+             also_ports=(p.producer_wasm_metrics,), ingress=True),
         _app(settings, "streamlit", p.streamlit,
              probes.http_ok(f"http://{local}:{p.streamlit}/_stcore/health"),
              needs=("redis", "mongodb"), module="certamen.results.webapp",
@@ -166,6 +190,7 @@ def _app(
     address: str | None = None,
     also_ports: tuple[int, ...] = (),
     nice: int = 0,
+    ingress: bool = False,
 ) -> Part:
     def launch(_: Console) -> Launch:
         env = child_environment(
@@ -191,6 +216,7 @@ def _app(
         needs=needs,
         module=module,
         launch=launch,
+        ingress=ingress,
     )
 
 

@@ -65,16 +65,17 @@ def start(
     log_path: Path,
     pid_path: Path,
     nice: int = 0,
+    cpus: frozenset[int] = frozenset(),
 ) -> PidRecord:
     """Start ``command`` detached, in its own session, appending its output to ``log_path``,
-    ``nice`` steps below our own CPU priority."""
+    ``nice`` steps below our own CPU priority, on ``cpus`` only (any CPU when empty)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     pid_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         stamp = datetime.now(UTC).isoformat(timespec="seconds")
         log.write(f"\n=== certamen up {stamp}: {' '.join(command)}\n".encode())
     launcher = subprocess.run(
-        [sys.executable, "-c", _LAUNCHER, str(log_path), str(nice), *command],
+        [sys.executable, "-c", _LAUNCHER, str(log_path), str(nice), _cpu_list(cpus), *command],
         cwd=cwd,
         env=dict(env),
         stdin=subprocess.DEVNULL,
@@ -101,15 +102,21 @@ if pid:
     os._exit(0)
 os.setsid()
 os.nice(int(sys.argv[2]))
+if sys.argv[3]:
+    os.sched_setaffinity(0, {int(cpu) for cpu in sys.argv[3].split(",")})
 os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
 os.dup2(log, 1)
 os.dup2(log, 2)
 try:
-    os.execvp(sys.argv[3], sys.argv[3:])
+    os.execvp(sys.argv[4], sys.argv[4:])
 except OSError as e:
-    print(f"certamen: cannot start {sys.argv[3]}: {e}", file=sys.stderr, flush=True)
+    print(f"certamen: cannot start {sys.argv[4]}: {e}", file=sys.stderr, flush=True)
     os._exit(127)
 """
+
+
+def _cpu_list(cpus: frozenset[int]) -> str:
+    return ",".join(str(cpu) for cpu in sorted(cpus))
 
 
 def stop(record: PidRecord, *, grace_s: float) -> bool:

@@ -24,6 +24,7 @@ from certamen.operations.stack.errors import PartFailed, StackError
 from certamen.operations.stack.parts import (
     Part,
     all_parts,
+    cpus,
     is_external,
     log_path,
     pid_path,
@@ -143,6 +144,7 @@ def _start_one(settings: Settings, part: Part, out: Console) -> None:
         log_path=log,
         pid_path=pid_path(settings, part.name),
         nice=launch.nice,
+        cpus=cpus(settings, part),
     )
     began = time.monotonic()
     with out.status(f"waiting for {part.name} on {part.address}"):
