@@ -89,7 +89,7 @@ def main() -> int:
         warm_up(bench, out, WARM_UP_VOTES, rounds=WARM_UP_ROUNDS)
     load_before = os.getloadavg()
     reference_before = machine_reference.measure()
-    idle = _idle_ms_per_s(bench)
+    idle = idle_ms_per_s(bench)
     runs: dict[str, list[Run]] = {route: [] for route in ROUTES}
     for _ in range(runs_each):
         for route in ROUTES:
@@ -154,7 +154,7 @@ def main() -> int:
         "code: compare two runs' costs only where these agree (load/results/cost-per-vote.md)",
         "what was changed to get here, and the approaches tried: load/results/cost-per-vote.md",
     ]
-    sections = {"CPU per counted vote, by part": _table(runs, idle)}
+    sections = {"CPU per counted vote, by part": by_part_table(runs, idle)}
     title = "Cost per vote: the whole pipeline, one vote per call"
     benchkit.publish(args, title, figures, notes, sections)
     return 0
@@ -198,7 +198,7 @@ def run_figures(measured: Measured) -> Run:
     )
 
 
-def _idle_ms_per_s(bench: Bench) -> dict[str, float]:
+def idle_ms_per_s(bench: Bench) -> dict[str, float]:
     """Each part's CPU milliseconds per second with no votes coming (after a quiet spell)."""
     time.sleep(2.0)
     before = benchkit.cpu_seconds(bench.sessions)
@@ -207,7 +207,7 @@ def _idle_ms_per_s(bench: Bench) -> dict[str, float]:
     return {part: 1000 * (after[part] - before.get(part, 0.0)) / IDLE_S for part in after}
 
 
-def _table(runs: dict[str, list[Run]], idle: dict[str, float]) -> str:
+def by_part_table(runs: dict[str, list[Run]], idle: dict[str, float]) -> str:
     parts = [part for part in PIPELINE if any(part in r.per_vote_ms for r in runs["grpc"])]
     header = " | ".join(ROUTES.values())
     rows = [

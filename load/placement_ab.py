@@ -7,28 +7,37 @@ producers on CPUs of their own and every other part on the rest. A
 process's CPUs are set when it starts, so each variant restarts the stack (``certamen
 down``, then ``certamen up`` with that value), warms the broker up as
 ``bench_cost_per_vote.py`` does, and replays ``--runs`` runs of each route; the variants
-alternate round by round. Printed: each run's and each variant's median CPU
-milliseconds per counted vote, the whole pipeline and by part, and the CPUs each part
-was given. Leaves the stack running as the last variant started it: end with the
-value you use (the default, 0, last). Not run by ``certamen bench``: it explains a choice,
-it is not one of the goals. Run it from the repository's root, as the benchmarks are.
+alternate round by round. Printed: the CPUs each part was given, each run's CPU
+milliseconds per counted vote, and for each variant ``bench_cost_per_vote.py``'s table
+by part (medians, range, idle CPU). Leaves the stack running as the last variant
+started it: end with the value you use (the default, 0, last). Not run by ``certamen
+bench``: it explains a choice, it is not one of the goals. Run it from the repository's
+root, as the benchmarks are.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 
-from bench_cost_per_vote import Run, replay_route, run_figures, warm_up
+from bench_cost_per_vote import (
+    ROUTES,
+    WARM_UP_ROUNDS,
+    WARM_UP_VOTES,
+    Run,
+    by_part_table,
+    idle_ms_per_s,
+    replay_route,
+    run_figures,
+    warm_up,
+)
 from bench_end_to_end import Bench
 from rich.console import Console
 
 from certamen.settings import load
 
 VARIABLE = "CERTAMEN_INGRESS_CPUS"
-ROUTES = ("grpc", "wasm")
 
 
 def main() -> int:
@@ -39,28 +48,24 @@ def main() -> int:
     parser.add_argument("--votes", type=int, default=8_000, help="votes a run")
     args = parser.parse_args()
     out = Console()
-    runs: dict[tuple[str, str], list[Run]] = {}
+    values = args.ingress_cpus.split(",")
+    runs: dict[str, dict[str, list[Run]]] = {v: {route: [] for route in ROUTES} for v in values}
+    idle: dict[str, dict[str, float]] = {}
     for round_ in range(1, args.rounds + 1):
-        for value in args.ingress_cpus.split(","):
+        for value in values:
             bench = _restart(value, out)
             given = {p: sorted(os.sched_getaffinity(pid)) for p, pid in bench.sessions.items()}
             out.print(f"round {round_}, {VARIABLE}={value}: CPUs {given}")
-            warm_up(bench, out, 4_000, rounds=6)
+            warm_up(bench, out, WARM_UP_VOTES, rounds=WARM_UP_ROUNDS)
+            idle[value] = idle_ms_per_s(bench)
             for _ in range(args.runs):
                 for route in ROUTES:
                     run = run_figures(replay_route(bench, route, "placement", args.votes))
-                    runs.setdefault((value, route), []).append(run)
+                    runs[value][route].append(run)
                     out.print(f"  {route}: {_line(run)}")
-    out.print("medians (range):")
-    for (value, route), measured in runs.items():
-        pipeline = [r.pipeline_ms for r in measured]
-        parts = {p: statistics.median(r.per_vote_ms[p] for r in measured) for p in _parts(measured)}
-        out.print(
-            f"{VARIABLE}={value} {route}: pipeline {statistics.median(pipeline):.3f} "
-            f"({min(pipeline):.3f}-{max(pipeline):.3f}), "
-            f"{statistics.median(r.rate for r in measured):,.0f} votes/s, "
-            + ", ".join(f"{p} {ms:.3f}" for p, ms in sorted(parts.items()))
-        )
+    for value in values:
+        out.print(f"\n{VARIABLE}={value} (idle: the last round's)\n")
+        out.print(by_part_table(runs[value], idle[value]))
     return 0
 
 
@@ -70,10 +75,6 @@ def _restart(value: str, out: Console) -> Bench:
     subprocess.run(["certamen", "down"], check=True, stdout=subprocess.DEVNULL)
     subprocess.run(["certamen", "up"], check=True, stdout=subprocess.DEVNULL)
     return Bench(load(), out)
-
-
-def _parts(runs: list[Run]) -> list[str]:
-    return sorted(runs[0].per_vote_ms)
 
 
 def _line(run: Run) -> str:
