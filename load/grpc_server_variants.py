@@ -9,7 +9,8 @@ fixed receipt; the same open-loop clients as ``bench_producer_grpc.py`` drive ea
 turn, the variants alternating round by round; the figure is the server's CPU per
 call (all its threads), the median of the rounds. The variants: the loop (asyncio,
 uvloop), grpcio's threaded server, and core settings (BDP probing off, the ``poll``
-poller, the ``pollset_alternative`` experiment). Not run by ``certamen bench``: it
+poller, the ``pollset_alternative`` experiment, and grpcio's own listener: every other
+variant runs with producer-grpc's ``CORE_EXPERIMENTS``). Not run by ``certamen bench``: it
 explains a figure, it is not one of the goals.
 
 ``--other-servers`` adds servers that are not grpcio, to tell grpcio's cost from what a
@@ -44,24 +45,37 @@ from certamen._generated.certamen.v1 import votes_pb2 as pb
 from certamen.operations.stack import tools
 from certamen.operations.stack.builds import GoProgram
 from certamen.operations.stack.console import make_console
+from certamen.producers.grpc import CORE_EXPERIMENTS
 from certamen.producers.grpc.messages import decoder
 from certamen.producers.grpc.server import server_options
 from certamen.settings import load as load_settings
 
 ACK_WAIT_S = 0.006  # what a Cast waits for Kafka's acks=all (linger 5 ms) on this machine
 NO_BDP = (("grpc.http2.bdp_probe", 0),)
+# producer-grpc's core setting, given explicitly so that no variant depends on which
+# process imported certamen.producers.grpc first; "" is grpcio's own defaults
+PRODUCER_CORE = {"GRPC_EXPERIMENTS": CORE_EXPERIMENTS}
 # name: (server kind, extra server options, extra environment)
 VARIANTS: dict[str, tuple[str, tuple[tuple[str, Any], ...], dict[str, str]]] = {
-    "grpc.aio on asyncio": ("asyncio", (), {}),
-    "grpc.aio on uvloop (producer-grpc)": ("uvloop", (), {}),
-    "grpc.aio on uvloop, BDP probe off": ("uvloop", NO_BDP, {}),
-    "grpc.aio on uvloop, GRPC_POLL_STRATEGY=poll": ("uvloop", (), {"GRPC_POLL_STRATEGY": "poll"}),
+    "grpc.aio on asyncio": ("asyncio", (), PRODUCER_CORE),
+    "grpc.aio on uvloop (producer-grpc)": ("uvloop", (), PRODUCER_CORE),
+    "grpc.aio on uvloop, grpcio's own listener (event_engine_listener on)": (
+        "uvloop",
+        (),
+        {"GRPC_EXPERIMENTS": ""},
+    ),
+    "grpc.aio on uvloop, BDP probe off": ("uvloop", NO_BDP, PRODUCER_CORE),
+    "grpc.aio on uvloop, GRPC_POLL_STRATEGY=poll": (
+        "uvloop",
+        (),
+        PRODUCER_CORE | {"GRPC_POLL_STRATEGY": "poll"},
+    ),
     "grpc.aio on uvloop, pollset_alternative": (
         "uvloop",
         (),
-        {"GRPC_EXPERIMENTS": "pollset_alternative"},
+        {"GRPC_EXPERIMENTS": f"{CORE_EXPERIMENTS},pollset_alternative"},
     ),
-    "grpcio threaded server, 64 threads": ("threads", (), {}),
+    "grpcio threaded server, 64 threads": ("threads", (), PRODUCER_CORE),
 }
 OTHER_SERVERS = {  # not grpcio: --other-servers
     "grpc-go (compiled, no Python)": ("go", (), {"GOMAXPROCS": "2"}),
