@@ -208,23 +208,25 @@ def idle_ms_per_s(bench: Bench) -> dict[str, float]:
 
 
 def by_part_table(runs: dict[str, list[Run]], idle: dict[str, float]) -> str:
-    parts = [part for part in PIPELINE if any(part in r.per_vote_ms for r in runs["grpc"])]
-    header = " | ".join(ROUTES.values())
+    """The table by part, a column for each route of ``runs`` (all of ``ROUTES`` or some)."""
+    routes = [route for route in ROUTES if route in runs]
+    parts = [p for p in PIPELINE if any(p in r.per_vote_ms for rs in runs.values() for r in rs)]
+    header = " | ".join(ROUTES[route] for route in routes)
     rows = [
         "CPU milliseconds per counted vote (user + system, every process of the part), "
         "median of the runs (range); idle: the part's CPU with no votes coming.",
         "",
         f"| part | {header} | idle, ms CPU a second |",
-        "| --- |" + " ---: |" * (len(ROUTES) + 1),
+        "| --- |" + " ---: |" * (len(routes) + 1),
     ]
     for part in parts:
-        cells = [_cell([r.per_vote_ms.get(part, 0.0) for r in runs[route]]) for route in ROUTES]
+        cells = [_cell([r.per_vote_ms.get(part, 0.0) for r in runs[route]]) for route in routes]
         rows.append(f"| {part} | {' | '.join(cells)} | {idle.get(part, 0.0):.1f} |")
-    pipeline = [_cell([r.pipeline_ms for r in runs[route]]) for route in ROUTES]
+    pipeline = [_cell([r.pipeline_ms for r in runs[route]]) for route in routes]
     rows.append(f"| **pipeline without the load generator** | {' | '.join(pipeline)} | |")
-    generator = [_cell([r.locust_ms for r in runs[route]]) for route in ROUTES]
+    generator = [_cell([r.locust_ms for r in runs[route]]) for route in routes]
     rows.append(f"| {LOAD_GENERATOR} (load generator, not counted) | {' | '.join(generator)} | |")
-    rates = [f"{statistics.median(r.rate for r in runs[route]):,.0f}" for route in ROUTES]
+    rates = [f"{statistics.median(r.rate for r in runs[route]):,.0f}" for route in routes]
     rows.append(f"| counted votes/s | {' | '.join(rates)} | |")
     return "\n".join(rows)
 

@@ -252,6 +252,35 @@ def test_a_port_taken_by_another_program_is_a_clear_error(tmp_path: Path, stack:
     assert not (tmp_path / "run" / "redis.pid").exists()
 
 
+def test_down_a_part_stops_only_that_part_and_up_brings_it_back(stack: Stack) -> None:
+    pids = {part: stack.pid(part) for part in SERVERS}
+    done = stack.certamen("down", "redis", timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "stopped: redis" in done.stdout
+    assert not _running(pids["redis"])
+    status = stack.status()
+    assert status["redis"]["state"] == "down"
+    assert {p: status[p]["pid"] for p in SERVERS if p != "redis"} == {
+        p: pid for p, pid in pids.items() if p != "redis"
+    }, "the other parts keep running"
+
+    stack.up(*SERVERS)
+    assert stack.pid("redis") != pids["redis"]
+    assert stack.pid("kafka") == pids["kafka"]
+
+
+def test_down_of_an_unknown_part_or_a_wipe_of_one_part_changes_nothing(stack: Stack) -> None:
+    pids = {part: stack.pid(part) for part in SERVERS}
+    unknown = stack.certamen("down", "rediss", timeout=60)
+    assert unknown.returncode == 1
+    assert "unknown part(s) rediss" in unknown.stderr and "redis" in unknown.stderr
+    one_wipe = stack.certamen("down", "--wipe", "redis", timeout=60)
+    assert one_wipe.returncode == 1
+    assert "--wipe deletes the whole state folder" in one_wipe.stderr
+    assert {part: stack.pid(part) for part in SERVERS} == pids
+    assert stack.state_dir.exists()
+
+
 def test_down_stops_every_process_and_keeps_the_data(stack: Stack) -> None:
     pids = {part: stack.pid(part) for part in SERVERS}
     done = stack.certamen("down", timeout=120)

@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands["up"].add_argument("parts", nargs="*", help="only these parts (and what they need)")
     commands["status"].add_argument("--json", action="store_true", help="machine-readable")
+    commands["down"].add_argument("parts", nargs="*", help="only these parts (no others)")
     commands["down"].add_argument("--wipe", action="store_true", help="also delete the state")
     commands["logs"].add_argument("part", help="kafka, redis, mongodb, consumer, source, ...")
     commands["logs"].add_argument("-n", "--lines", type=int, default=50)

@@ -38,7 +38,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         if args.command == "up":
             return _up(settings, args.parts, out)
         if args.command == "down":
-            return _down(settings, args.wipe, out)
+            return _down(settings, args.parts, args.wipe, out)
         if args.command == "status":
             return _status(settings, args.json, out)
         if args.command == "logs":
@@ -57,10 +57,16 @@ def _up(settings: Settings, names: Sequence[str], out: Console) -> int:
     return 0
 
 
-def _down(settings: Settings, wipe: bool, out: Console) -> int:
-    stopped = runner.stop(settings, out)
+def _down(settings: Settings, names: Sequence[str], wipe: bool, out: Console) -> int:
+    if wipe and names:
+        raise StackError(
+            "--wipe deletes the whole state folder: run `certamen down --wipe` without parts"
+        )
+    stopped = runner.stop(settings, out, names)
     out.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
-    if wipe:
+    if names:
+        out.print("`certamen up` starts them again")
+    elif wipe:
         out.print(f"deleted {runner.wipe(settings)}")
     else:
         out.print(

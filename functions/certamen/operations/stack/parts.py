@@ -159,13 +159,19 @@ def all_parts(settings: Settings) -> list[Part]:
     ]  # fmt: skip
 
 
+def named(parts: list[Part], names: Iterable[str]) -> list[Part]:
+    """Only the named parts, in start order; no names means all."""
+    wanted = set(names)
+    unknown = sorted(wanted - {part.name for part in parts})
+    if unknown:
+        known = ", ".join(part.name for part in parts)
+        raise StackError(f"unknown part(s) {', '.join(unknown)}; parts: {known}")
+    return [part for part in parts if not wanted or part.name in wanted]
+
+
 def select(parts: list[Part], names: Iterable[str]) -> list[Part]:
     """The named parts and everything they need, in start order; no names means all."""
     by_name = {part.name: part for part in parts}
-    wanted = list(names) or list(by_name)
-    unknown = [name for name in wanted if name not in by_name]
-    if unknown:
-        raise StackError(f"unknown part(s) {', '.join(unknown)}; parts: {', '.join(by_name)}")
     chosen: set[str] = set()
 
     def add(name: str) -> None:
@@ -174,8 +180,8 @@ def select(parts: list[Part], names: Iterable[str]) -> list[Part]:
             for need in by_name[name].needs:
                 add(need)
 
-    for name in wanted:
-        add(name)
+    for part in named(parts, names):
+        add(part.name)
     return [part for part in parts if part.name in chosen]
 
 

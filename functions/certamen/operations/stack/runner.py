@@ -27,6 +27,7 @@ from certamen.operations.stack.parts import (
     cpus,
     is_external,
     log_path,
+    named,
     pid_path,
     select,
     state_dir,
@@ -63,11 +64,17 @@ def start(settings: Settings, names: Iterable[str], out: Console) -> list[PartSt
     return states(settings, [part.name for part in chosen])
 
 
-def stop(settings: Settings, out: Console) -> list[str]:
-    """Stop every part ``up`` started, last first; return the names stopped."""
+def stop(settings: Settings, out: Console, names: Iterable[str] = ()) -> list[str]:
+    """Stop the named parts ``up`` started (no names: every part), last first; return
+    the names stopped.
+
+    Only the named parts: the parts that use them keep running and reconnect when
+    ``up`` brings them back, as they do after a crash.
+    """
+    chosen = named(all_parts(settings), names)
     stopped = []
     with _lock(settings):
-        for part in reversed(all_parts(settings)):
+        for part in reversed(chosen):
             record = procs.read_pid_file(pid_path(settings, part.name))
             if record is None:
                 continue
