@@ -4,13 +4,12 @@ A database of its own is filled with vote documents as the consumer writes them
 (with the consumer's indexes), spread over the example catalog's albums and both
 channels; Redis (database ``--redis-db``, flushed: never the stack's live one)
 gets the matching counters. Then the audit runs as ``certamen audit`` does
-(``certamen.results.audit.audit``), and must agree. When the MongoDB-protocol server is
-the one ``certamen up`` started (``MONGODB_URI`` unset), its CPU seconds per audit
-and its peak memory are reported too: CPU does not depend on how busy a shared
-machine is. To say where the time goes, at the first size the recount's two
-``$group`` passes are timed one by one beside a bare count of every document, and
-on the first 5,000 votes one pass keyed by the rank as well (why it is not used:
-``recount_votes`` in ``certamen.adapters.mongo_store``).
+(``certamen.results.audit.audit``: one streamed read of the log), and must agree.
+Beside it, on the same votes, the recount it replaced: two ``$group`` passes (votes,
+then rank sums; FerretDB v1 fills only a group's first accumulator). When the
+MongoDB-protocol server is the one ``certamen up`` started (``MONGODB_URI`` unset) or
+``--server-pid`` names it, its CPU seconds and its highest resident memory during
+each are reported too: compare the two recounts within one run.
 
     python load/bench_audit.py --json out.json [--quick] [--markdown load/results/audit.md]
 """
@@ -28,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import benchkit
 import redis
@@ -37,19 +36,12 @@ from certamen.adapters import redis_keys as keys
 from certamen.adapters.mongo_store import ensure_indexes, make_mongo, vote_database
 from certamen.contract import album_key, load_catalog
 from certamen.operations.votefiles import EXAMPLE_CATALOG
-from certamen.results.audit import AUDIT_TIMEOUT_S, audit
+from certamen.results.audit import AUDIT_TIMEOUT_S, AuditReport, audit
 from certamen.settings import Settings, load, with_redis_db
 
 CATALOG = EXAMPLE_CATALOG
 FILL_BATCH = 5_000
-RANK_KEY_VOTES = 5_000
-_PASSES = (
-    "count_all_s",
-    "group_count_s",
-    "group_rank_sum_s",
-    "prefix_group_count_s",
-    "prefix_group_by_rank_s",
-)
+T = TypeVar("T")
 
 
 def main() -> int:
@@ -89,21 +81,20 @@ def main() -> int:
             logged = _fill(db, tally, rng, albums, logged, size)
             filled_s = time.perf_counter() - started
             tally.write(store)
-            cpu_before = benchkit.cpu_seconds(server) if server else {}
-            report = audit(settings)
-            cpu_after = benchkit.cpu_seconds(server) if server else {}
-            cpu = {"server_cpu_s": cpu_after["mongodb"] - cpu_before["mongodb"]} if server else {}
+            audited, report = _measured(server, lambda: audit(settings))
             if not report.ok:
                 raise RuntimeError(f"the audit disagrees at {size} votes: {report.to_dict()}")
-            passes = _passes(db) if size == sizes[0] else {}
+            grouped, by_album = _measured(server, lambda: _group_passes(db))
+            if not _same_albums(by_album, report):
+                raise RuntimeError(f"the $group passes disagree with the audit at {size} votes")
             rows.append(
                 {
                     "votes": size,
                     "fill_s": filled_s,
                     "audit_s": report.seconds,
                     **{f"audit_{k}_s": v for k, v in report.timings.items()},
-                    **cpu,
-                    **passes,
+                    **{f"audit_{k}": v for k, v in audited.items()},
+                    **{f"group_{k}": v for k, v in grouped.items()},
                 }
             )
             print(rows[-1], flush=True)
@@ -186,33 +177,50 @@ def _fill(
     return logged
 
 
-def _passes(db: Any) -> dict[str, float]:
-    """The recount's two ``$group`` passes and a plain count of every document, each
-    timed alone; then, on the first votes only, one pass keyed by the rank beside the
-    same pass keyed as the audit's."""
-    key = {"name": "$name", "album": "$album", "channel": "$channel"}
-    timed: dict[str, float] = {}
-
-    def group(accumulator: Any, by: Any = key, first: int | None = None) -> list[Any]:
-        head = [{"$limit": first}] if first else []
-        pipeline = [*head, {"$group": {"_id": by, "v": accumulator}}]
-        return list(db["votes"].aggregate(pipeline, allowDiskUse=True))
-
-    passes: tuple[tuple[str, Callable[[], list[Any]]], ...] = (
-        ("count_all", lambda: group({"$sum": 1}, by=None)),
-        ("group_count", lambda: group({"$sum": 1})),
-        ("group_rank_sum", lambda: group({"$sum": "$rank"})),
-        ("prefix_group_count", lambda: group({"$sum": 1}, first=RANK_KEY_VOTES)),
-        (
-            "prefix_group_by_rank",
-            lambda: group({"$sum": 1}, by={**key, "rank": "$rank"}, first=RANK_KEY_VOTES),
-        ),
-    )
-    for name, work in passes:
+def _measured(server: dict[str, int] | None, work: Callable[[], T]) -> tuple[dict[str, float], T]:
+    """``work``'s wall time, and the server's CPU and highest resident memory during it."""
+    if not server:
         started = time.perf_counter()
-        work()
-        timed[f"{name}_s"] = time.perf_counter() - started
-    return timed
+        done = work()
+        return {"wall_s": time.perf_counter() - started}, done
+    pid = server["mongodb"]
+    cpu_before = benchkit.cpu_seconds(server)["mongodb"]
+    with benchkit.PeakMemory(pid) as memory:
+        started = time.perf_counter()
+        done = work()
+        seconds = time.perf_counter() - started
+    figures = {
+        "wall_s": seconds,
+        "server_cpu_s": benchkit.cpu_seconds(server)["mongodb"] - cpu_before,
+        "server_start_mb": memory.start_mb,
+        "server_peak_mb": memory.peak_mb,
+    }
+    return figures, done
+
+
+def _group_passes(db: Any) -> dict[tuple[str, str], tuple[int, float]]:
+    """The recount before the streamed read: two ``$group`` passes, votes then rank sums,
+    added up by album."""
+    key = {"name": "$name", "album": "$album", "channel": "$channel"}
+    albums: dict[tuple[str, str], tuple[int, float]] = {}
+    for accumulator, slot in (({"$sum": 1}, 0), ({"$sum": "$rank"}, 1)):
+        pipeline = [{"$group": {"_id": key, "v": accumulator}}]
+        for row in db["votes"].aggregate(pipeline, allowDiskUse=True):
+            album = (row["_id"]["name"], row["_id"]["album"])
+            found = list(albums.get(album, (0, 0.0)))
+            found[slot] += row["v"]
+            albums[album] = (int(found[0]), float(found[1]))
+    return albums
+
+
+def _same_albums(by_album: dict[tuple[str, str], tuple[int, float]], report: AuditReport) -> bool:
+    """Both recounts found the same votes and rank sums per album (sums to the cent: the
+    ``$group`` adds floats, the streamed read whole hundredths)."""
+    streamed = {(c.band, c.album): (c.mongodb_votes, c.mongodb_rank_sum) for c in report.albums}
+    return streamed.keys() == by_album.keys() and all(
+        streamed[k][0] == n and abs(streamed[k][1] - total) < 0.011
+        for k, (n, total) in by_album.items()
+    )
 
 
 def report_figures(
@@ -225,18 +233,32 @@ def report_figures(
     for row in rows:
         size = row["votes"]
         label = f"{size // 1000}k"
-        cpu = row.get("server_cpu_s")
-        per_vote = f"; FerretDB CPU {cpu:.1f} s, {cpu / size * 1e6:.0f} µs/vote" if cpu else ""
-        figures.append(
-            benchkit.figure(
-                f"audit.seconds_{label}",
-                f"certamen audit at {size:,} logged votes",
-                round(row["audit_s"], 2),
-                "s",
-                command=command,
-                note=f"{size / row['audit_s']:,.0f} votes/s recounted{per_vote}",
+        for key, name, prefix in (
+            ("seconds", f"certamen audit at {size:,} logged votes", "audit"),
+            (
+                "group_seconds",
+                f"the recount it replaced (two $group passes), {size:,} votes",
+                "group",
+            ),
+        ):
+            cpu = row.get(f"{prefix}_server_cpu_s")
+            on_server = (
+                f"; FerretDB CPU {cpu:.1f} s, {cpu / size * 1e6:.0f} µs/vote, resident memory "
+                f"at most {row[f'{prefix}_server_peak_mb']:,.0f} MB"
+                if cpu is not None
+                else ""
             )
-        )
+            seconds = row[f"{prefix}_wall_s"]
+            figures.append(
+                benchkit.figure(
+                    f"audit.{key}_{label}",
+                    name,
+                    round(seconds, 2),
+                    "s",
+                    command=command,
+                    note=f"{size / seconds:,.0f} votes/s recounted{on_server}",
+                )
+            )
     load1, load5, _ = os.getloadavg()
     notes = [
         f"MongoDB: {settings.mongodb_uri_redacted} (a database of its own, with the consumer's "
@@ -244,32 +266,39 @@ def report_figures(
         "catalog's albums and both channels; ranks 0 to 100 with two decimals.",
         f"Machine: {os.cpu_count()} cores shared with other work; load average {load1:.1f} "
         f"(5 min {load5:.1f}) at the end.",
-        "The audit reads Redis in one MULTI/EXEC, then MongoDB groups the votes twice "
-        "(count, then rank sum: FerretDB v1 computes only the first accumulator of a $group), "
-        "then counts the dead letters.",
+        "The audit reads Redis in one MULTI/EXEC, then every vote's band, album, channel and "
+        "rank in one streamed read of MongoDB's log (batches of 10,000), then counts the dead "
+        "letters. The recount it replaced grouped the votes on the server twice (count, then "
+        "rank sum: FerretDB v1 computes only the first accumulator of a $group); it runs "
+        "second, on the same votes, and must agree.",
     ]
     if server:
-        pid = server["mongodb"]
         notes.append(
-            f"FerretDB (pid {pid}, {_go_gc(pid)}): peak resident memory "
-            f"{benchkit.memory_mb(pid)[1]:,.0f} MB since it started. Its CPU seconds per "
-            "audit do not depend on how busy the machine is: compare those."
+            f"FerretDB (pid {server['mongodb']}, {_go_gc(server['mongodb'])}): CPU seconds and "
+            "resident memory (sampled every 0.1 s, at the start and at the highest) during "
+            "each recount. Compare the two recounts within one run: from hour to hour the "
+            "machine's own speed changes too."
         )
     table = [
-        "| votes | fill s | audit s | FerretDB CPU s | Redis s | recount s | count all s "
-        f"| pass: count s | pass: rank sum s | first {RANK_KEY_VOTES:,}: keyed as the audit s "
-        f"| first {RANK_KEY_VOTES:,}: keyed by rank too s |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| votes | fill s | audit s | Redis s | streamed read s | FerretDB CPU s "
+        "| FerretDB MB (start → highest) | two $group passes s | FerretDB CPU s "
+        "| FerretDB MB (start → highest) |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
-        cpu = f"{r['server_cpu_s']:.1f}" if "server_cpu_s" in r else "—"
-        passes = [f"{r[k]:.2f}" if k in r else "—" for k in _PASSES]
-        table.append(
-            f"| {r['votes']:,} | {r['fill_s']:.1f} | {r['audit_s']:.2f} | {cpu} "
-            f"| {r['audit_redis_s']:.3f} | {r['audit_mongodb_recount_s']:.2f} "
-            f"| {' | '.join(passes)} |"
-        )
+        cells = [f"{r['votes']:,}", f"{r['fill_s']:.1f}", f"{r['audit_s']:.2f}"]
+        cells += [f"{r['audit_redis_s']:.3f}", f"{r['audit_mongodb_recount_s']:.2f}"]
+        cells += _server_cells(r, "audit")
+        cells += [f"{r['group_wall_s']:.2f}", *_server_cells(r, "group")]
+        table.append(f"| {' | '.join(cells)} |")
     return figures, notes, {"Where the time goes": "\n".join(table)}
+
+
+def _server_cells(row: dict[str, Any], prefix: str) -> list[str]:
+    if f"{prefix}_server_cpu_s" not in row:
+        return ["—", "—"]
+    memory = f"{row[f'{prefix}_server_start_mb']:,.0f} → {row[f'{prefix}_server_peak_mb']:,.0f}"
+    return [f"{row[f'{prefix}_server_cpu_s']:.1f}", memory]
 
 
 def _go_gc(pid: int) -> str:

@@ -33,8 +33,6 @@ CI) exits 1 on a lost, doubled or falsely acknowledged vote, never on a rate.
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import time
 import urllib.request
 from collections import Counter
@@ -291,7 +289,8 @@ class Bench:
         cpu_start = benchkit.cpu_seconds(self.sessions)
         cpu_start[GENERATOR] = benchkit.children_cpu_seconds()
         with (
-            _Sampler(self.metrics_url(route), self.sessions.get(PRODUCER[route])) as sampled,
+            _InFlight(self.metrics_url(route)) as in_flight,
+            benchkit.PeakMemory(self.sessions.get(PRODUCER[route])) as memory,
             benchkit.off_the_ingress_cpus(self.settings),
         ):
             ledger = self.generate(plan)
@@ -321,8 +320,8 @@ class Bench:
             last_counted=last,
             total_delta=_total(self.stores) - total_before,
             cpu_burst=_minus(cpu_end, cpu_start),
-            peak_in_flight=sampled.peak_in_flight,
-            peak_rss_mb=sampled.peak_rss_mb,
+            peak_in_flight=in_flight.peak,
+            peak_rss_mb=memory.peak_mb,
             cpu_drain=_minus(cpu_drained, cpu_end),
             drained_s=drained,
         )
@@ -442,39 +441,23 @@ class Bench:
         ]  # fmt: skip
 
 
-class _Sampler:
-    """Samples the producer's calls in flight (its /metrics) and resident memory every 0.1 s."""
+class _InFlight(benchkit.Sampler):
+    """The producer's most calls in flight at once, from its /metrics."""
 
-    def __init__(self, metrics_url: str, pid: int | None) -> None:
+    def __init__(self, metrics_url: str) -> None:
+        super().__init__()
         self._url = metrics_url
-        self._pid = pid
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self.peak_in_flight = 0.0
-        self.peak_rss_mb = 0.0
+        self.peak = 0.0
 
-    def __enter__(self) -> _Sampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.1):
-            try:
-                with urllib.request.urlopen(self._url, timeout=1) as response:
-                    text = response.read().decode()
-            except OSError:
-                text = ""
-            for line in text.splitlines():
-                if line.startswith("certamen_producer_calls_in_flight{"):
-                    self.peak_in_flight = max(self.peak_in_flight, float(line.split()[-1]))
-            if self._pid is not None:
-                with contextlib.suppress(OSError, KeyError):
-                    rss, _ = benchkit.memory_mb(self._pid)
-                    self.peak_rss_mb = max(self.peak_rss_mb, rss)
+    def sample(self) -> None:
+        try:
+            with urllib.request.urlopen(self._url, timeout=1) as response:
+                text = response.read().decode()
+        except OSError:
+            return
+        for line in text.splitlines():
+            if line.startswith("certamen_producer_calls_in_flight{"):
+                self.peak = max(self.peak, float(line.split()[-1]))
 
 
 @dataclass

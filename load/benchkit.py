@@ -21,11 +21,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from kafka import KafkaProducer
 
@@ -287,6 +288,57 @@ def memory_mb(pid: int) -> tuple[float, float]:
         if name in ("VmRSS", "VmHWM"):
             found[name] = int(value.split()[0]) / 1024
     return found["VmRSS"], found["VmHWM"]
+
+
+class Sampler:
+    """Calls :meth:`sample` every 0.1 s on a thread of its own while the block runs, and
+    once more at its end."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            self.sample()
+
+    def sample(self) -> None:
+        raise NotImplementedError
+
+
+class PeakMemory(Sampler):
+    """The highest resident memory of ``pid`` while the block runs (0 for no process:
+    ``None``, or one that is gone).
+
+    ``VmHWM`` is the peak since the process started, so it cannot tell two phases of
+    one run apart; this can.
+    """
+
+    def __init__(self, pid: int | None) -> None:
+        super().__init__()
+        self._pid = pid
+        self.start_mb = self._resident_mb()
+        self.peak_mb = self.start_mb
+
+    def sample(self) -> None:
+        self.peak_mb = max(self.peak_mb, self._resident_mb())
+
+    def _resident_mb(self) -> float:
+        if self._pid is None:
+            return 0.0
+        try:
+            return memory_mb(self._pid)[0]
+        except (OSError, KeyError):
+            return 0.0
 
 
 def children_cpu_seconds() -> float:

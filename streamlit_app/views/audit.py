@@ -32,8 +32,20 @@ if st.button(texts.run, type="primary", key="audit_run"):
         with components.reaching(me, "MongoDB", settings.mongodb_uri_redacted):
             db = resources.mongo_database()
             db.command("ping")  # fail fast when MongoDB is away; the long timeout is for the work
-            with pymongo.timeout(AUDIT_TIMEOUT_S):  # a big log takes FerretDB a while to group
-                report = compare(standings, recount_votes(db), dead_letters=dead_letter_counts(db))
+            bar = st.progress(0.0)
+
+            def show_recount(read: int) -> None:
+                """A million votes take minutes to read: say how far the recount got."""
+                total = max(read, standings.total, 1)
+                text = texts.recounting.format(
+                    read=formats.count(read), total=formats.count(standings.total)
+                )
+                bar.progress(read / total, text=text)
+
+            with pymongo.timeout(AUDIT_TIMEOUT_S):  # a big log takes FerretDB a while to read
+                groups = recount_votes(db, show_recount)
+                report = compare(standings, groups, dead_letters=dead_letter_counts(db))
+            bar.empty()
             st.session_state["audit_report"] = (datetime.now(UTC), report)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,28 @@ def test_spread_gives_the_median_and_the_range_never_the_best_run() -> None:
     assert benchkit.spread([13.0, 11.9, 12.3], "µs") == "median 12.3 of 3 (11.9-13) µs"
     assert benchkit.spread([14_402, 13_192, 13_824]) == "median 13,824 of 3 (13,192-14,402)"
     assert benchkit.spread([3.0]) == "one run: 3"
+
+
+# Holds 120 MB for a moment, then lets it go: a phase that peaks between two readings.
+GROWS = """
+import time
+time.sleep(0.3)
+block = b"x" * (120 * 1024 * 1024)
+time.sleep(0.6)
+del block
+time.sleep(60)
+"""
+
+
+def test_peak_memory_sees_a_peak_that_is_gone_by_the_end_of_the_block() -> None:
+    child = subprocess.Popen([sys.executable, "-c", GROWS])
+    try:
+        with benchkit.PeakMemory(child.pid) as memory:
+            time.sleep(1.6)
+        after_mb, _ = benchkit.memory_mb(child.pid)
+    finally:
+        child.kill()
+        child.wait()
+    assert memory.start_mb < 60
+    assert memory.peak_mb > memory.start_mb + 100
+    assert after_mb < memory.peak_mb - 100

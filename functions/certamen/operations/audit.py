@@ -14,6 +14,7 @@ import json
 import sys
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from certamen.adapters.errors import StoreUnavailable
@@ -25,7 +26,7 @@ from certamen.settings import Settings
 def run(settings: Settings, args: argparse.Namespace) -> int:
     """Print the comparison; exit 0 when everything agrees, 1 on a difference, 2 if unreadable."""
     try:
-        report = audit(settings)
+        report = _audit_showing_progress(settings)
     except (StoreUnavailable, CatalogError) as e:
         print(f"certamen audit: {e}", file=sys.stderr)
         return 2
@@ -34,6 +35,25 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     else:
         _print(report, Console())
     return 0 if report.ok else 1
+
+
+def _audit_showing_progress(settings: Settings) -> AuditReport:
+    """The audit, with a bar of the votes read: a million take minutes. The bar is on
+    stderr and goes away at the end, so ``--json`` leaves stdout to the report."""
+    with Progress(
+        TextColumn("recounting MongoDB's vote log"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("recount", total=None)
+
+        def show(read: int, counted: int) -> None:
+            bar.update(task, completed=read, total=max(read, counted))
+
+        return audit(settings, show)
 
 
 def _print(report: AuditReport, out: Console) -> None:

@@ -16,6 +16,9 @@ and the vote log) for a clean board. The stack keeps running; ``--down`` stops i
 from __future__ import annotations
 
 import argparse
+import time
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import redis
@@ -165,8 +168,14 @@ def _demo(settings: Settings, args: argparse.Namespace, out: Console) -> int:
             count_timeout_s=args.timeout,
             progress=show,
         )
-    with out.status("audit: recounting the whole vote log in MongoDB against every Redis counter"):
-        audit = _audit(stores, outcome.after)
+    with Progress(*columns, console=out) as bars:
+        # The whole log, not only this run's votes: a million take minutes.
+        recounted = bars.add_task("audit: votes recounted", total=outcome.after.total or None)
+
+        def show_recount(read: int) -> None:
+            bars.update(recounted, completed=read, total=max(read, outcome.after.total))
+
+        audit = _audit(stores, outcome.after, show_recount)
     result = DemoResult(
         run_id=run_id,
         votes=votes,
@@ -228,7 +237,9 @@ def _reset_contest(stores: Stores, catalog: Catalog | None) -> None:
     TallyWriter(stores.redis).seed_contest(catalog)
 
 
-def _audit(stores: Stores, standings: Standings) -> AuditReport:
+def _audit(stores: Stores, standings: Standings, progress: Callable[[int], None]) -> AuditReport:
     """Every Redis counter against MongoDB's recount (Redis read first, as the audit does)."""
-    groups = recount_votes(stores.db)
-    return compare(standings, groups, dead_letters=dead_letter_counts(stores.db))
+    started = time.perf_counter()
+    groups = recount_votes(stores.db, progress)
+    report = compare(standings, groups, dead_letters=dead_letter_counts(stores.db))
+    return replace(report, seconds=time.perf_counter() - started)

@@ -73,8 +73,8 @@ def print_report(result: DemoResult, out: Console) -> None:
     before, after = result.outcome.before, result.outcome.after
     if before.total and after.total != sum(result.delta.values()):
         out.print(
-            f"These standings are this run's votes. The contest held {before.total} "
-            f"votes before it and holds {after.total} now (`--fresh` starts from zero)."
+            f"These standings are this run's votes. The contest held {before.total:,} "
+            f"votes before it and holds {after.total:,} now (`--fresh` starts from zero)."
         )
     out.print(_locust_table(result.outcome.routes))
     if result.bursts:
@@ -96,7 +96,8 @@ def print_report(result: DemoResult, out: Console) -> None:
     if result.audit.ok:
         out.print(
             f"audit: Redis and MongoDB agree on all {len(result.audit.albums)} albums and "
-            f"{len(result.audit.totals)} other counters ({after.total} votes in all)"
+            f"{len(result.audit.totals)} other counters ({after.total:,} votes in all, "
+            f"recounted in {result.audit.seconds:.1f} s)"
         )
     else:
         out.print(

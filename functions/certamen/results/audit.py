@@ -1,7 +1,7 @@
 """The audit: recount the vote log in MongoDB and compare it with every Redis counter.
 
-MongoDB groups the votes itself (``recount_votes``: one document per band, album
-and channel comes back, whatever the number of votes); Redis is read through the
+MongoDB's votes are recounted from one streamed read of the log (``recount_votes``:
+constant memory, progress as it goes); Redis is read through the
 tally's snapshot (``certamen.results.tally.read_standings``). :func:`compare` is pure and
 shared by ``certamen audit`` (``certamen.operations.audit``), the Streamlit app and the demo.
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -30,7 +31,7 @@ from certamen.settings import Settings
 
 # Rank sums are sums of numbers with at most two decimals: equal when equal to the cent.
 RANK_SUM_DECIMALS = 2
-# A million votes take FerretDB v1 (SQLite) minutes to group twice (load/results/audit.md).
+# A million votes take FerretDB v1 (SQLite) minutes to read (load/results/audit.md).
 AUDIT_TIMEOUT_S = 900.0
 
 
@@ -186,8 +187,12 @@ def _dead_letter_checks(standings: Standings, counted: DeadLetterCounts) -> list
     return checks
 
 
-def audit(settings: Settings) -> AuditReport:
-    """Read both stores (Redis first: MongoDB, written first, may only be ahead) and compare."""
+def audit(settings: Settings, progress: Callable[[int, int], None] | None = None) -> AuditReport:
+    """Read both stores (Redis first: MongoDB, written first, may only be ahead) and compare.
+
+    ``progress`` is told the votes read from MongoDB so far and the votes Redis counts:
+    a big log takes minutes.
+    """
     catalog = (
         load_catalog(settings.catalog_path, year_now=time.gmtime().tm_year)
         if settings.catalog_path
@@ -201,7 +206,9 @@ def audit(settings: Settings) -> AuditReport:
             standings = read_standings(redis_client, catalog)
         after_redis = time.perf_counter()
         db = vote_database(mongo, settings)
-        groups = recount_votes(db)
+        groups = recount_votes(
+            db, None if progress is None else lambda read: progress(read, standings.total)
+        )
         after_recount = time.perf_counter()
         dead = dead_letter_counts(db)
         finished = time.perf_counter()

@@ -254,9 +254,9 @@ def _redis(settings: Settings, out: Console) -> Launch:
 
 # FerretDB's Go garbage collector. GOGC=400 (collect when the heap has grown 4x, not 2x)
 # spends memory to save the CPU FerretDB burns collecting, per inserted and per audited
-# vote (load/results/audit.md has the figures). GOMEMLIMIT bounds the larger heap: the
-# audit's $group holds every vote document, and at a million votes GOGC=400 alone would
-# grow the heap to several times the limit.
+# vote (load/results/audit.md has the figures). GOMEMLIMIT bounds the larger heap for
+# any query that holds many documents at once: a $group over a million votes, as the
+# audit ran until 2026-12-07 (it now streams the log), grew it to 9 GB with GOGC=400 alone.
 _FERRETDB_GC = {"GOGC": "400", "GOMEMLIMIT": "4GiB"}
 
 

@@ -201,6 +201,7 @@ class AuditTexts:
     redis: str
     mongodb: str
     press_run: str
+    recounting: str
     counter_band: str
     counter_channel: str
     counter_total: str

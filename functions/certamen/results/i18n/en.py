@@ -226,6 +226,7 @@ MESSAGES = Messages(
         redis="Redis",
         mongodb="MongoDB",
         press_run="Press **{run}** to compare the two stores now.",
+        recounting="Recounting the vote log in MongoDB: {read} of {total} votes read.",
         counter_band="band",
         counter_channel="channel",
         counter_total="total",

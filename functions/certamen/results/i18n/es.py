@@ -238,6 +238,7 @@ MESSAGES = Messages(
         redis="Redis",
         mongodb="MongoDB",
         press_run="Pulse **{run}** para comparar ahora los dos almacenes.",
+        recounting="Recontando el registro de votos en MongoDB: {read} de {total} votos leídos.",
         counter_band="banda",
         counter_channel="canal",
         counter_total="total",
