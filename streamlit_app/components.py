@@ -16,8 +16,9 @@ from typing import Any
 
 import altair as alt
 import streamlit as st
-from pymongo.errors import PyMongoError
+from pymongo.errors import ExecutionTimeout, NetworkTimeout, PyMongoError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from certamen.adapters.errors import StoreUnavailable
 from certamen.results.tally import Standings
@@ -27,13 +28,25 @@ from streamlit_app.reader import Reader
 log = logging.getLogger("certamen.streamlit")
 
 SERVER_ERRORS = (RedisError, PyMongoError, StoreUnavailable, OSError)
+# A read that a connected server did not finish in time: slow, not away (FerretDB v1
+# reads the whole vote log for any query but an _id lookup).
+SLOW_ERRORS = (NetworkTimeout, ExecutionTimeout, RedisTimeoutError)
 
 
 @contextmanager
-def reaching(reader: Reader, server: str, address: str) -> Iterator[None]:
-    """Run a part of a page that talks to ``server``; if it is down, say so on the page."""
+def reaching(reader: Reader, server: str, address: str, slow_hint: str = "") -> Iterator[None]:
+    """Run a part of a page that talks to ``server``; if it is down or too slow, say which
+    on the page (``slow_hint``: what this page can do about a slow read)."""
     try:
         yield
+    except SLOW_ERRORS as e:
+        log.warning("%s at %s did not answer in time: %s", server, address, e)
+        st.error(
+            " ".join(
+                [reader.texts.app.server_slow.format(server=server, address=address), slow_hint]
+            ).strip(),
+            icon=":material/hourglass_top:",
+        )
     except SERVER_ERRORS as e:
         log.warning("%s at %s is not reachable: %s", server, address, e)
         st.error(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeGuard
 
-from certamen.contract import CHANNELS, format_timestamp
+from certamen.contract import CHANNELS, InvalidVote, format_timestamp, vote_id_field
 from certamen.results.i18n import Formats, messages
 
 PAGE_SIZES = (20, 50, 100, 200, 500)
@@ -43,7 +43,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Which filter a value was refused for, and why: keys of the catalogue's FilterTexts
 # (``field_<field>`` and ``<problem>``), so that the page says it in the reader's language.
 FilterField = Literal[
-    "band", "album", "channel", "since", "until", "text", "rule", "page", "page_size"
+    "band", "album", "channel", "since", "until", "text", "vote_id", "rule", "page", "page_size"
 ]
 FilterProblem = Literal[
     "not_a_list",
@@ -55,6 +55,7 @@ FilterProblem = Literal[
     "range_reversed",
     "not_text",
     "text_too_long",
+    "not_a_vote_id",
     "not_a_rule",
     "not_whole",
     "page_from_one",
@@ -82,6 +83,7 @@ class VoteFilters:
     since: datetime | None = None
     until: datetime | None = None
     text: str = ""
+    vote_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +110,7 @@ def vote_filters(
     since: object = None,
     until: object = None,
     text: object = "",
+    vote_id: object = "",
 ) -> VoteFilters:
     """Check raw widget values; raise :class:`FilterError` naming the first bad one."""
     checked_channels = _names("channel", channels)
@@ -122,6 +125,7 @@ def vote_filters(
     if len(text) > MAX_TEXT:
         raise FilterError("text", "text_too_long", limit=MAX_TEXT)
     return VoteFilters(
+        vote_id=_vote_id(vote_id),
         bands=_names("band", bands),
         albums=_names("album", albums),
         channels=checked_channels,
@@ -147,6 +151,9 @@ def vote_query(filters: VoteFilters) -> dict[str, Any]:
         received["$lte"] = format_timestamp(filters.until)
     if received:
         query["received_at"] = received
+    if filters.vote_id is not None:
+        # An _id lookup: answered from the _id index at any size of the log, FerretDB's too.
+        query["_id"] = filters.vote_id
     if filters.text:
         pattern = {"$regex": re.escape(filters.text), "$options": "i"}
         query["$or"] = [{"name": pattern}, {"album": dict(pattern)}]
@@ -234,6 +241,16 @@ def _names(field: FilterField, values: object) -> tuple[str, ...]:
         if len(name) > MAX_TEXT:
             raise FilterError(field, "choice_too_long", limit=MAX_TEXT)
     return names
+
+
+def _vote_id(value: object) -> str | None:
+    """A vote id as the contract writes it (the voter's receipt shows it), or none."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    try:
+        return vote_id_field(value.strip() if isinstance(value, str) else value)
+    except InvalidVote as e:
+        raise FilterError("vote_id", "not_a_vote_id") from e
 
 
 def _moment(field: FilterField, value: object) -> datetime | None:

@@ -86,6 +86,9 @@ def vote_log() -> None:
     if until is not None:  # the picker has minutes: "to 17:04" includes 17:04:59.999
         until = until.replace(second=59, microsecond=999_000)
     text = third.text_input(texts.search, key="log_text", max_chars=120)
+    vote_id = st.text_input(
+        texts.find_vote, key="log_vote_id", max_chars=128, help=texts.find_vote_help
+    )
     try:
         filters = vote_filters(
             bands=bands,
@@ -94,12 +97,13 @@ def vote_log() -> None:
             since=None if since is None else formats.from_wall_clock(since),
             until=None if until is None else formats.from_wall_clock(until),
             text=text,
+            vote_id=vote_id,
         )
     except FilterError as e:
         st.warning(components.filter_problem(me, e))
         return
     query = vote_query(filters)
-    with components.reaching(me, "MongoDB", mongo_address):
+    with components.reaching(me, "MongoDB", mongo_address, slow_hint=texts.slow_log):
         db = resources.mongo_database()
         total = store.count_votes(db, query)
         size = st.selectbox(texts.rows_per_page, PAGE_SIZES, key="log_page_size")

@@ -7,6 +7,7 @@ variables the app reads in production, then checks what a user would see.
 from __future__ import annotations
 
 import re
+import signal
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import replace
@@ -25,6 +26,7 @@ from certamen.results.i18n import formats_for, messages
 from certamen.settings import Settings
 from streamlit_app import store
 from streamlit_app.queries import votes_csv
+from tests.support.pipeline import free_port, redis_server
 from tests.support.tally_fill import (
     CATALOG_PATH,
     Pipeline,
@@ -276,6 +278,54 @@ def test_the_audit_runs_on_demand_and_finds_a_tampered_counter(filled: Pipeline)
     totals = app.dataframe[1].value
     wrong = totals[~totals["agree"]]
     assert list(wrong["name"]) == [band]
+
+
+def test_a_vote_is_found_by_its_id(filled: Pipeline) -> None:
+    wanted = _logged(filled)[7]
+    app = _run(LOGS)
+    app.text_input(key="log_vote_id").input(f" {wanted['_id']} ").run()
+    assert _matching(app) == 1
+    assert list(app.dataframe[0].value["vote_id"]) == [wanted["_id"]]
+
+    app.multiselect(key="log_channels").set_value(
+        [c for c in CHANNELS if c != wanted["channel"]]
+    ).run()
+    assert _matching(app) == 0, "the other filters narrow what the id finds"
+
+    app.multiselect(key="log_channels").set_value([]).run()
+    app.text_input(key="log_vote_id").input("0193f3c2-6a4b-7cde-8f01-000000000000").run()
+    assert _matching(app) == 0
+
+    app.text_input(key="log_vote_id").input("not an id!").run()
+    assert [w.value for w in app.warning] == [
+        "Cannot filter by vote id: 8 to 128 of the characters A-Z a-z 0-9 . _ : -"
+    ]
+
+
+def test_a_redis_that_stops_answering_is_said_to_be_slow_not_away(
+    filled: Pipeline, monkeypatch: pytest.MonkeyPatch, store_contest: Settings, tmp_path: Path
+) -> None:
+    """A server that takes the connection but does not answer in time (as FerretDB reading
+    a huge log) is said to be slow, not unreachable; the other store's pages keep working."""
+    port = free_port()
+    own = redis_server(port, tmp_path).start()
+    _point_app_at(monkeypatch, store_contest, REDIS_URL=f"redis://127.0.0.1:{port}/0")
+    try:
+        app = _run()
+        assert not app.error
+        assert own.process is not None
+        own.process.send_signal(signal.SIGSTOP)  # accepts, never answers
+        try:
+            app.run()
+        finally:
+            own.process.send_signal(signal.SIGCONT)
+    finally:
+        own.stop()
+    errors = [e.value for e in app.error]
+    assert [e for e in errors if "Redis is taking too long" in e], errors
+    assert not [e for e in errors if "not reachable" in e], errors
+    app.switch_page(LOGS).run()
+    assert _matching(app) == 45
 
 
 def test_redis_down_is_said_on_results_and_logs_keep_working(

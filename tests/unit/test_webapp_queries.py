@@ -131,6 +131,22 @@ def test_text_is_trimmed() -> None:
     assert vote_filters(text="  lux  ") == VoteFilters(text="lux")
 
 
+def test_a_vote_id_is_looked_up_by_id_with_the_other_filters() -> None:
+    vote_id = "0193f3c2-6a4b-7cde-8f01-23456789abcd"
+    query = vote_query(vote_filters(vote_id=f"  {vote_id} ", channels=["grpc"]))
+    assert query == {"_id": vote_id, "channel": {"$in": ["grpc"]}}
+    assert vote_filters(vote_id="   ") == VoteFilters()
+
+
+@pytest.mark.parametrize(
+    "vote_id", ['{"$gt": ""}', "short", "x" * 129, "has space inside", {"$ne": None}, 5]
+)
+def test_a_vote_id_the_contract_would_refuse_is_refused(vote_id: object) -> None:
+    with pytest.raises(FilterError, match="vote_id") as refused:
+        vote_filters(vote_id=vote_id)
+    assert refused.value.problem == "not_a_vote_id"
+
+
 @pytest.mark.parametrize(
     ("size", "expected"), [(20, 20), (500, 500), (10**9, MAX_PAGE_SIZE), (0, 1), (-5, 1)]
 )

@@ -6,7 +6,13 @@ CloudEvent with its Kafka binding, and how KafkaSource wraps a record that is
 no CloudEvent (``foreign.py``). It imports nothing else of the package.
 """
 
-from certamen.contract.ballot import MAX_BODY_BYTES, Ballot, ballot_from_pairs, parse_ballot
+from certamen.contract.ballot import (
+    MAX_BODY_BYTES,
+    Ballot,
+    ballot_from_pairs,
+    parse_ballot,
+    vote_id_field,
+)
 from certamen.contract.catalog import Candidate, Catalog, load_catalog
 from certamen.contract.errors import CatalogError, ContractError, InvalidVote
 from certamen.contract.event import (
@@ -43,5 +49,6 @@ __all__ = [
     "source_for",
     "vote_event",
     "vote_from_event",
+    "vote_id_field",
     "vote_to_kafka",
 ]

@@ -24,6 +24,7 @@ class AppTexts:
     page_dead_letters: str
     page_audit: str
     server_unreachable: str
+    server_slow: str
     no_votes_yet: str
     choose: str
 
@@ -82,6 +83,9 @@ class LogsTexts:
     since: str
     until: str
     search: str
+    find_vote: str
+    find_vote_help: str
+    slow_log: str
     rows_per_page: str
     matching: str
     download: str
@@ -105,6 +109,7 @@ class FilterTexts:
     field_since: str
     field_until: str
     field_text: str
+    field_vote_id: str
     field_rule: str
     field_page: str
     field_page_size: str
@@ -117,6 +122,7 @@ class FilterTexts:
     range_reversed: str
     not_text: str
     text_too_long: str
+    not_a_vote_id: str
     not_a_rule: str
     not_whole: str
     page_from_one: str

@@ -29,6 +29,11 @@ MESSAGES = Messages(
             "**{server} is not reachable** at `{address}`. This part of the page comes back "
             "by itself when the server does; the rest of the app keeps working."
         ),
+        server_slow=(
+            "**{server} is taking too long** at `{address}`: it did not answer this read in "
+            "the time the page waits. This part of the page tries again when you refresh; the "
+            "rest of the app keeps working."
+        ),
         no_votes_yet="no votes yet",
         choose="Choose",
     ),
@@ -108,6 +113,16 @@ MESSAGES = Messages(
         since="From ({zone})",
         until="To ({zone})",
         search="Search band or album",
+        find_vote="Find a vote by its id",
+        slow_log=(
+            "On the local stack's FerretDB every read of the vote log but a lookup by vote id "
+            "reads the whole log: minutes at a million votes (docs/dashboards.md). Find a vote "
+            "by its id instead, or see the live results."
+        ),
+        find_vote_help=(
+            "The vote id on the voter's receipt. Found at once however long the log is; "
+            "the other filters narrow what it finds."
+        ),
         rows_per_page="Rows per page",
         matching="Matching votes: **{count}** — page {page} of {pages}",
         download="Download CSV of the matching votes",
@@ -127,6 +142,7 @@ MESSAGES = Messages(
         field_since="start time",
         field_until="end time",
         field_text="search text",
+        field_vote_id="vote id",
         field_rule="reason",
         field_page="page",
         field_page_size="page size",
@@ -139,6 +155,7 @@ MESSAGES = Messages(
         range_reversed="the end of the time range is before its start",
         not_text="must be text",
         text_too_long="at most {limit} characters",
+        not_a_vote_id="8 to 128 of the characters A-Z a-z 0-9 . _ : -",
         not_a_rule="a reason is a short lower-case word",
         not_whole="must be a whole number",
         page_from_one="must be a whole number from 1",

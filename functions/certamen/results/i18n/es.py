@@ -29,6 +29,11 @@ MESSAGES = Messages(
             "**No se puede conectar con {server}** en `{address}`. Esta parte de la página "
             "vuelve sola cuando el servidor responda; el resto de la aplicación sigue funcionando."
         ),
+        server_slow=(
+            "**{server} está tardando demasiado** en `{address}`: no respondió a esta lectura "
+            "en el tiempo que espera la página. Esta parte de la página lo vuelve a intentar "
+            "al actualizarla; el resto de la aplicación sigue funcionando."
+        ),
         no_votes_yet="aún sin votos",
         choose="Elija",
     ),
@@ -111,6 +116,17 @@ MESSAGES = Messages(
         since="Desde ({zone})",
         until="Hasta ({zone})",
         search="Buscar banda o álbum",
+        find_vote="Buscar un voto por su identificador",
+        slow_log=(
+            "En el FerretDB de la instalación local, toda lectura del registro de votos salvo "
+            "la búsqueda por identificador recorre el registro entero: minutos con un millón "
+            "de votos (docs/dashboards.md). Busque el voto por su identificador o consulte los "
+            "resultados en vivo."
+        ),
+        find_vote_help=(
+            "El identificador del voto que figura en el comprobante del votante. Se encuentra al "
+            "instante por largo que sea el registro; los demás filtros acotan lo encontrado."
+        ),
         rows_per_page="Filas por página",
         matching="Votos que coinciden: **{count}** — página {page} de {pages}",
         download="Descargar CSV de los votos que coinciden",
@@ -132,6 +148,7 @@ MESSAGES = Messages(
         field_since="hora de inicio",
         field_until="hora de fin",
         field_text="texto de búsqueda",
+        field_vote_id="identificador del voto",
         field_rule="motivo",
         field_page="página",
         field_page_size="tamaño de página",
@@ -144,6 +161,7 @@ MESSAGES = Messages(
         range_reversed="el fin del intervalo es anterior a su inicio",
         not_text="debe ser texto",
         text_too_long="como máximo {limit} caracteres",
+        not_a_vote_id="de 8 a 128 de los caracteres A-Z a-z 0-9 . _ : -",
         not_a_rule="un motivo es una palabra corta en minúsculas",
         not_whole="debe ser un número entero",
         page_from_one="debe ser un número entero desde 1",
