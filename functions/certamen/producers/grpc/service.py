@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import grpc
 import grpc.aio
 
-from certamen.contract import Ballot, InvalidVote
+from certamen.contract import Ballot, InvalidVote, Vote
 from certamen.producers.grpc.errors import abort_with_status
 from certamen.producers.grpc.messages import (
     ballot_of,
@@ -48,15 +48,7 @@ class VoteHandlers:
         self, request: votes_pb2.CastRequest | InvalidVote, context: Context
     ) -> votes_pb2.Receipt:
         """VoteService.Cast: one vote, OK only once Kafka has it."""
-        try:
-            vote = await self._intake.cast(
-                self._ballot(request),
-                _idempotency_key(context),
-                deadline_s=context.time_remaining(),
-            )
-        except (InvalidVote, Refused, OutcomeUnknown) as e:
-            await abort_with_status(context, e)
-        return receipt(vote)
+        return receipt(await self._one_vote(request, context))
 
     async def cast_batch(
         self, request: votes_pb2.CastBatchRequest | InvalidVote, context: Context
@@ -91,15 +83,22 @@ class VoteHandlers:
         self, request: confproto_pb2.requestId | InvalidVote, context: Context
     ) -> confproto_pb2.replyInfo:
         """confproto.getInfo.returnInfo: the original contest's call, same rules and errors."""
+        return info(await self._one_vote(request, context))
+
+    async def _one_vote(
+        self,
+        request: votes_pb2.CastRequest | confproto_pb2.requestId | InvalidVote,
+        context: Context,
+    ) -> Vote:
+        """A one-vote call's vote once Kafka has it, or the call aborted with why not."""
         try:
-            vote = await self._intake.cast(
+            return await self._intake.cast(
                 self._ballot(request),
                 _idempotency_key(context),
                 deadline_s=context.time_remaining(),
             )
         except (InvalidVote, Refused, OutcomeUnknown) as e:
             await abort_with_status(context, e)
-        return info(vote)
 
     def _ballot(
         self, request: votes_pb2.CastRequest | confproto_pb2.requestId | InvalidVote
