@@ -108,6 +108,16 @@ def test_the_demo_passes_and_counts_every_acknowledged_vote(demo: DemoRun) -> No
     assert "OK: every acknowledged vote counted exactly once (1000)" in demo.output
 
 
+def test_the_contest_went_in_the_three_bursts_it_was_announced_as(demo: DemoRun) -> None:
+    # Each burst sends its share of the file (a third: 333 votes); a machine slower than
+    # the rate leaves more for the last one, which holds until the file is sent.
+    bursts = demo.summary["bursts"]
+    assert [b["burst"] for b in bursts] == [1, 2, 3], demo.output[-3000:]
+    assert sum(b["accepted"] for b in bursts) == VOTES_IN_FILE
+    assert all(b["accepted"] >= VOTES_IN_FILE / 3 / 4 for b in bursts), bursts
+    assert "3 Locust bursts of about 333 votes" in demo.output
+
+
 def test_the_printed_standings_equal_the_files_counts_per_album(demo: DemoRun) -> None:
     in_file = Counter((r["name"], r["album"]) for r in demo.records)
     printed = {

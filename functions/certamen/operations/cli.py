@@ -84,9 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--users", type=int, default=50, help="Locust users at a burst's peak")
     demo.add_argument("--bursts", type=int, default=3, help="the contest is sent in this many")
     demo.add_argument(
-        "--burst-rate", type=float, default=1000.0, help="votes/s a burst sends (both routes)"
+        "--burst-rate",
+        type=float,
+        default=1000.0,
+        help="votes/s a burst sends (both routes), rounded so a burst lasts whole seconds",
     )
-    demo.add_argument("--burst-gap", type=float, default=5.0, help="seconds between bursts")
+    demo.add_argument("--burst-gap", type=float, default=5.0, help="seconds between bursts (whole)")
     demo.add_argument("--grpc-weight", type=int, default=1)
     demo.add_argument("--wasm-weight", type=int, default=1)
     demo.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for counts")

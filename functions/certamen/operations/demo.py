@@ -38,7 +38,7 @@ from certamen.adapters.mongo_store import (
 from certamen.adapters.redis_store import TallyWriter
 from certamen.contract import Catalog, ContractError
 from certamen.operations.demo_report import DemoResult, print_report, write_json
-from certamen.operations.loadgen import BurstPlan, new_run_id
+from certamen.operations.loadgen import LOCUST_TICK_S, BurstPlan, new_run_id
 from certamen.operations.loadgen.burstlog import BurstLog, Sample
 from certamen.operations.loadgen.locust_run import LocustPlan
 from certamen.operations.loadgen.replay import Progress as ReplayProgress
@@ -122,7 +122,14 @@ def _demo(settings: Settings, args: argparse.Namespace, out: Console) -> int:
         out.print("--fresh: the contest's counters, markers and vote log were emptied")
     run_id = new_run_id()
     ledger_dir, report_prefix = report_paths(settings.state_dir.resolve() / "demo" / run_id)
-    bursts = _bursts(args, votes=len(votes))
+    bursts, burst_rate = contest_bursts(
+        len(votes),
+        bursts=args.bursts,
+        rate=args.burst_rate,
+        users=args.users,
+        gap_s=args.burst_gap,
+        tail_s=args.timeout,
+    )
     plan = LocustPlan(
         votes_file=votes.path,
         run_id=run_id,
@@ -134,14 +141,14 @@ def _demo(settings: Settings, args: argparse.Namespace, out: Console) -> int:
         run_time_s=bursts.duration_s + args.timeout,
         grpc_weight=args.grpc_weight,
         wasm_weight=args.wasm_weight,
-        user_rate=args.burst_rate / bursts.peak_users,
+        user_rate=burst_rate / bursts.peak_users,
         burst=bursts,
     )
     out.print(
         f"replaying {len(votes)} votes of {votes.path} once as {bursts.bursts} Locust bursts "
-        f"of {bursts.peak_users} users at {args.burst_rate:,.0f} votes/s, "
-        f"{bursts.gap_s:g} s apart, gRPC:HTTP users {args.grpc_weight}:{args.wasm_weight}, "
-        f"run {run_id}"
+        f"of about {len(votes) / bursts.bursts:,.0f} votes ({bursts.ramp_s + bursts.hold_s:g} s "
+        f"of {bursts.peak_users} users at {burst_rate:,.0f} votes/s), {bursts.gap_s:g} s "
+        f"apart, gRPC:HTTP users {args.grpc_weight}:{args.wasm_weight}, run {run_id}"
     )
     burst_log = BurstLog(bursts)
     columns = (
@@ -193,23 +200,33 @@ def _demo(settings: Settings, args: argparse.Namespace, out: Console) -> int:
     return 0 if outcome.verdict.ok and audit.ok else 1
 
 
-def _bursts(args: argparse.Namespace, *, votes: int) -> BurstPlan:
-    """The shape of the contest: ``--bursts`` bursts at ``--burst-rate``, sized to the file.
+def contest_bursts(
+    votes: int, *, bursts: int, rate: float, users: int, gap_s: float, tail_s: float
+) -> tuple[BurstPlan, float]:
+    """The shape of the contest and the votes/s a burst sends: each burst its share of the file.
 
-    The last burst holds until the file is sent (the replay then ends the run), so a
-    machine slower than ``--burst-rate`` still sends every vote.
+    Locust asks the shape for its users once a second (:data:`LOCUST_TICK_S`) and spawns
+    them at once, so a burst lasts whole ticks: its share of the file at the rate nearest
+    to ``rate`` that sends that share in whole seconds (2,000 votes in 3 bursts at
+    1,000 votes/s: 1 s at 667 votes/s each). Each phase starts half a tick off the ticks,
+    so a tick a little late or early still lands in the phase it is meant for. The last
+    burst holds up to ``tail_s`` longer, until the file is sent, so a machine slower than
+    the rate still sends every vote (the replay then ends the run).
     """
-    ramp_s = 1.0
-    hold_s = max(0.5, votes / (args.bursts * args.burst_rate) - ramp_s / 2)
-    return BurstPlan(
-        idle_s=1.0,
-        ramp_s=ramp_s,
-        peak_users=min(args.users, votes),
-        hold_s=round(hold_s, 1),
-        gap_s=args.burst_gap,
-        bursts=args.bursts,
-        last_hold_s=round(hold_s, 1) + args.timeout,
+    share = votes / bursts
+    ticks = max(1, round(share / rate))
+    half = LOCUST_TICK_S / 2
+    hold_s = ticks * LOCUST_TICK_S - half
+    plan = BurstPlan(
+        idle_s=half,
+        ramp_s=half,
+        peak_users=max(1, min(users, int(share))),
+        hold_s=hold_s,
+        gap_s=max(0, round(gap_s)) * LOCUST_TICK_S,
+        bursts=bursts,
+        last_hold_s=hold_s + tail_s,
     )
+    return plan, share / (ticks * LOCUST_TICK_S)
 
 
 def _vote_file(settings: Settings, args: argparse.Namespace, catalog: Catalog) -> VoteFile:

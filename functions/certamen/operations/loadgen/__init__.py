@@ -18,9 +18,10 @@ from certamen.operations.loadgen.keys import (
 )
 from certamen.operations.loadgen.ledger import Ledger, LedgerTotals, read_ledgers
 from certamen.operations.loadgen.retry import Backoff
-from certamen.operations.loadgen.shape import BurstPlan
+from certamen.operations.loadgen.shape import LOCUST_TICK_S, BurstPlan
 
 __all__ = [
+    "LOCUST_TICK_S",
     "Backoff",
     "BurstPlan",
     "Ledger",

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 # Users stopped per second when a burst drops (Locust warns above 100/s).
 _DROP_RATE = 100.0
+# Locust asks a shape for its users once a second: a phase shorter than that is rounded
+# to whole ticks by Locust, whatever the plan says.
+LOCUST_TICK_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
