@@ -51,18 +51,20 @@ class BurstLog:
         """Each burst that started, in order.
 
         The run's clock starts when Locust's does, a moment after the process started:
-        its origin is taken from the first acknowledgement, which comes as the first
-        burst starts.
+        its origin is taken from the first acknowledgement seen, which comes as the first
+        burst starts. Seen late: Locust's users write what was acknowledged once a second,
+        and the samples read it twice a second, so a burst's votes are those seen from
+        half a gap before its planned start to half a gap after its drop.
         """
         first = next((s.elapsed_s for s in self.samples if s.acknowledged), None)
         self._origin = 0.0 if first is None else max(0.0, first - self.plan.idle_s)
         found = []
         for number in range(self.plan.bursts):
-            start, drop, end = self._window(number)
-            inside = [s for s in self.samples if start <= s.elapsed_s < end]
+            opens, drop, closes = self._window(number)
+            inside = [s for s in self.samples if opens <= s.elapsed_s < closes]
             if not inside:
                 break
-            before = self._last_before(start)
+            before = self._last_before(opens)
             at_drop = self._last_before(drop, inclusive=True) or inside[-1]
             after = [s for s in self.samples if s.elapsed_s >= drop]
             caught = next((s for s in after if s.counted >= at_drop.acknowledged), None)
@@ -79,16 +81,17 @@ class BurstLog:
         return found
 
     def _window(self, number: int) -> tuple[float, float, float]:
-        """When burst ``number`` (from 0) starts, drops to zero users, and its gap ends."""
+        """When burst ``number`` (from 0) is looked for, drops to zero users, and is over."""
         plan = self.plan
         start = self._origin + plan.idle_s + number * (plan.ramp_s + plan.hold_s + plan.gap_s)
         drop = start + plan.ramp_s + plan.hold_s
+        margin = plan.gap_s / 2
         if number < plan.bursts - 1:
-            return start, drop, drop + plan.gap_s
+            return start - margin, drop, drop + margin
         # The last burst holds until the file is sent: it drops with the last acknowledgement.
         final = self.samples[-1].acknowledged if self.samples else 0
         sent = next((x.elapsed_s for x in self.samples if x.acknowledged >= final), drop)
-        return start, max(start, sent), float("inf")
+        return start - margin, max(start, sent), float("inf")
 
     def _last_before(self, moment: float, *, inclusive: bool = False) -> Sample | None:
         earlier = [
