@@ -78,7 +78,6 @@ from certamen.settings import Settings, load
 # What is killed: every part a vote goes through (Streamlit only reads).
 PARTS = ("kafka", "redis", "mongodb", "consumer", "source", "producer-grpc", "producer-wasm")
 POLL_S = 0.5
-CERTAMEN = Path(sys.executable).with_name("certamen")  # the command, from this environment
 UP_TIMEOUT_S = 600.0
 CATCH_UP_TIMEOUT_S = 300.0  # a restart's catch-up is measured this long at most
 
@@ -261,7 +260,7 @@ def certamen_up(log: Path) -> bool:
         sink.flush()
         try:
             done = subprocess.run(
-                [str(CERTAMEN), "up"],
+                [str(benchkit.CERTAMEN), "up"],
                 stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 timeout=UP_TIMEOUT_S, check=False,
             )  # fmt: skip
@@ -300,7 +299,7 @@ def drained(settings: Settings, stores: Stores, timeout_s: float) -> float | Non
 def audit(log: Path) -> dict[str, Any]:
     """``certamen audit --json`` of the stack; ``{"ok": False, ...}`` when it could not run."""
     done = subprocess.run(
-        [str(CERTAMEN), "audit", "--json"],
+        [str(benchkit.CERTAMEN), "audit", "--json"],
         capture_output=True, text=True, timeout=1_800, check=False,
     )  # fmt: skip
     log.write_text(done.stdout + done.stderr, encoding="utf-8")

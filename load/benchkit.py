@@ -42,6 +42,7 @@ from certamen.operations.stack.procs import read_pid_file
 from certamen.settings import Settings
 
 Figure = dict[str, Any]
+CERTAMEN = Path(sys.executable).with_name("certamen")  # the command, from this environment
 _PROC = Path("/proc")
 _TICKS = os.sysconf("SC_CLK_TCK")
 

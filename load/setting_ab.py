@@ -39,6 +39,7 @@ from bench_cost_per_vote import (
     warm_up,
 )
 from bench_end_to_end import Bench
+from benchkit import CERTAMEN
 from rich.console import Console
 
 from certamen.settings import load
@@ -101,8 +102,8 @@ def _restart(environment: dict[str, str], parts: list[str], out: Console) -> Ben
     variables and no other variant's); the bench reads the settings from it too."""
     os.environ.clear()
     os.environ.update(environment)
-    subprocess.run(["certamen", "down", *parts], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(["certamen", "up"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([str(CERTAMEN), "down", *parts], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([str(CERTAMEN), "up"], check=True, stdout=subprocess.DEVNULL)
     return Bench(load(), out)
 
 
