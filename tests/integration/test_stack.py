@@ -269,6 +269,27 @@ def test_down_a_part_stops_only_that_part_and_up_brings_it_back(stack: Stack) ->
     assert stack.pid("kafka") == pids["kafka"]
 
 
+def test_redis_keeps_its_counters_in_the_append_only_file_without_snapshots(stack: Stack) -> None:
+    """A snapshot rewrites every vote's marker once a minute; the append-only file is enough."""
+    store = redis.Redis.from_url(stack.settings.redis_url)
+    try:
+        store.incrby("certamen:test:restart", 3)
+    finally:
+        store.close()
+    assert stack.certamen("down", "redis", timeout=120).returncode == 0
+    stack.up(*SERVERS)
+
+    store = redis.Redis.from_url(stack.settings.redis_url)
+    try:
+        assert store.get("certamen:test:restart") == b"3", "kept across the restart"
+        store.delete("certamen:test:restart")
+    finally:
+        store.close()
+    redis_dir = stack.state_dir / "redis"
+    assert list(redis_dir.glob("appendonlydir/*.aof")), "the append-only file is written"
+    assert not (redis_dir / "dump.rdb").exists(), "no RDB snapshot, not even at shutdown"
+
+
 def test_down_of_an_unknown_part_or_a_wipe_of_one_part_changes_nothing(stack: Stack) -> None:
     pids = {part: stack.pid(part) for part in SERVERS}
     unknown = stack.certamen("down", "rediss", timeout=60)

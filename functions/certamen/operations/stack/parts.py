@@ -233,6 +233,12 @@ def _kafka(settings: Settings, out: Console) -> Launch:
     return Launch(command, child_environment({}), kafka_node.kafka_home(settings))
 
 
+# Redis persists through its append-only file alone (``--save ""``): written every
+# second, loaded at start, rewritten whenever it has doubled. Periodic RDB snapshots on
+# top of it were never read back (Redis loads the AOF when it has one), and each one
+# serialises the whole data set, which grows with every vote's 31-day marker: at two
+# million votes one cost about 3 s of CPU, once a minute while votes arrived
+# (load/results/redis-persistence.md).
 def _redis(settings: Settings, out: Console) -> Launch:
     found = tools.ensure(["redis-server"], out)
     data = state_dir(settings) / "redis"
@@ -244,7 +250,7 @@ def _redis(settings: Settings, out: Console) -> Launch:
         "--dir", str(data),
         "--appendonly", "yes",
         "--appendfsync", "everysec",
-        "--save", "60 1",
+        "--save", "",  # no RDB snapshots (above)
         "--daemonize", "no",
         "--protected-mode", "yes",
         "--logfile", "",
