@@ -24,8 +24,14 @@ import time
 from dataclasses import dataclass
 
 import redis
-from bench_cost_per_vote import ROUTES, WARM_UP_ROUNDS, WARM_UP_VOTES, replay_route, run_figures
-from bench_cost_per_vote import warm_up as warm_up_pipeline
+from bench_cost_per_vote import (
+    ROUTES,
+    WARM_UP_ROUNDS,
+    WARM_UP_VOTES,
+    replay_route,
+    run_figures,
+    warm_up,
+)
 from bench_end_to_end import Bench
 from rich.console import Console
 from rich.table import Table
@@ -96,7 +102,7 @@ def main() -> int:
     own_setting = str(store.config_get("save").get("save", ""))
     bench = Bench(settings, out)
     out.print(f"Redis holds {store.dbsize():,} keys, {store.info('memory')['used_memory_human']}")
-    warm_up_pipeline(bench, out, WARM_UP_VOTES, rounds=WARM_UP_ROUNDS)
+    warm_up(bench, out, WARM_UP_VOTES, rounds=WARM_UP_ROUNDS)
     rows: list[Row] = []
     try:
         for round_ in range(1, args.rounds + 1):
