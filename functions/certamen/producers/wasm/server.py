@@ -39,9 +39,11 @@ from certamen.serving import tune_gc_for_serving
 from certamen.settings import Settings
 
 log = logging.getLogger("certamen.producer_wasm")
-# Connections the kernel holds for the loop while it is busy; a burst past it waits in
-# the handshake (its SYNs retried), slower but not lost (docs/wasm-kernel.md).
-BACKLOG = 2048
+# Connections the kernel holds for the loop while it is busy: as many as the Intake lets
+# wait for Kafka (CERTAMEN_PRODUCER_MAX_IN_FLIGHT's default) and as grpcio asks for (the
+# kernel caps both at somaxconn). A burst past it waits in the handshake, its SYNs retried
+# after 1, 3, 7 s...: not lost, but answered seconds later (docs/wasm-kernel.md).
+BACKLOG = 4096
 
 
 class _PlainUvicornRecords(logging.Filter):
