@@ -19,10 +19,10 @@ the goals (load/results/redis-persistence.md).
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from dataclasses import dataclass
 
+import benchkit
 import redis
 from bench_cost_per_vote import (
     ROUTES,
@@ -125,22 +125,18 @@ def _line(row: Row) -> str:
 
 
 def _table(rows: list[Row]) -> Table:
-    table = Table(title="Redis's CPU ms per counted vote, median (rounds)")
+    table = Table(title="Redis's CPU per counted vote, median of the rounds (range)")
     for column in ("snapshots", "Redis itself", "its children", "together"):
         table.add_column(column, justify="right" if column != "snapshots" else "left")
     for name in VARIANTS:
         mine = [r for r in rows if r.variant == name]
         table.add_row(
             name,
-            _median([r.server_ms for r in mine]),
-            _median([r.children_ms for r in mine]),
-            _median([r.server_ms + r.children_ms for r in mine]),
+            benchkit.spread([r.server_ms for r in mine], "ms"),
+            benchkit.spread([r.children_ms for r in mine], "ms"),
+            benchkit.spread([r.server_ms + r.children_ms for r in mine], "ms"),
         )
     return table
-
-
-def _median(values: list[float]) -> str:
-    return f"{statistics.median(values):.3f} ({', '.join(f'{v:.3f}' for v in values)})"
 
 
 if __name__ == "__main__":
