@@ -113,7 +113,9 @@ def sign_in_at_provider(driver: webdriver.Chrome, provider: Provider, login: str
     driver.find_element(By.NAME, "login").send_keys(login)
     driver.find_element(By.NAME, "password").send_keys("not checked")
     driver.find_element(By.XPATH, "//button[@type='submit']").click()
-    wait.until(lambda d: "Authorize" in d.find_element(By.TAG_NAME, "body").text)
+    # Find the consent page's heading in one command: reading the text of a body found
+    # before the page changed fails in Chrome ("Node ... does not belong to the document").
+    wait.until(lambda d: d.find_elements(By.XPATH, "//h1[normalize-space(.)='Authorize']"))
     driver.find_element(By.XPATH, "//button[@type='submit']").click()
 
 
