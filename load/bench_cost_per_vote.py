@@ -36,7 +36,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import benchkit
 import machine_reference
@@ -71,11 +71,16 @@ class Run:
     call_p50_ms: float
     call_p99_ms: float
     exact: bool
+    switches_per_vote: dict[str, float] = field(default_factory=dict)
 
     @property
     def pipeline_ms(self) -> float:
         """Every part of the pipeline, the load generator excluded."""
         return sum(self.per_vote_ms.values())
+
+    @property
+    def pipeline_switches(self) -> float:
+        return sum(self.switches_per_vote.values())
 
 
 def main() -> int:
@@ -125,6 +130,12 @@ def main() -> int:
                 round(median / wakeup_ms, 1), "round trips", command=command,
             ),
             benchkit.figure(
+                f"cost_per_vote.{route}_switches", f"{label}: context switches per counted "
+                "vote, whole pipeline without the load generator (the table below, by part)",
+                round(statistics.median(r.pipeline_switches for r in runs[route]), 1),
+                "switches", command=command,
+            ),
+            benchkit.figure(
                 f"cost_per_vote.{route}_votes_per_s", f"{label}: counted votes/s, {USERS} "
                 "Locust users, one vote per call", round(rate, 1), "votes/s", command=command,
             ),
@@ -168,7 +179,10 @@ def main() -> int:
         "code: compare two runs' costs only where these agree (load/results/cost-per-vote.md)",
         "what was changed to get here, and the approaches tried: load/results/cost-per-vote.md",
     ]
-    sections = {"CPU per counted vote, by part": by_part_table(runs, idle)}
+    sections = {
+        "CPU per counted vote, by part": by_part_table(runs, idle),
+        "Context switches per counted vote, by part": switches_table(runs),
+    }
     title = "Cost per vote: the whole pipeline, one vote per call"
     benchkit.publish(args, title, figures, notes, sections)
     return 0
@@ -209,6 +223,7 @@ def run_figures(measured: Measured) -> Run:
         call_p50_ms=max((r.p50_ms for r in calls), default=0.0),
         call_p99_ms=max((r.p99_ms for r in calls), default=0.0),
         exact=measured.outcome.verdict.ok,
+        switches_per_vote={part: n / votes for part, n in measured.switches.items()},
     )
 
 
@@ -245,10 +260,33 @@ def by_part_table(runs: dict[str, list[Run]], idle: dict[str, float]) -> str:
     return "\n".join(rows)
 
 
-def _cell(values: list[float]) -> str:
+def switches_table(runs: dict[str, list[Run]]) -> str:
+    """Context switches a counted vote by part, a column for each route of ``runs``."""
+    routes = [route for route in ROUTES if route in runs]
+    by_route = [runs[route] for route in routes]
+    counted = {p for rs in by_route for r in rs for p in r.switches_per_vote}
+    parts = [p for p in PIPELINE if p in counted]
+    rows = [
+        "Context switches per counted vote (voluntary and not, every thread of the part), "
+        "median of the runs (range): on this kind of virtual machine the switches, not the "
+        "work between them, are most of a vote's CPU.",
+        "",
+        f"| part | {' | '.join(ROUTES[route] for route in routes)} |",
+        "| --- |" + " ---: |" * len(routes),
+    ]
+    for part in parts:
+        cells = [_cell([r.switches_per_vote.get(part, 0.0) for r in rs], 2) for rs in by_route]
+        rows.append(f"| {part} | {' | '.join(cells)} |")
+    total = [_cell([r.pipeline_switches for r in runs[route]], 2) for route in routes]
+    rows.append(f"| **pipeline without the load generator** | {' | '.join(total)} |")
+    return "\n".join(rows)
+
+
+def _cell(values: list[float], digits: int = 3) -> str:
     if len(values) == 1:
-        return f"{values[0]:.3f}"
-    return f"{statistics.median(values):.3f} ({min(values):.3f}-{max(values):.3f})"
+        return f"{values[0]:.{digits}f}"
+    middle, low, high = statistics.median(values), min(values), max(values)
+    return f"{middle:.{digits}f} ({low:.{digits}f}-{high:.{digits}f})"
 
 
 def _spread(values: list[float], runs: int) -> str:

@@ -24,7 +24,7 @@ import os
 import threading
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import benchkit
 from rich.console import Console
@@ -70,11 +70,13 @@ QUICK = Sizes(saturation_votes=4_000, half_load_s=8.0, profile_s=3.0)
 
 @dataclass
 class Measured:
-    """One replay: its outcome and the CPU seconds each part used meanwhile."""
+    """One replay: its outcome, the CPU seconds and the context switches of each part
+    meanwhile."""
 
     outcome: ReplayOutcome
     cpu: dict[str, float]
     locust_cpu: float
+    switches: dict[str, int] = field(default_factory=dict)
 
 
 class Bench:
@@ -125,10 +127,12 @@ class Bench:
         )
         self.out.print(f"{label}: {count} votes, {users} users, batch {batch}, rate {user_rate}")
         cpu: dict[str, dict[str, float]] = {}
+        switches: dict[str, dict[str, int]] = {}
 
         def snapshot(when: str) -> None:
             cpu[when] = benchkit.cpu_seconds(self.sessions)
             cpu[when]["locust"] = benchkit.children_cpu_seconds()
+            switches[when] = benchkit.context_switches(self.sessions)
 
         outcome = replay_and_count(
             plan,
@@ -146,7 +150,8 @@ class Bench:
             f"delay p50 {log.delay_ms(0.5)} ms p99 {log.delay_ms(0.99)} ms, " + _verdict(outcome)
         )
         used = {part: cpu["after"][part] - cpu["before"].get(part, 0.0) for part in cpu["after"]}
-        return Measured(outcome, used, used.pop("locust"))
+        switched = {p: n - switches["before"].get(p, 0) for p, n in switches["after"].items()}
+        return Measured(outcome, used, used.pop("locust"), switched)
 
 
 def main() -> int:

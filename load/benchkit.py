@@ -269,6 +269,36 @@ def cpu_seconds(sessions: dict[str, int]) -> dict[str, float]:
     return {part: used[part] for part in sessions}
 
 
+def context_switches(sessions: dict[str, int]) -> dict[str, int]:
+    """Context switches so far (voluntary and not) of every thread of each part's session.
+
+    On this kind of virtual machine a switch, not the work between two, is the dear part
+    of a vote's hand-offs between processes and threads (load/results/cost-per-vote.md,
+    2026-12-07 night), so the count explains a part's CPU a vote. Threads that ended
+    took their counts with them.
+    """
+    counted: collections.defaultdict[str, int] = collections.defaultdict(int)
+    by_session = {str(pid): part for part, pid in sessions.items()}
+    for entry in _PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            part = by_session.get(_session_and_cpu(entry / "stat")[0])
+            if part is not None:
+                counted[part] += sum(_switches(task) for task in (entry / "task").iterdir())
+        except OSError:
+            continue
+    return {part: counted[part] for part in sessions}
+
+
+def _switches(task: Path) -> int:
+    found = 0
+    for line in (task / "status").read_text(encoding="utf-8").splitlines():
+        if line.endswith(tuple("0123456789")) and "ctxt_switches:" in line:
+            found += int(line.split()[-1])
+    return found
+
+
 def process_cpu_seconds(pid: int) -> float:
     """CPU seconds (user + system) used so far by one process, its finished children too."""
     return _session_and_cpu(_PROC / str(pid) / "stat")[1]

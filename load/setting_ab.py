@@ -10,13 +10,15 @@ the process again, and this machine's speed drifts within the hour, so the varia
 alternate round by round. For each variant: ``certamen down`` of the ``--restart`` parts
 (all of them by default), ``certamen up`` with the variant's variables, a warm-up as
 ``bench_cost_per_vote.py`` does, then ``--runs`` runs of each route. Printed: the CPUs each
-part was given, each run's CPU milliseconds per counted vote, and for each variant
-``bench_cost_per_vote.py``'s table by part (medians, range, idle CPU). Leaves the stack
-running as the last variant started it: end with the value you use. Not run by
-``certamen bench``: it explains a choice, it is not one of the goals. Run it from the
-repository's root, as the benchmarks are. Examples (load/results/cost-per-vote.md):
+part was given, each run's CPU milliseconds and context switches per counted vote, and for
+each variant ``bench_cost_per_vote.py``'s two tables by part (CPU: medians, range, idle
+CPU; context switches). Leaves the stack running as the last variant started it: end
+with the value you use. Not run by ``certamen bench``: it explains a choice, it is not
+one of the goals. Run it from the repository's root, as the benchmarks are. Examples
+(load/results/cost-per-vote.md):
 
     python load/setting_ab.py CERTAMEN_INGRESS_CPUS=1 CERTAMEN_INGRESS_CPUS=0
+    python load/setting_ab.py CERTAMEN_SCHED_POLICY=normal CERTAMEN_SCHED_POLICY=batch
     python load/setting_ab.py GRPC_EXPERIMENTS= GRPC_EXPERIMENTS=-event_engine_listener \\
         --restart producer-grpc --routes grpc --rounds 4
 """
@@ -36,6 +38,7 @@ from bench_cost_per_vote import (
     idle_ms_per_s,
     replay_route,
     run_figures,
+    switches_table,
     warm_up,
 )
 from bench_end_to_end import Bench
@@ -82,6 +85,8 @@ def main() -> int:
     for name in names:
         out.print(f"\n{name} (idle: the last round's)\n")
         out.print(by_part_table(runs[name], idle[name]))
+        out.print()
+        out.print(switches_table(runs[name]))
     return 0
 
 
@@ -110,7 +115,10 @@ def _restart(environment: dict[str, str], parts: list[str], out: Console) -> Ben
 def _line(run: Run) -> str:
     parts = ", ".join(f"{p} {ms:.3f}" for p, ms in sorted(run.per_vote_ms.items()))
     exact = "exact" if run.exact else "NOT EXACT"
-    return f"pipeline {run.pipeline_ms:.3f} ms a vote, {run.rate:,.0f} votes/s, {exact}; {parts}"
+    return (
+        f"pipeline {run.pipeline_ms:.3f} ms and {run.pipeline_switches:.1f} context switches "
+        f"a vote, {run.rate:,.0f} votes/s, {exact}; {parts}"
+    )
 
 
 if __name__ == "__main__":

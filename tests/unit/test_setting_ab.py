@@ -1,4 +1,4 @@
-"""load/setting_ab.py's pure parts: how a variant is read, and the table of one route."""
+"""load/setting_ab.py's pure parts: how a variant is read, and the tables of one route."""
 
 from __future__ import annotations
 
@@ -53,3 +53,18 @@ def test_the_table_by_part_has_a_column_for_each_route_measured_only(
     assert "HTTP" not in table
     assert "| kafka | 0.250 (0.200-0.300) | 33.0 |" in table
     assert "| **pipeline without the load generator** | 0.900 (0.800-1.000) | |" in table
+
+
+def test_the_switches_table_sums_the_parts_of_each_run(
+    scripts: tuple[ModuleType, ModuleType],
+) -> None:
+    _, cost = scripts
+    runs = [
+        cost.Run({}, 0.2, 8000, 900.0, 10.0, 30.0, True, {"kafka": k, "producer-grpc": p})
+        for k, p in [(1.0, 10.0), (2.0, 6.0), (1.5, 8.0)]
+    ]
+    table = cost.switches_table({"grpc": runs})
+    assert "| part | gRPC Cast |" in table
+    assert "| kafka | 1.50 (1.00-2.00) |" in table
+    assert "| producer-grpc | 8.00 (6.00-10.00) |" in table
+    assert "| **pipeline without the load generator** | 9.50 (8.00-11.00) |" in table
