@@ -274,8 +274,8 @@ def report_figures(
     ]
     if server:
         notes.append(
-            f"FerretDB (pid {server['mongodb']}, {_go_gc(server['mongodb'])}): CPU seconds and "
-            "resident memory (sampled every 0.1 s, at the start and at the highest) during "
+            f"FerretDB (pid {server['mongodb']}, {_go_runtime(server['mongodb'])}): CPU seconds "
+            "and resident memory (sampled every 0.1 s, at the start and at the highest) during "
             "each recount. Compare the two recounts within one run: from hour to hour the "
             "machine's own speed changes too."
         )
@@ -301,11 +301,11 @@ def _server_cells(row: dict[str, Any], prefix: str) -> list[str]:
     return [f"{row[f'{prefix}_server_cpu_s']:.1f}", memory]
 
 
-def _go_gc(pid: int) -> str:
-    """The Go garbage collector's settings the server runs with (Go's defaults if unset)."""
+def _go_runtime(pid: int) -> str:
+    """The Go runtime's settings the server runs with (Go's defaults if unset)."""
     environ = (Path("/proc") / str(pid) / "environ").read_bytes().split(b"\0")
     found = dict(v.decode(errors="replace").partition("=")[::2] for v in environ if b"=" in v)
-    return ", ".join(f"{k}={found.get(k, 'unset')}" for k in ("GOGC", "GOMEMLIMIT"))
+    return ", ".join(f"{k}={found.get(k, 'unset')}" for k in ("GOGC", "GOMEMLIMIT", "GOMAXPROCS"))
 
 
 def _parser() -> argparse.ArgumentParser:

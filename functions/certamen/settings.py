@@ -24,6 +24,7 @@ BackoffPolicy = Literal["linear", "exponential"]
 InitialOffset = Literal["earliest", "latest"]
 KafkaCompression = Literal["none", "gzip", "lz4"]
 LegacyRecords = Literal["reject", "accept"]
+SchedPolicy = Literal["batch", "normal"]
 # Who can reach the organisers' app: this machine only, the cluster only, or anyone.
 Visibility = Literal["local", "cluster-local", "public"]
 DEFAULT_TIMEZONE = "America/Guatemala"
@@ -117,6 +118,9 @@ class Settings:
     counting_nice: int = 10
     # CPUs `certamen up` keeps for the producers alone, the other parts on the rest; 0: off.
     ingress_cpus: int = 0
+    # Linux scheduling policy of every process `certamen up` starts: batch (no wake-up
+    # preemption between them) or normal.
+    sched_policy: SchedPolicy = "batch"
     # Records of the original Go producer: dead letters, or votes of channel legacy.
     legacy_records: LegacyRecords = "reject"
     source: SourceSettings = field(default_factory=SourceSettings)
@@ -205,6 +209,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         ingress_cpus=_int(
             env, "CERTAMEN_INGRESS_CPUS", 0, low=0, high=len(os.sched_getaffinity(0))
         ),
+        sched_policy=_choice(env, "CERTAMEN_SCHED_POLICY", ("batch", "normal"), "batch"),
         legacy_records=_choice(env, "CERTAMEN_LEGACY_RECORDS", ("reject", "accept"), "reject"),
         source=source,
         ports=ports,

@@ -94,6 +94,7 @@ def test_overrides_are_read() -> None:
             "CERTAMEN_DLQ_TOPIC": "t-dlq",
             "CERTAMEN_LEGACY_RECORDS": "accept",
             "CERTAMEN_INGRESS_CPUS": "1",
+            "CERTAMEN_SCHED_POLICY": "normal",
         }
     )
     assert settings.port == 9000
@@ -106,6 +107,7 @@ def test_overrides_are_read() -> None:
     assert (settings.votes_topic, settings.dlq_topic) == ("t", "t-dlq")
     assert settings.legacy_records == "accept"
     assert settings.ingress_cpus == 1
+    assert settings.sched_policy == "normal"
 
 
 @pytest.mark.parametrize(
@@ -134,6 +136,7 @@ def test_overrides_are_read() -> None:
         ("CERTAMEN_LEGACY_RECORDS", "yes"),
         ("CERTAMEN_INGRESS_CPUS", "-1"),
         ("CERTAMEN_INGRESS_CPUS", "100000"),
+        ("CERTAMEN_SCHED_POLICY", "fifo"),
     ],
 )
 def test_a_bad_value_names_its_variable(variable: str, value: str) -> None:

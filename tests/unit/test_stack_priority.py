@@ -1,5 +1,6 @@
 """`certamen up` gives the counting side's processes a lower CPU priority than the ingress,
-and, when asked, the producers CPUs of their own."""
+runs every part under Linux's batch scheduling policy, and, when asked, gives the
+producers CPUs of their own."""
 
 from __future__ import annotations
 
@@ -96,3 +97,16 @@ def test_a_part_started_on_some_cpus_runs_on_them(tmp_path: Path) -> None:
     one = frozenset({max(os.sched_getaffinity(0))})
     with sleeping(tmp_path, cpus=one) as pid:
         assert os.sched_getaffinity(pid) == one
+
+
+@pytest.mark.parametrize(("batch", "policy"), [(True, os.SCHED_BATCH), (False, os.SCHED_OTHER)])
+def test_a_part_started_in_batch_runs_under_sched_batch(
+    tmp_path: Path, batch: bool, policy: int
+) -> None:
+    with sleeping(tmp_path, batch=batch) as pid:
+        assert os.sched_getscheduler(pid) == policy
+
+
+def test_by_default_every_part_runs_under_sched_batch() -> None:
+    assert load({}).sched_policy == "batch"
+    assert load({"CERTAMEN_SCHED_POLICY": "normal"}).sched_policy == "normal"

@@ -12,6 +12,16 @@ priority: they only work when asked, so the niced consumer already paces them, a
 starved store would time the consumer's writes out (503s, then dead letters) instead
 of letting it lag.
 
+Every part runs under Linux's batch scheduling policy (``CERTAMEN_SCHED_POLICY``,
+``batch`` by default): a process woken by a message does not preempt the one running,
+it waits for that one to block or for its slice to end. A vote crosses six processes
+and, in producer-grpc, three threads; on this kind of virtual machine a context switch
+is the dear part, and the normal policy switched at nearly every hand-off. Side by side,
+batch cut the switches a vote from 14.4 to 8.2 on the gRPC route and the CPU a vote by a
+sixth (HTTP: 3.7 to 2.1, a thirteenth), and the fastest connection-per-vote gRPC burst
+rose by a sixth (load/results/cost-per-vote.md, 2026-12-07 night). The nice steps above still hold: batch tasks share the CPU by
+niceness as normal ones do.
+
 With ``CERTAMEN_INGRESS_CPUS`` set (off by default) the producers also get CPUs of
 their own and every other part runs on the rest: each vote's hand-offs between threads
 then stay on one CPU, which costs less than a wake-up on the other on a virtual machine,
@@ -258,12 +268,17 @@ def _redis(settings: Settings, out: Console) -> Launch:
     return Launch(command, child_environment({}), data)
 
 
-# FerretDB's Go garbage collector. GOGC=400 (collect when the heap has grown 4x, not 2x)
+# FerretDB's Go runtime. GOGC=400 (collect when the heap has grown 4x, not 2x)
 # spends memory to save the CPU FerretDB burns collecting, per inserted and per audited
 # vote (load/results/audit.md has the figures). GOMEMLIMIT bounds the larger heap for
 # any query that holds many documents at once: a $group over a million votes, as the
 # audit ran until 2026-12-07 (it now streams the log), grew it to 9 GB with GOGC=400 alone.
-_FERRETDB_GC = {"GOGC": "400", "GOMEMLIMIT": "4GiB"}
+# GOMAXPROCS=1: one Go thread runs FerretDB's code at a time. With one per CPU, Go's
+# scheduler woke an idle thread for nearly every goroutine made runnable: 6.9 context
+# switches an inserted vote, 1.7 with one, and 0.076 -> 0.067 ms of CPU a vote side by
+# side; the consumer's rate and the streamed audit did not move (cost-per-vote.md,
+# 2026-12-07 night).
+_FERRETDB_GO = {"GOGC": "400", "GOMEMLIMIT": "4GiB", "GOMAXPROCS": "1"}
 
 
 def _ferretdb(settings: Settings, out: Console) -> Launch:
@@ -275,4 +290,4 @@ def _ferretdb(settings: Settings, out: Console) -> Launch:
         f"--listen-addr=127.0.0.1:{settings.ports.mongodb}",
         f"--data-dir={data}",
     ]
-    return Launch(command, child_environment(_FERRETDB_GC), state_dir(settings))
+    return Launch(command, child_environment(_FERRETDB_GO), state_dir(settings))

@@ -66,16 +66,27 @@ def start(
     pid_path: Path,
     nice: int = 0,
     cpus: frozenset[int] = frozenset(),
+    batch: bool = False,
 ) -> PidRecord:
     """Start ``command`` detached, in its own session, appending its output to ``log_path``,
-    ``nice`` steps below our own CPU priority, on ``cpus`` only (any CPU when empty)."""
+    ``nice`` steps below our own CPU priority, on ``cpus`` only (any CPU when empty), under
+    Linux's ``SCHED_BATCH`` policy if ``batch`` (its threads inherit it)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     pid_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         stamp = datetime.now(UTC).isoformat(timespec="seconds")
         log.write(f"\n=== certamen up {stamp}: {' '.join(command)}\n".encode())
     launcher = subprocess.run(
-        [sys.executable, "-c", _LAUNCHER, str(log_path), str(nice), _cpu_list(cpus), *command],
+        [
+            sys.executable,
+            "-c",
+            _LAUNCHER,
+            str(log_path),
+            str(nice),
+            _cpu_list(cpus),
+            str(int(batch)),
+            *command,
+        ],
         cwd=cwd,
         env=dict(env),
         stdin=subprocess.DEVNULL,
@@ -104,13 +115,15 @@ os.setsid()
 os.nice(int(sys.argv[2]))
 if sys.argv[3]:
     os.sched_setaffinity(0, {int(cpu) for cpu in sys.argv[3].split(",")})
+if sys.argv[4] == "1":
+    os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
 os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
 os.dup2(log, 1)
 os.dup2(log, 2)
 try:
-    os.execvp(sys.argv[4], sys.argv[4:])
+    os.execvp(sys.argv[5], sys.argv[5:])
 except OSError as e:
-    print(f"certamen: cannot start {sys.argv[4]}: {e}", file=sys.stderr, flush=True)
+    print(f"certamen: cannot start {sys.argv[5]}: {e}", file=sys.stderr, flush=True)
     os._exit(127)
 """
 

@@ -152,6 +152,7 @@ def _start_one(settings: Settings, part: Part, out: Console) -> None:
         pid_path=pid_path(settings, part.name),
         nice=launch.nice,
         cpus=cpus(settings, part),
+        batch=settings.sched_policy == "batch",
     )
     began = time.monotonic()
     with out.status(f"waiting for {part.name} on {part.address}"):
