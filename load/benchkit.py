@@ -255,17 +255,8 @@ def cpu_seconds(sessions: dict[str, int]) -> dict[str, float]:
     the difference of two readings keeps it instead of going negative.
     """
     used: collections.defaultdict[str, float] = collections.defaultdict(float)
-    by_session = {str(pid): part for part, pid in sessions.items()}
-    for entry in _PROC.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            session, cpu = _session_and_cpu(entry / "stat")
-        except OSError:
-            continue
-        part = by_session.get(session)
-        if part is not None:
-            used[part] += cpu
+    for part, _, cpu in _processes(sessions):
+        used[part] += cpu
     return {part: used[part] for part in sessions}
 
 
@@ -278,17 +269,27 @@ def context_switches(sessions: dict[str, int]) -> dict[str, int]:
     took their counts with them.
     """
     counted: collections.defaultdict[str, int] = collections.defaultdict(int)
+    for part, folder, _ in _processes(sessions):
+        try:
+            counted[part] += sum(_switches(task) for task in (folder / "task").iterdir())
+        except OSError:
+            continue
+    return {part: counted[part] for part in sessions}
+
+
+def _processes(sessions: dict[str, int]) -> Iterator[tuple[str, Path, float]]:
+    """Each process of each part's session: the part, its ``/proc`` folder, its CPU seconds."""
     by_session = {str(pid): part for part, pid in sessions.items()}
     for entry in _PROC.iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            part = by_session.get(_session_and_cpu(entry / "stat")[0])
-            if part is not None:
-                counted[part] += sum(_switches(task) for task in (entry / "task").iterdir())
+            session, cpu = _session_and_cpu(entry / "stat")
         except OSError:
             continue
-    return {part: counted[part] for part in sessions}
+        part = by_session.get(session)
+        if part is not None:
+            yield part, entry, cpu
 
 
 def _switches(task: Path) -> int:
