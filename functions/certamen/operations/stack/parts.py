@@ -19,8 +19,8 @@ and, in producer-grpc, three threads; on this kind of virtual machine a context 
 is the dear part, and the normal policy switched at nearly every hand-off. Side by side,
 batch cut the switches a vote from 14.4 to 8.2 on the gRPC route and the CPU a vote by a
 sixth (HTTP: 3.7 to 2.1, a thirteenth), and the fastest connection-per-vote gRPC burst
-rose by a sixth (load/results/cost-per-vote.md, 2026-12-07 night). The nice steps above still hold: batch tasks share the CPU by
-niceness as normal ones do.
+rose by a sixth (load/results/cost-per-vote.md, 2026-12-07 night). The nice steps above
+still hold: batch tasks share the CPU by niceness as normal ones do.
 
 With ``CERTAMEN_INGRESS_CPUS`` set (off by default) the producers also get CPUs of
 their own and every other part runs on the rest: each vote's hand-offs between threads
