@@ -36,6 +36,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import benchkit
@@ -239,7 +240,7 @@ def idle_ms_per_s(bench: Bench) -> dict[str, float]:
 def by_part_table(runs: dict[str, list[Run]], idle: dict[str, float]) -> str:
     """The table by part, a column for each route of ``runs`` (all of ``ROUTES`` or some)."""
     routes = [route for route in ROUTES if route in runs]
-    parts = [p for p in PIPELINE if any(p in r.per_vote_ms for rs in runs.values() for r in rs)]
+    parts, pipeline = _by_part(runs, routes, lambda run: run.per_vote_ms, digits=3)
     header = " | ".join(ROUTES[route] for route in routes)
     rows = [
         "CPU milliseconds per counted vote (user + system, every process of the part), "
@@ -248,10 +249,8 @@ def by_part_table(runs: dict[str, list[Run]], idle: dict[str, float]) -> str:
         f"| part | {header} | idle, ms CPU a second |",
         "| --- |" + " ---: |" * (len(routes) + 1),
     ]
-    for part in parts:
-        cells = [_cell([r.per_vote_ms.get(part, 0.0) for r in runs[route]]) for route in routes]
+    for part, cells in parts:
         rows.append(f"| {part} | {' | '.join(cells)} | {idle.get(part, 0.0):.1f} |")
-    pipeline = [_cell([r.pipeline_ms for r in runs[route]]) for route in routes]
     rows.append(f"| **pipeline without the load generator** | {' | '.join(pipeline)} | |")
     generator = [_cell([r.locust_ms for r in runs[route]]) for route in routes]
     rows.append(f"| {LOAD_GENERATOR} (load generator, not counted) | {' | '.join(generator)} | |")
@@ -263,9 +262,7 @@ def by_part_table(runs: dict[str, list[Run]], idle: dict[str, float]) -> str:
 def switches_table(runs: dict[str, list[Run]]) -> str:
     """Context switches a counted vote by part, a column for each route of ``runs``."""
     routes = [route for route in ROUTES if route in runs]
-    by_route = [runs[route] for route in routes]
-    counted = {p for rs in by_route for r in rs for p in r.switches_per_vote}
-    parts = [p for p in PIPELINE if p in counted]
+    parts, pipeline = _by_part(runs, routes, lambda run: run.switches_per_vote, digits=2)
     rows = [
         "Context switches per counted vote (voluntary and not, every thread of the part), "
         "median of the runs (range): on this kind of virtual machine the switches, not the "
@@ -274,12 +271,32 @@ def switches_table(runs: dict[str, list[Run]]) -> str:
         f"| part | {' | '.join(ROUTES[route] for route in routes)} |",
         "| --- |" + " ---: |" * len(routes),
     ]
-    for part in parts:
-        cells = [_cell([r.switches_per_vote.get(part, 0.0) for r in rs], 2) for rs in by_route]
+    for part, cells in parts:
         rows.append(f"| {part} | {' | '.join(cells)} |")
-    total = [_cell([r.pipeline_switches for r in runs[route]], 2) for route in routes]
-    rows.append(f"| **pipeline without the load generator** | {' | '.join(total)} |")
+    rows.append(f"| **pipeline without the load generator** | {' | '.join(pipeline)} |")
     return "\n".join(rows)
+
+
+def _by_part(
+    runs: dict[str, list[Run]],
+    routes: list[str],
+    per_vote: Callable[[Run], dict[str, float]],
+    *,
+    digits: int,
+) -> tuple[list[tuple[str, list[str]]], list[str]]:
+    """One figure a vote (``per_vote`` of a run, by part) as table cells: each measured
+    part's, in pipeline order, a median (range) for each route; then the whole pipeline's."""
+    measured = {part for route in routes for run in runs[route] for part in per_vote(run)}
+    parts = [
+        (
+            part,
+            [_cell([per_vote(r).get(part, 0.0) for r in runs[route]], digits) for route in routes],
+        )
+        for part in PIPELINE
+        if part in measured
+    ]
+    pipeline = [_cell([sum(per_vote(r).values()) for r in runs[route]], digits) for route in routes]
+    return parts, pipeline
 
 
 def _cell(values: list[float], digits: int = 3) -> str:

@@ -293,10 +293,12 @@ def _processes(sessions: dict[str, int]) -> Iterator[tuple[str, Path, float]]:
 
 
 def _switches(task: Path) -> int:
+    """A thread's ``voluntary_ctxt_switches`` plus ``nonvoluntary_ctxt_switches``."""
     found = 0
     for line in (task / "status").read_text(encoding="utf-8").splitlines():
-        if line.endswith(tuple("0123456789")) and "ctxt_switches:" in line:
-            found += int(line.split()[-1])
+        name, _, value = line.partition(":")
+        if name.endswith("ctxt_switches"):
+            found += int(value)
     return found
 
 

@@ -107,6 +107,6 @@ def test_a_part_started_in_batch_runs_under_sched_batch(
         assert os.sched_getscheduler(pid) == policy
 
 
-def test_by_default_every_part_runs_under_sched_batch() -> None:
+def test_batch_is_the_default_policy_and_normal_can_be_chosen() -> None:
     assert load({}).sched_policy == "batch"
     assert load({"CERTAMEN_SCHED_POLICY": "normal"}).sched_policy == "normal"
