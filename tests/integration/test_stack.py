@@ -8,6 +8,7 @@ session are never touched.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -224,6 +225,33 @@ def test_a_killed_server_is_reported_down_and_restarted_by_up(stack: Stack, part
     restarted = stack.pid(part)
     assert restarted != victim
     assert _running(restarted)
+
+
+def _policies(pid: int) -> set[int]:
+    """The scheduling policy of every thread of a process (threads may come and go)."""
+    found = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(ProcessLookupError):
+            found.add(os.sched_getscheduler(int(task.name)))
+    return found
+
+
+def test_up_runs_every_server_under_the_batch_policy_unless_told_otherwise(stack: Stack) -> None:
+    for part in SERVERS:
+        assert _policies(stack.pid(part)) == {os.SCHED_BATCH}, part
+    environ = Path(f"/proc/{stack.pid('mongodb')}/environ").read_bytes().split(b"\0")
+    assert b"GOMAXPROCS=1" in environ, "FerretDB runs on one Go thread"
+
+    stack.certamen("down", "redis", timeout=120)
+    normal = Stack(
+        {**stack.env, "CERTAMEN_SCHED_POLICY": "normal"}, stack.settings, stack.state_dir
+    )
+    normal.up("redis")
+    assert _policies(stack.pid("redis")) == {os.SCHED_OTHER}
+
+    stack.certamen("down", "redis", timeout=120)
+    stack.up(*SERVERS)
+    assert _policies(stack.pid("redis")) == {os.SCHED_BATCH}
 
 
 def test_an_unreachable_external_server_is_a_clear_error(stack: Stack) -> None:
