@@ -116,7 +116,7 @@ def write(args: argparse.Namespace, command: str, rounds: list[Round]) -> None:
     figures = []
     for route, label in ROUTES.items():
         costs = [r.ms[route] for r in rounds]
-        trips = statistics.median(r.round_trips(route) for r in rounds)
+        trips = median_round_trips(rounds, route)
         met = sum(cost <= GOAL_MS for cost in costs)
         figures += [
             benchkit.figure(
@@ -138,7 +138,7 @@ def write(args: argparse.Namespace, command: str, rounds: list[Round]) -> None:
             benchkit.figure(
                 f"cost_series.{route}_meets_below_us", f"{label}: the wake-up reading at "
                 f"or under which that median meets {GOAL_MS} ms ({GOAL_MS} ms over the "
-                "round trips)", round(GOAL_MS * 1000 / trips, 1), "µs", command=command,
+                "round trips)", round(goal_reading_us(trips), 1), "µs", command=command,
             ),
         ]  # fmt: skip
     inexact = sum(not r.exact for r in rounds)
@@ -162,6 +162,16 @@ def write(args: argparse.Namespace, command: str, rounds: list[Round]) -> None:
     Path(args.json).with_suffix(".rounds.json").write_text(rounds_json + "\n")
     if args.svg:
         Path(args.svg).write_text(svg(rounds), encoding="utf-8")
+
+
+def median_round_trips(rounds: list[Round], route: str) -> float:
+    """A route's median cost over the rounds, in wake-up round trips (figures and picture)."""
+    return statistics.median(r.round_trips(route) for r in rounds)
+
+
+def goal_reading_us(round_trips: float) -> float:
+    """The wake-up reading at or under which a cost of ``round_trips`` meets the goal."""
+    return GOAL_MS * 1000 / round_trips
 
 
 def table(rounds: list[Round]) -> str:
@@ -220,7 +230,7 @@ def svg(rounds: list[Round]) -> str:
     ]
     for row, (route, label) in enumerate(ROUTES.items()):
         colour = COLOURS[route]
-        trips = statistics.median(r.round_trips(route) for r in rounds)
+        trips = median_round_trips(rounds, route)
         end = min(x_high, y_high * 1000 / trips)  # the line leaves the plot at its top
         parts.append(
             f'<line x1="{x(x_low):.1f}" y1="{y(trips * x_low / 1000):.1f}" '
@@ -238,7 +248,7 @@ def svg(rounds: list[Round]) -> str:
             f'<text x="{width - right + 24}" y="{label_y + 16}">median {trips:.1f} round '
             "trips a vote:</text>",
             f'<text x="{width - right + 24}" y="{label_y + 32}">meets the goal at &#8804; '
-            f"{GOAL_MS * 1000 / trips:.1f} µs</text>",
+            f"{goal_reading_us(trips):.1f} µs</text>",
         ]
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
